@@ -1,0 +1,1 @@
+"""Plain nn.Modules and backbones (with their pretrained-weight loading); nothing about Lightning."""
