@@ -1,0 +1,131 @@
+"""What does the framework cost per training step? The classification task under Lightning (the
+experiment's own config: metrics, logging to TensorBoard, LR monitor, checkpoint callbacks) against a
+plain PyTorch loop over the same net, optimiser, batch and DataLoader, in one run.
+
+    python experiments/bench_step_overhead.py [--steps 40] [--repeats 3] [--batch-size 32]
+
+Time per step is wall time over `steps` training steps after `warmup` steps, data loading included
+in both; the variants alternate and each reports its median over the repeats. Writes
+experiments/results/step_overhead.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from litvision.cli import CONFIG_DIR
+from litvision.data.synth.cifar10 import write_cifar10
+from litvision.run import build, build_all
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class StepClock(L.Callback):
+    """Wall time of training steps warmup..warmup+steps (the Lightning loop, hooks and logging included)."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, None, None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.warmup and self.start is None:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module):
+        self.end = time.perf_counter()
+
+
+def make_config(data_dir: Path, out_dir: Path, batch_size: int, total_steps: int):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[
+            "experiment=cifar10_aug", f"paths.data_dir={data_dir}", "data.verify_checksums=false",
+            "data.download=false", "data.num_workers=0", f"data.batch_size={batch_size}",
+            "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", f"+trainer.max_steps={total_steps}",
+            "trainer.limit_val_batches=0", "trainer.max_epochs=1000", "trainer.log_every_n_steps=10",
+        ])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)
+    return cfg
+
+
+def lightning_run(cfg, warmup: int, steps: int) -> float:
+    L.seed_everything(0, verbose=False)
+    datamodule, task = build(cfg.data), build(cfg.model)
+    clock = StepClock(warmup)
+    trainer = build(cfg.trainer, callbacks=build_all(cfg.callbacks) + [clock], logger=build_all(cfg.logger))
+    trainer.fit(task, datamodule=datamodule)
+    return (clock.end - clock.start) / steps
+
+
+def plain_run(cfg, warmup: int, steps: int) -> float:
+    L.seed_everything(0, verbose=False)
+    datamodule, task = build(cfg.data), build(cfg.model)  # the same net and optimiser factory
+    datamodule.setup("fit")
+    net, optimizer = task.net, task.optimizer_factory(task.net.parameters())
+    net.train()
+    done, start = 0, None
+    while done < warmup + steps:
+        for images, labels in datamodule.train_dataloader():
+            if done == warmup:
+                start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(net(images), labels)
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == warmup + steps:
+                break
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_step_"))
+    write_cifar10(tmp / "cifar10", train_per_class=64, test_per_class=4)
+    times: dict[str, list[float]] = {"plain PyTorch loop": [], "litvision (Lightning)": []}
+    for r in range(args.repeats):
+        cfg = make_config(tmp, tmp / f"run{r}", args.batch_size, args.warmup + args.steps)
+        order = [("plain PyTorch loop", plain_run), ("litvision (Lightning)", lightning_run)]
+        for name, fn in order if r % 2 == 0 else order[::-1]:
+            times[name].append(fn(cfg, args.warmup, args.steps))
+    plain = statistics.median(times["plain PyTorch loop"])
+    rows = []
+    for name, values in times.items():
+        med = statistics.median(values)
+        rows.append({"variant": name, "ms_per_step": round(1000 * med, 2),
+                     "runs_ms": [round(1000 * v, 2) for v in values], "overhead_pct": round(100 * (med / plain - 1), 2)})
+    env = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+           "torch": torch.__version__, "lightning": L.__version__, "python": sys.version.split()[0]}
+    setting = (f"CIFAR-style ResNet-18, Adam, batch {args.batch_size} of 32x32 images with random flip, "
+               f"{args.steps} timed steps after {args.warmup} warm-up, median of {args.repeats} alternating runs")
+    lines = ["# Training-step overhead: litvision/Lightning vs a plain PyTorch loop", "", setting, "",
+             f"Machine: {env}", "", "| variant | ms/step (median) | runs (ms) | overhead vs plain |", "|---|---|---|---|"]
+    lines += [f"| {r['variant']} | {r['ms_per_step']} | {r['runs_ms']} | {r['overhead_pct']:+.2f}% |" for r in rows]
+    overhead = rows[1]["overhead_pct"]
+    lines += ["", f"Target: under 5% per step. Result: {overhead:+.2f}% ({'met' if overhead < 5 else 'NOT met'})."]
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "step_overhead.md").write_text(text + "\n")
+    (RESULTS / "step_overhead.json").write_text(json.dumps({"setting": setting, "env": env, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Hydra entry points (`python train.py`, `python eval.py`). Everything else lives in litvision.run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from litvision import run
+from litvision.errors import LitvisionError
+from litvision.utils.resolvers import register_resolvers
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+log = logging.getLogger("litvision")
+
+register_resolvers()
+
+
+def _fail(err: LitvisionError) -> None:
+    log.error("%s", err)
+    raise SystemExit(f"error: {err}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def train(cfg: DictConfig) -> float | None:
+    try:
+        metrics = run.train(cfg)
+    except LitvisionError as err:
+        _fail(err)
+    metric = cfg.get("optimized_metric")
+    return metrics.get(metric) if metric else None
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def evaluate(cfg: DictConfig) -> None:
+    try:
+        run.evaluate(cfg)
+    except LitvisionError as err:
+        _fail(err)

@@ -1,0 +1,110 @@
+"""ImageFolder data (root/{train,test}/<class>/<image>), e.g. the seeds' hotdog set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from torch.utils.data import Subset
+from torchvision.datasets import ImageFolder
+
+from litvision.data.base import VisionDataModule, split_indices
+from litvision.data.download import download_and_extract
+from litvision.data.images import load_rgb
+from litvision.errors import ConfigError, DataError
+from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+
+def fetch_archive(root: str | Path, url: str, sha1: str | None) -> None:
+    """`prepare` for data published as an archive whose top folder is `root`'s name (hotdog.zip ->
+    hotdog/train, hotdog/test): download and verify into root's parent, then extract there."""
+    parent = Path(root).parent
+    download_and_extract(url, sha1, download_dir=parent, target=parent)
+
+
+class ImageFolderDataModule(VisionDataModule):
+    """Classification data in ImageFolder layout.
+
+    Validation uses `val_fraction` of the training images when > 0; with 0 (the seeds' choice) the
+    test folder doubles as validation set. `prepare(root)` creates the data when it is missing and
+    `download` is true: an archive download (hotdog) or an offline export (quickstart).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        num_classes: int,
+        train_transforms: Callable | None = None,
+        test_transforms: Callable | None = None,
+        batch_size: int = 128,
+        num_workers: int = 2,
+        val_fraction: float = 0.0,
+        split_seed: int = 0,
+        download: bool = False,
+        prepare: Callable[[Path], None] | None = None,
+        train_dir: str = "train",
+        test_dir: str = "test",
+        image_size: int = 224,
+        resize_size: int = 256,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory, mean, std)
+        self.root = Path(root)
+        self.num_classes = num_classes
+        self.train_transforms, self.test_transforms = train_transforms, test_transforms
+        self.val_fraction, self.split_seed = val_fraction, split_seed
+        self.download, self.prepare = download, prepare
+        self.train_dir, self.test_dir = train_dir, test_dir
+        self.image_size, self.resize_size = image_size, resize_size  # read by the transform presets
+        self.classes: list[str] = []
+
+    def _missing(self) -> list[Path]:
+        return [d for d in (self.root / self.train_dir, self.root / self.test_dir) if not d.is_dir()]
+
+    def prepare_data(self) -> None:
+        if not self._missing():
+            return
+        if self.download and self.prepare is not None:
+            self.prepare(self.root)
+        if missing := self._missing():
+            how = (
+                "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
+            )
+            raise DataError(
+                f"{missing[0]} does not exist. Expected ImageFolder layout {self.root}/{self.train_dir}/<class>/"
+                f"<image> and {self.root}/{self.test_dir}/<class>/<image>: {how}put a copy there, or point "
+                "data.root at an existing copy."
+            )
+
+    def _folder(self, split_dir: str, transform: Callable | None) -> ImageFolder:
+        path = self.root / split_dir
+        try:
+            dataset = ImageFolder(path, transform=transform, loader=load_rgb)
+        except FileNotFoundError as err:
+            raise DataError(f"{path}: {err}. Each class needs a folder with at least one image.") from err
+        if len(dataset.classes) != self.num_classes:
+            raise ConfigError(
+                f"{path} has {len(dataset.classes)} class folders ({', '.join(dataset.classes)}) but "
+                f"data.num_classes={self.num_classes}: set data.num_classes={len(dataset.classes)} or fix the folders."
+            )
+        return dataset
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare_data()  # no-op when present; raises the clear error on every rank otherwise
+        train_full = self._folder(self.train_dir, self.train_transforms)
+        test = self._folder(self.test_dir, self.test_transforms)
+        if train_full.classes != test.classes:
+            raise DataError(
+                f"class folders differ: {self.root / self.train_dir} has {train_full.classes}, "
+                f"{self.root / self.test_dir} has {test.classes}"
+            )
+        self.classes = train_full.classes
+        self.test_set = test
+        if self.val_fraction > 0:
+            train_idx, val_idx = split_indices(len(train_full), self.val_fraction, self.split_seed)
+            val_view = self._folder(self.train_dir, self.test_transforms)
+            self.train_set, self.val_set = Subset(train_full, train_idx), Subset(val_view, val_idx)
+        else:
+            self.train_set, self.val_set = train_full, test

@@ -1,0 +1,81 @@
+"""The seeds' `apply(img, aug)`: N augmented versions of one image under a named pipeline from
+conf/augment, written as one PNG grid.
+
+    python -m litvision.gallery IMAGE --augment flip_color_shape --n 8 --cols 4 --out grid.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import OmegaConf
+from torchvision.transforms import v2
+from torchvision.utils import make_grid, save_image
+
+from litvision.data.images import load_rgb
+from litvision.errors import ConfigError, LitvisionError
+from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+AUGMENT_DIR = Path(__file__).resolve().parents[2] / "conf" / "augment"
+
+
+def available_pipelines() -> list[str]:
+    return sorted(p.stem for p in AUGMENT_DIR.glob("*.yaml"))
+
+
+def load_pipeline(name: str, image_size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Transform:
+    """Instantiate conf/augment/<name>.yaml; `${data.*}` references get the values given here."""
+    path = AUGMENT_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown augmentation pipeline {name!r}; available: {', '.join(available_pipelines())}")
+    context = OmegaConf.create(
+        {"data": {"image_size": image_size, "resize_size": round(image_size * 8 / 7), "mean": list(mean), "std": list(std)}}
+    )
+    context.pipeline = OmegaConf.load(path)
+    return hydra.utils.instantiate(context.pipeline)
+
+
+def _as_display_tensor(out, normalize: v2.Normalize | None) -> torch.Tensor:
+    img = v2.functional.to_dtype(v2.functional.to_image(out), torch.float32, scale=True)
+    if normalize is not None:  # undo the pipeline's normalisation for display
+        img = img * torch.tensor(normalize.std).view(-1, 1, 1) + torch.tensor(normalize.mean).view(-1, 1, 1)
+    return img.clamp(0, 1)
+
+
+def augmentation_grid(image_path: str | Path, pipeline: str, n: int = 8, cols: int = 4, seed: int = 0,
+                      image_size: int = 224) -> torch.Tensor:
+    torch.manual_seed(seed)
+    image = load_rgb(image_path)
+    transform = load_pipeline(pipeline, image_size)
+    steps = transform.transforms if isinstance(transform, v2.Compose) else [transform]
+    normalize = next((t for t in steps if isinstance(t, v2.Normalize)), None)
+    views = [_as_display_tensor(transform(image), normalize) for _ in range(n)]
+    size = max(v.shape[-2] for v in views), max(v.shape[-1] for v in views)
+    views = [v2.functional.center_crop(v, list(size)) for v in views]  # pad to a common size
+    return make_grid(views, nrow=cols, padding=4, pad_value=1.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("image", help="any image file Pillow reads")
+    parser.add_argument("--augment", default="flip_color_shape", help=f"one of: {', '.join(available_pipelines())}")
+    parser.add_argument("--n", type=int, default=8, help="number of augmented versions")
+    parser.add_argument("--cols", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=224, help="crop size for the imagenet_* pipelines")
+    parser.add_argument("--out", default="augmentations.png")
+    args = parser.parse_args(argv)
+    try:
+        grid = augmentation_grid(args.image, args.augment, args.n, args.cols, args.seed, args.image_size)
+    except LitvisionError as err:
+        parser.exit(2, f"error: {err}\n")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_image(grid, args.out)
+    print(f"wrote {args.n} '{args.augment}' augmentations of {args.image} to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""OmegaConf resolvers used by conf/. Registered on import of litvision.cli."""
+
+from __future__ import annotations
+
+import os
+
+from omegaconf import OmegaConf
+
+_RESERVED: dict[str, str] = {}
+
+
+def fresh_dir(path: str) -> str:
+    """`path`, or `path_2`, `path_3`, ... if it exists: the folder is created here (atomically, so two
+    runs started in the same second cannot both take it) and remembered, because Hydra resolves the
+    run directory several times per process."""
+    if path in _RESERVED:
+        return _RESERVED[path]
+    candidate, n = path, 1
+    while True:
+        try:
+            os.makedirs(candidate)
+            break
+        except FileExistsError:
+            n += 1
+            candidate = f"{path}_{n}"
+    _RESERVED[path] = candidate
+    return candidate
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("fresh_dir"):
+        OmegaConf.register_new_resolver("fresh_dir", fresh_dir)
