@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from torchvision.transforms import v2
 from torchvision.utils import make_grid, save_image
 
-from litvision.data.images import load_rgb
+from litvision.data.images import load_image
 from litvision.errors import ConfigError, LitvisionError
 from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
@@ -48,7 +48,7 @@ def _as_display_tensor(out, normalize: v2.Normalize | None) -> torch.Tensor:
 def augmentation_grid(image_path: str | Path, pipeline: str, n: int = 8, cols: int = 4, seed: int = 0,
                       image_size: int = 224) -> torch.Tensor:
     torch.manual_seed(seed)
-    image = load_rgb(image_path)
+    image = load_image(image_path)
     transform = load_pipeline(pipeline, image_size)
     steps = transform.transforms if isinstance(transform, v2.Compose) else [transform]
     normalize = next((t for t in steps if isinstance(t, v2.Normalize)), None)
@@ -60,7 +60,7 @@ def augmentation_grid(image_path: str | Path, pipeline: str, n: int = 8, cols: i
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("image", help="any image file Pillow reads")
+    parser.add_argument("image", help="an image file Pillow reads, or skimage:<name> (e.g. skimage:chelsea)")
     parser.add_argument("--augment", default="flip_color_shape", help=f"one of: {', '.join(available_pipelines())}")
     parser.add_argument("--n", type=int, default=8, help="number of augmented versions")
     parser.add_argument("--cols", type=int, default=4)

@@ -10,7 +10,7 @@ from torchvision.datasets import ImageFolder
 
 from litvision.data.base import VisionDataModule, split_indices
 from litvision.data.download import download_and_extract
-from litvision.data.images import load_rgb
+from litvision.data.images import load_image
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
@@ -81,7 +81,7 @@ class ImageFolderDataModule(VisionDataModule):
     def _folder(self, split_dir: str, transform: Callable | None) -> ImageFolder:
         path = self.root / split_dir
         try:
-            dataset = ImageFolder(path, transform=transform, loader=load_rgb)
+            dataset = ImageFolder(path, transform=transform, loader=load_image)
         except FileNotFoundError as err:
             raise DataError(f"{path}: {err}. Each class needs a folder with at least one image.") from err
         if len(dataset.classes) != self.num_classes:

@@ -1,0 +1,260 @@
+"""Frozen multi-layer feature extractor over a registry backbone (for style transfer and the like).
+
+Each supported backbone is flattened into an ordered list of named layers; a layer is addressed by
+its position in that list or by its name:
+
+- vgg19: `features` (indices 0-36 as in torchvision): conv1_1, relu1_1, conv1_2, relu1_2, pool1,
+  conv2_1, ... pool5.
+- squeezenet1_1: `features` (indices 0-12): conv1, relu1, pool1, fire2, fire3, pool3, fire4, fire5,
+  pool5, fire6, fire7, fire8, fire9 (the SqueezeNet paper's numbering).
+- efficientnet_lite0: stem (conv + BN + ReLU6), block1_1, block2_1, block2_2, ... block7_1 (the
+  outputs of timm's `blocks[s][b]`), head (1x1 conv + BN + ReLU6): indices 0-17.
+
+Only the layers up to the deepest requested one are kept and run. The extractor is frozen, always
+in eval mode, and its weights are left out of `state_dict()` so that a checkpoint of a module that
+holds it does not carry the backbone (loading such a checkpoint keeps the extractor's own weights).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torchvision.transforms.v2.functional as TF
+from torch import Tensor, nn
+
+from litvision.errors import ConfigError
+from litvision.nets.backbones import create_backbone, get_spec
+
+LayerRef = int | str
+LayerTable = list[tuple[str, nn.Module]]
+
+
+def _vgg_layers(model: nn.Module) -> LayerTable:
+    table, block, conv = [], 1, 0
+    for module in model.features:
+        if isinstance(module, nn.Conv2d):
+            conv += 1
+            table.append((f"conv{block}_{conv}", module))
+        elif isinstance(module, nn.ReLU):
+            table.append((f"relu{block}_{conv}", module))
+        elif isinstance(module, nn.MaxPool2d):
+            table.append((f"pool{block}", module))
+            block, conv = block + 1, 0
+        else:
+            raise TypeError(f"unexpected VGG layer {module!r}")
+    return table
+
+
+def _squeezenet_layers(model: nn.Module) -> LayerTable:
+    from torchvision.models.squeezenet import Fire
+
+    table, number = [], 0
+    for module in model.features:
+        if isinstance(module, nn.Conv2d):
+            number += 1
+            table.append((f"conv{number}", module))
+        elif isinstance(module, Fire):
+            number += 1
+            table.append((f"fire{number}", module))
+        elif isinstance(module, nn.ReLU):
+            table.append((f"relu{number}", module))
+        elif isinstance(module, nn.MaxPool2d):
+            table.append((f"pool{number}", module))
+        else:
+            raise TypeError(f"unexpected SqueezeNet layer {module!r}")
+    return table
+
+
+def _efficientnet_layers(model: nn.Module) -> LayerTable:
+    table: LayerTable = [("stem", nn.Sequential(model.conv_stem, model.bn1))]
+    for s, stage in enumerate(model.blocks, start=1):
+        for b, block in enumerate(stage, start=1):
+            table.append((f"block{s}_{b}", block))
+    table.append(("head", nn.Sequential(model.conv_head, model.bn2)))
+    return table
+
+
+LAYER_TABLES: dict[str, Callable[[nn.Module], LayerTable]] = {
+    "vgg19": _vgg_layers,
+    "squeezenet1_1": _squeezenet_layers,
+    "efficientnet_lite0": _efficientnet_layers,
+}
+
+
+@dataclass(frozen=True)
+class StyleTransferLayers:
+    content: tuple[LayerRef, ...]
+    style: tuple[LayerRef, ...]
+
+
+# vgg19: the seeds' indices 25 and 0, 5, 10, 19, 28. squeezenet1_1: cs231n's content layer 3 and
+# style layers 1, 4, 6, 7. efficientnet_lite0: chosen with experiments/style_transfer_effnet_prototype.py
+# (the stem and the first blocks carry the texture; a mid-level block keeps the content recognisable).
+STYLE_TRANSFER_LAYERS: dict[str, StyleTransferLayers] = {
+    "vgg19": StyleTransferLayers(content=("conv4_4",), style=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")),
+    "squeezenet1_1": StyleTransferLayers(content=("fire2",), style=("relu1", "fire3", "fire4", "fire5")),
+    "efficientnet_lite0": StyleTransferLayers(
+        content=("block4_1",), style=("stem", "block2_2", "block3_2", "block4_3")
+    ),
+}
+
+
+def _layer_table_spec(backbone: str) -> Callable[[nn.Module], LayerTable]:
+    if backbone not in LAYER_TABLES:
+        raise ConfigError(
+            f"no feature-extractor layer table for backbone {backbone!r}; available: {', '.join(LAYER_TABLES)}"
+        )
+    return LAYER_TABLES[backbone]
+
+
+def layer_names(backbone: str) -> tuple[str, ...]:
+    """The addressable layer names of `backbone`, in order (index i is the i-th name)."""
+    table_of = _layer_table_spec(backbone)
+    with torch.device("meta"):  # architecture only: no weights allocated or initialised
+        model = get_spec(backbone).build()
+    return tuple(name for name, _ in table_of(model))
+
+
+def resolve_layer(backbone: str, names: Sequence[str], ref: LayerRef) -> str:
+    """The name of layer `ref` (an index or a name) among `names`; ConfigError listing the valid ones."""
+    if isinstance(ref, str) and ref.strip().isdigit():
+        ref = int(ref)
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        if 0 <= ref < len(names):
+            return names[ref]
+        raise ConfigError(
+            f"layer index {ref} does not exist in {backbone}: valid indices are 0-{len(names) - 1} "
+            f"({', '.join(f'{i}={n}' for i, n in enumerate(names))})"
+        )
+    if isinstance(ref, str) and ref in names:
+        return ref
+    raise ConfigError(f"unknown layer {ref!r} for {backbone}; valid names: {', '.join(names)}")
+
+
+def _smallest_input_size(layers: nn.Module, limit: int = 4096) -> int:
+    """The smallest n for which an n x n image passes through `layers` to a non-empty output.
+
+    Hand-written because no library reports it; output sizes of convolutions and pools grow
+    monotonically with the input size, so bisection on real (tiny) forward passes finds it."""
+
+    def fits(n: int) -> bool:
+        try:
+            with torch.no_grad():
+                out = layers(torch.zeros(1, 3, n, n))
+        except RuntimeError:  # "Output size is too small", "Kernel size can't be greater than ..."
+            return False
+        return out.shape[-2] >= 1 and out.shape[-1] >= 1
+
+    high = 1
+    while not fits(high):
+        high *= 2
+        if high > limit:
+            raise ConfigError(f"no input up to {limit} pixels fits these layers")
+    low = high // 2  # does not fit (or 0)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    return high
+
+
+class FeatureExtractor(nn.Module):
+    """Activations of the requested layers of a frozen backbone.
+
+    `forward(images)` takes images normalised for the backbone (see `normalize`) of shape
+    (N, 3, H, W) and returns {layer name: activation}, in the order the layers were requested
+    (duplicates removed). `weights` is as for `create_backbone`: "imagenet", None or a file.
+    """
+
+    def __init__(self, backbone: str, layers: Sequence[LayerRef], weights: str | None = "imagenet"):
+        super().__init__()
+        table_of = _layer_table_spec(backbone)
+        if isinstance(layers, (str, int)) or len(layers) == 0:
+            raise ConfigError(f"layers must be a non-empty list of layer indices or names, got {layers!r}")
+        all_names = layer_names(backbone)  # validate before building (and loading) the backbone
+        self.backbone = backbone
+        self.layer_names: tuple[str, ...] = tuple(
+            dict.fromkeys(resolve_layer(backbone, all_names, ref) for ref in layers)
+        )
+        if weights is None or str(weights).lower() in ("null", "none", "random"):
+            warnings.warn(
+                f"{backbone} feature extractor has random weights (weights=None): fine for tests and "
+                "timing, but style transfer with random features is meaningless; use weights=imagenet",
+                UserWarning,
+                stacklevel=2,
+            )
+        table = table_of(create_backbone(backbone, weights))
+        depth = max(all_names.index(name) for name in self.layer_names) + 1
+        kept = table[:depth]
+        for _, module in kept:
+            # an in-place layer (VGG's ReLU(inplace=True)) would overwrite the previous layer's
+            # output after it was returned: the seeds' VGG "conv" features are really ReLU outputs
+            if getattr(module, "inplace", False):
+                module.inplace = False
+        self.layers = nn.Sequential(OrderedDict(kept))
+        self.deepest_layer = kept[-1][0]
+
+        spec = get_spec(backbone)
+        self.mean, self.std = spec.mean, spec.std
+        self.requires_grad_(False)
+        self.eval()
+        self.minimum_input_size = _smallest_input_size(self.layers)
+
+        self.register_state_dict_post_hook(_drop_own_entries)
+        self.register_load_state_dict_pre_hook(_supply_own_entries)
+
+    def train(self, mode: bool = True) -> FeatureExtractor:
+        # Frozen: a parent's .train() (Lightning calls it every epoch) must not switch BatchNorm
+        # to batch statistics.
+        return super().train(False)
+
+    def check_input_size(self, height: int, width: int) -> None:
+        """ConfigError if a height x width image is too small for the deepest requested layer."""
+        if min(height, width) < self.minimum_input_size:
+            raise ConfigError(
+                f"image size {height}x{width} is too small for layer {self.deepest_layer} of "
+                f"{self.backbone}: height and width must be at least {self.minimum_input_size} pixels; "
+                "use larger images or shallower layers"
+            )
+
+    def normalize(self, images: Tensor) -> Tensor:
+        """RGB images with values in [0, 1] -> the backbone's input normalisation."""
+        return TF.normalize(images, list(self.mean), list(self.std))
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        """Inverse of `normalize` (not clamped). Hand-written: torchvision has no inverse normalise."""
+        mean = images.new_tensor(self.mean).view(-1, 1, 1)
+        std = images.new_tensor(self.std).view(-1, 1, 1)
+        return images * std + mean
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        self.check_input_size(images.shape[-2], images.shape[-1])
+        wanted = set(self.layer_names)
+        found: dict[str, Tensor] = {}
+        x = images
+        for name, layer in self.layers.named_children():
+            x = layer(x)
+            if name in wanted:
+                found[name] = x
+        return {name: found[name] for name in self.layer_names}
+
+
+def _drop_own_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        del state_dict[key]
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        for key in [k for k in metadata if k == prefix[:-1] or k.startswith(prefix)]:
+            del metadata[key]
+
+
+def _supply_own_entries(module: nn.Module, state_dict: dict, prefix: str, *_: object) -> None:
+    # The checkpoint has no extractor weights (and any it has are ignored): the extractor is
+    # defined by its configuration, so its current tensors are loaded back into itself.
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        del state_dict[key]
+    for name, child in module.named_children():  # children carry no hook of their own
+        state_dict.update(child.state_dict(prefix=f"{prefix}{name}.", keep_vars=True))
