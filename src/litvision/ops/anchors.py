@@ -109,14 +109,14 @@ def _iou_boxes_vs_anchors(boxes: Tensor, anchors: Tensor) -> Tensor:
     boxes = boxes.transpose(0, 1).unsqueeze(-1)  # (M, B, 4, 1): coordinates broadcast against anchors
     area_b = (boxes[:, :, 2] - boxes[:, :, 0]) * (boxes[:, :, 3] - boxes[:, :, 1])  # (M, B, 1)
     iou = torch.empty(num_boxes, batch, anchors.shape[0], dtype=anchors.dtype, device=anchors.device)
-    width, height, scratch = (torch.empty(iou.shape[1:], dtype=iou.dtype, device=iou.device) for _ in range(3))
+    height, scratch = (torch.empty(iou.shape[1:], dtype=iou.dtype, device=iou.device) for _ in range(2))
     for m in range(num_boxes):
         x1, y1, x2, y2 = boxes[m].unbind(1)  # (B, 1) each
-        torch.minimum(x2, ax2, out=width).sub_(torch.maximum(x1, ax1, out=scratch)).clamp_(min=0)
+        inter = torch.minimum(x2, ax2, out=iou[m]).sub_(torch.maximum(x1, ax1, out=scratch)).clamp_(min=0)
         torch.minimum(y2, ay2, out=height).sub_(torch.maximum(y1, ay1, out=scratch)).clamp_(min=0)
-        inter = width.mul_(height)
+        inter.mul_(height)
         union = torch.add(area_a, area_b[m], out=scratch).sub_(inter)  # torchvision: area1 + area2 - inter
-        torch.div(inter, union, out=iou[m])
+        inter.div_(union)
     return iou
 
 
@@ -132,9 +132,10 @@ def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
     background."""
     num_boxes, batch, num_anchors = iou.shape
     device = iou.device
-    anchor_map = torch.full((batch, num_anchors), -1, dtype=torch.long, device=device)
+    # images with nothing left to assign in step 2 write into a spare last column, dropped at the end
+    anchor_map = torch.full((batch, num_anchors + 1), -1, dtype=torch.long, device=device)
     if batch == 0 or num_boxes == 0 or num_anchors == 0:
-        return anchor_map
+        return anchor_map[:, :num_anchors]
     invalid_m, invalid_b = (~valid).T.nonzero(as_tuple=True)
     iou[invalid_m, invalid_b] = -1.0  # padding: below any real IoU
 
@@ -146,22 +147,23 @@ def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
     removed = -2.0  # below every IoU and below the -1 of discarded entries
     col_max, col_arg = (t.T.contiguous() for t in iou.max(dim=2))  # (B, M): each box's best anchor
     col_max.masked_fill_(~valid, removed)
-    box_ids = torch.arange(num_boxes, device=device)
-    rows = torch.arange(batch, device=device)
     # an entry's index in the seeds' row-major (A, M) matrix; the smallest among the maxima is its argmax
-    no_key = num_anchors * num_boxes
+    entry = col_arg * num_boxes + torch.arange(num_boxes, device=device)
+    no_entry = num_anchors * num_boxes
+    rows = torch.arange(batch, device=device)
     for _ in range(int(valid.sum(dim=1).max())):
-        best = col_max.max(dim=1, keepdim=True).values
-        key = torch.where(col_max == best, col_arg * num_boxes + box_ids, no_key).min(dim=1).values
-        anc, box = key.div(num_boxes, rounding_mode="floor"), key % num_boxes
-        ok = best.squeeze(1) >= 0  # the image still has an undiscarded box
-        anchor_map[rows, anc] = torch.where(ok, box, anchor_map[rows, anc])
+        best = col_max.amax(dim=1, keepdim=True)
+        first = torch.where(col_max == best, entry, no_entry).amin(dim=1)
+        anc, box = first.div(num_boxes, rounding_mode="floor"), first.remainder(num_boxes)
+        anchor_map[rows, anc.masked_fill(best.squeeze(1) < 0, num_anchors)] = box
         col_max[rows, box] = removed
         iou[:, rows, anc] = -1.0
         stale = (col_arg == anc.unsqueeze(1)) & (col_max > removed)
         if stale.any():
             b_idx, m_idx = stale.nonzero(as_tuple=True)
             col_max[b_idx, m_idx], col_arg[b_idx, m_idx] = iou[m_idx, b_idx].max(dim=1)
+            entry[b_idx, m_idx] = col_arg[b_idx, m_idx] * num_boxes + m_idx
+    anchor_map = anchor_map[:, :num_anchors]
     return anchor_map
 
 
@@ -185,7 +187,7 @@ def assign_anchor_to_bbox(
     elif single:
         valid = valid.unsqueeze(0)
     iou = _iou_boxes_vs_anchors(boxes.to(anchors), anchors)
-    anchor_map = _assign_batched(iou, valid.to(anchors.device), iou_threshold)
+    anchor_map = _assign_batched(iou, valid.to(anchors.device), iou_threshold).contiguous()
     return anchor_map[0] if single else anchor_map
 
 
@@ -200,7 +202,7 @@ def multibox_target(anchors: Tensor, labels: Tensor, iou_threshold: float = 0.5)
     batch, num_anchors = labels.shape[0], anchors.shape[0]
     labels = labels.to(anchors)
     valid = labels[..., 0] >= 0
-    anchor_map = assign_anchor_to_bbox(labels[..., 1:], anchors, iou_threshold=iou_threshold, valid=valid)
+    anchor_map = _assign_batched(_iou_boxes_vs_anchors(labels[..., 1:], anchors), valid, iou_threshold)
 
     # outputs are zero except at the few positive anchors, so only those are computed
     b_idx, a_idx = (anchor_map >= 0).nonzero(as_tuple=True)
