@@ -217,3 +217,12 @@ def test_root_may_point_at_the_split_folders_directly(synth_root, tmp_path):
     dm = BananasDataModule(root=tmp_path / "copy")
     dm.setup()
     assert len(dm.val_set) == 4
+
+
+def test_a_truncated_image_fails_when_read_naming_the_file(tmp_path):
+    split = write_split(tmp_path, ["a.png,0,1,1,5,5"], {"a.png": (32, 32)})
+    path = split / "images" / "a.png"
+    path.write_bytes(path.read_bytes()[:60])  # header intact, pixel data cut off
+    dataset = BananasDataset(split)
+    with pytest.raises(DataError, match=r"a\.png cannot be decoded"):
+        dataset[0]

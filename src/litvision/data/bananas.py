@@ -30,7 +30,6 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from litvision.data.download import download_and_extract
@@ -186,8 +185,9 @@ class BananasDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         record = self.images[index]
         try:
-            image = tv_tensors.Image(decode_image(str(record.path), mode=ImageReadMode.RGB))
-        except RuntimeError as err:
+            with Image.open(record.path) as img:  # Pillow, as for the sizes the boxes were checked against
+                image = tv_tensors.Image(v2.functional.pil_to_tensor(img.convert("RGB")))
+        except (OSError, SyntaxError, ValueError) as err:
             raise DataError(f"image {record.path} cannot be decoded ({err}); replace or remove it.") from err
         boxes = tv_tensors.BoundingBoxes(
             torch.tensor(record.boxes, dtype=torch.float32).reshape(-1, 4),

@@ -1,8 +1,9 @@
 """Anchor boxes, IoU, anchor labelling and NMS decoding: the textbook-compatible API (DESIGN.md).
 
 Same shapes and semantics as the seeds (d2l), with their bugs fixed (offset precedence, integer anchor
-index) and vectorised over the batch: the only Python loops are over ground-truth boxes (the greedy
-assignment) and the per-image call of torchvision's NMS kernel (see `_nms_keep_mask`).
+index, padding rows ignored) and vectorised over the batch: the only Python loops are over
+ground-truth box slots (IoU and the greedy assignment) and the per-image call of torchvision's NMS
+kernel (see `_nms_keep_mask`).
 
 Boxes are (x1, y1, x2, y2) corners normalised to [0, 1] unless said otherwise. Class ids in `labels`
 start at 0; -1 marks padding rows. In the outputs of `multibox_target` class 0 is background.
@@ -163,8 +164,7 @@ def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
             b_idx, m_idx = stale.nonzero(as_tuple=True)
             col_max[b_idx, m_idx], col_arg[b_idx, m_idx] = iou[m_idx, b_idx].max(dim=1)
             entry[b_idx, m_idx] = col_arg[b_idx, m_idx] * num_boxes + m_idx
-    anchor_map = anchor_map[:, :num_anchors]
-    return anchor_map
+    return anchor_map[:, :num_anchors]
 
 
 def assign_anchor_to_bbox(
