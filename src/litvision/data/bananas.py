@@ -1,0 +1,310 @@
+"""The banana detection dataset of the seeds (d2l's banana-detection.zip) and anything written in its
+format.
+
+On disk, each split is a folder (`bananas_train`, `bananas_val`) holding `images/` and `label.csv`:
+
+    img_name,label,xmin,ymin,xmax,ymax
+    0.png,0,104,20,143,58
+
+one row per box, coordinates in pixels of that image, class ids from 0. Several rows with the same
+img_name give that image several boxes. An image with no object is listed with empty fields,
+`17.png,,,,,`, so that every image in `images/` is accounted for: an image file that label.csv does
+not name is an error, as is any malformed row (nothing is skipped silently).
+
+Samples are (image float (3, H, W) in [0, 1], target (n, 5) rows [class, x1, y1, x2, y2] with corners
+normalised by that image's width and height); `collate_detection` pads targets with class -1 rows into
+(B, M, 5), the layout `litvision.ops.anchors.multibox_target` takes.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import lightning as L
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from litvision.data.download import download_and_extract
+from litvision.errors import DataError
+
+URL = "http://d2l-data.s3-accelerate.amazonaws.com/banana-detection.zip"
+SHA1 = "5de26c8fce5ccdea9f91267273464dc968d20d72"
+ARCHIVE_FOLDER = "banana-detection"  # what the zip extracts to
+SPLITS = {"train": "bananas_train", "val": "bananas_val"}
+COLUMNS = ("img_name", "label", "xmin", "ymin", "xmax", "ymax")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class BananaImage:
+    """One image of a split: its file, its size and its boxes (pixels)."""
+
+    path: Path
+    height: int
+    width: int
+    labels: list[int] = field(default_factory=list)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+
+def _parse_number(value: str, column: str, where: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise DataError(f"{where}: {column} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataError(f"{where}: {column} {value!r} is not a finite number")
+    return number
+
+
+def _parse_label(value: str, where: str) -> int:
+    number = _parse_number(value, "label", where)
+    if not number.is_integer() or number < 0:
+        raise DataError(f"{where}: label {value!r} is not a class id (an integer >= 0)")
+    return int(number)
+
+
+def _image_size(path: Path, where: str) -> tuple[int, int]:
+    if not path.is_file():
+        raise DataError(f"{where}: image {path} does not exist. Put the image there or remove its rows.")
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{where}: image {path} cannot be read ({err}); replace or remove it.") from err
+    return height, width
+
+
+def read_banana_split(split_dir: str | Path) -> list[BananaImage]:
+    """Read and validate one split folder (label.csv + images/). Raises DataError naming the file, the
+    line and the value for: a missing file, an unknown column layout, a row with the wrong number of
+    fields, a non-numeric or non-finite field, a missing image, x2 <= x1 or y2 <= y1, coordinates
+    outside the image, an image listed both with and without boxes, and image files label.csv omits."""
+    split_dir = Path(split_dir)
+    csv_path, images_dir = split_dir / "label.csv", split_dir / "images"
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path} does not exist: a banana-format split needs label.csv and images/.")
+    images: dict[str, BananaImage] = {}
+    first_line: dict[str, int] = {}
+    empty_listed: set[str] = set()
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        if sorted(header) != sorted(COLUMNS):
+            raise DataError(
+                f"{csv_path}, line 1: unknown column layout {','.join(header) or '(empty file)'}; "
+                f"expected the columns {','.join(COLUMNS)}"
+            )
+        col = {name: header.index(name) for name in COLUMNS}
+        for line, row in enumerate(reader, start=2):
+            if not row or all(not v.strip() for v in row):
+                continue  # blank line
+            where = f"{csv_path}, line {line}"
+            if len(row) != len(COLUMNS):
+                raise DataError(f"{where}: expected {len(COLUMNS)} fields ({','.join(header)}), got {len(row)}: {row}")
+            name = row[col["img_name"]].strip()
+            if not name:
+                raise DataError(f"{where}: img_name is empty")
+            values = {c: row[col[c]].strip() for c in COLUMNS[1:]}
+            if name not in images:
+                height, width = _image_size(images_dir / name, where)
+                images[name] = BananaImage(images_dir / name, height, width)
+                first_line[name] = line
+            record = images[name]
+            if all(not v for v in values.values()):
+                empty_listed.add(name)
+            else:
+                missing = [c for c, v in values.items() if not v]
+                if missing:
+                    raise DataError(
+                        f"{where}: {', '.join(missing)} empty. A row has either all of label,xmin,ymin,xmax,ymax "
+                        f"(one box) or none of them (an image without objects)."
+                    )
+                label = _parse_label(values["label"], where)
+                x1, y1, x2, y2 = (_parse_number(values[c], c, where) for c in ("xmin", "ymin", "xmax", "ymax"))
+                if x2 <= x1:
+                    raise DataError(f"{where}: xmax {values['xmax']} is not greater than xmin {values['xmin']}")
+                if y2 <= y1:
+                    raise DataError(f"{where}: ymax {values['ymax']} is not greater than ymin {values['ymin']}")
+                for column, value, limit in (("xmin", x1, record.width), ("xmax", x2, record.width),
+                                             ("ymin", y1, record.height), ("ymax", y2, record.height)):
+                    if not 0 <= value <= limit:
+                        raise DataError(
+                            f"{where}: {column} {values[column]} is outside the image {name} "
+                            f"({record.width}x{record.height} pixels, coordinates 0..{limit})"
+                        )
+                record.labels.append(label)
+                record.boxes.append((x1, y1, x2, y2))
+            if name in empty_listed and record.boxes:
+                raise DataError(
+                    f"{where}: {name} is listed both without boxes (empty fields) and with boxes "
+                    f"(first listed on line {first_line[name]}); keep one or the other"
+                )
+    unlisted = sorted(
+        p.name for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in images
+    ) if images_dir.is_dir() else []
+    if unlisted:
+        shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
+        raise DataError(
+            f"{images_dir}: {len(unlisted)} image(s) not named in {csv_path}: {shown}. List an image without "
+            "objects as 'name,,,,,' or remove the file."
+        )
+    return list(images.values())
+
+
+class BananasDataset(Dataset):
+    """One banana-format split. `transforms`: torchvision.transforms.v2 transforms (a list or one
+    callable) applied jointly to the image (tv_tensors.Image, uint8) and its boxes
+    (tv_tensors.BoundingBoxes, pixels) with labels; afterwards boxes are clamped to the image and
+    boxes an augmentation left thinner than a pixel (cropped away) are removed with their labels."""
+
+    def __init__(self, split_dir: str | Path, transforms: Callable | Sequence[Callable] | None = None) -> None:
+        self.split_dir = Path(split_dir)
+        self.images = read_banana_split(self.split_dir)
+        if transforms is None or callable(transforms):
+            self.transforms = transforms
+        else:
+            self.transforms = v2.Compose(list(transforms))
+        self._keep_boxes_valid = v2.Compose([v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=1.0)])
+
+    @property
+    def num_classes(self) -> int:
+        """1 + the largest class id in the split (0 if there is no box)."""
+        return 1 + max((label for img in self.images for label in img.labels), default=-1)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        record = self.images[index]
+        try:
+            with Image.open(record.path) as img:  # Pillow, as for the sizes the boxes were checked against
+                image = tv_tensors.Image(v2.functional.pil_to_tensor(img.convert("RGB")))
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"image {record.path} cannot be decoded ({err}); replace or remove it.") from err
+        boxes = tv_tensors.BoundingBoxes(
+            torch.tensor(record.boxes, dtype=torch.float32).reshape(-1, 4),
+            format="XYXY",
+            canvas_size=(record.height, record.width),
+        )
+        target = {"boxes": boxes, "labels": torch.tensor(record.labels, dtype=torch.long)}
+        if self.transforms is not None:
+            image, target = self.transforms(image, target)
+            image, target = self._keep_boxes_valid(image, target)
+        image = v2.functional.to_dtype(image, torch.float32, scale=True).as_subclass(Tensor)
+        height, width = image.shape[-2:]
+        scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+        boxes = target["boxes"].as_subclass(Tensor) / scale
+        return image, torch.cat([target["labels"].to(torch.float32).unsqueeze(1), boxes], dim=1)
+
+
+def collate_detection(batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    """Stack images (B, 3, H, W) and pad targets with [-1, 0, 0, 0, 0] rows into (B, M, 5), M the
+    largest number of boxes in the batch."""
+    images, targets = zip(*batch)
+    sizes = {tuple(img.shape) for img in images}
+    if len(sizes) > 1:
+        raise DataError(
+            f"images in a batch have different sizes {sorted(sizes)}; add a Resize (e.g. "
+            "torchvision.transforms.v2.Resize([256, 256])) to the data transforms"
+        )
+    max_boxes = max(t.shape[0] for t in targets)
+    padded = torch.zeros(len(targets), max_boxes, 5)
+    padded[:, :, 0] = -1
+    for i, t in enumerate(targets):
+        padded[i, : t.shape[0]] = t
+    return torch.stack(images), padded
+
+
+class BananasDataModule(L.LightningDataModule):
+    """The banana detection data set (train and val; `test` is val, as in the seeds).
+
+    `root` holds `bananas_train/` and `bananas_val/`, directly or inside `banana-detection/` (where the
+    archive extracts to). With `download=True` and no data there, the seeds' banana-detection.zip is
+    downloaded into `root`, checked against its SHA-1 and extracted. `train_transforms` /
+    `test_transforms` are lists of instantiated transforms.v2 objects (or None)."""
+
+    def __init__(
+        self,
+        root: str | Path = "data/bananas",
+        download: bool = False,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        train_transforms: Sequence[Callable] | None = None,
+        test_transforms: Sequence[Callable] | None = None,
+        pin_memory: bool = False,
+        url: str = URL,
+        sha1: str | None = SHA1,
+    ) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.download = download
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.train_transforms = train_transforms
+        self.test_transforms = test_transforms
+        self.pin_memory = pin_memory
+        self.url = url
+        self.sha1 = sha1
+        self.train_set: BananasDataset | None = None
+        self.val_set: BananasDataset | None = None
+
+    def _data_dir(self) -> Path | None:
+        for candidate in (self.root, self.root / ARCHIVE_FOLDER):
+            if all((candidate / folder).is_dir() for folder in SPLITS.values()):
+                return candidate
+        return None
+
+    def prepare_data(self) -> None:
+        if self._data_dir() is None and self.download:
+            download_and_extract(self.url, self.sha1, self.root, self.root)
+
+    def setup(self, stage: str | None = None) -> None:
+        data_dir = self._data_dir()
+        if data_dir is None:
+            hint = (
+                "the download did not produce them" if self.download else
+                f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it into {self.root}"
+            )
+            raise DataError(
+                f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
+                f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."
+            )
+        if self.train_set is None:
+            self.train_set = BananasDataset(data_dir / SPLITS["train"], self.train_transforms)
+            self.val_set = BananasDataset(data_dir / SPLITS["val"], self.test_transforms)
+
+    @property
+    def num_classes(self) -> int:
+        if self.train_set is None:
+            raise RuntimeError("BananasDataModule.num_classes is known after setup()")
+        return max(self.train_set.num_classes, self.val_set.num_classes)
+
+    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call BananasDataModule.setup() first")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            collate_fn=collate_detection,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)

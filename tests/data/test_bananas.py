@@ -1,0 +1,228 @@
+"""The banana-format reader, dataset, collate and DataModule, on generated data (nothing downloads:
+the download path runs against a local zip through a file:// URL)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+
+from litvision.data.bananas import BananasDataModule, BananasDataset, collate_detection, read_banana_split
+from litvision.data.synth.bananas import generate_bananas
+from litvision.errors import ChecksumError, DataError
+from litvision.ops.anchors import multibox_target
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory) -> Path:
+    return generate_bananas(tmp_path_factory.mktemp("bananas"), num_train=10, num_val=4, image_size=64,
+                            num_classes=3, objects_per_image=(0, 3), seed=0)
+
+
+def write_split(folder: Path, rows: list[str], images: dict[str, tuple[int, int]],
+                header: str = "img_name,label,xmin,ymin,xmax,ymax") -> Path:
+    """A hand-made split: `images` maps file name -> (width, height)."""
+    (folder / "images").mkdir(parents=True)
+    for name, (width, height) in images.items():
+        Image.fromarray(np.full((height, width, 3), 128, np.uint8)).save(folder / "images" / name)
+    (folder / "label.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+# ------------------------------------------------------------------ reading
+def test_boxes_are_normalised_by_each_image_size(tmp_path):
+    split = write_split(tmp_path, ["wide.png,0,10,5,30,15", "tall.png,1,2,20,6,40"],
+                        {"wide.png": (40, 20), "tall.png": (8, 80)})
+    dataset = BananasDataset(split)
+    image, target = dataset[0]
+    assert image.shape == (3, 20, 40) and image.dtype == torch.float32
+    assert 0.49 < image.mean() < 0.51  # scaled to [0, 1]
+    torch.testing.assert_close(target, torch.tensor([[0.0, 10 / 40, 5 / 20, 30 / 40, 15 / 20]]))
+    torch.testing.assert_close(dataset[1][1], torch.tensor([[1.0, 2 / 8, 20 / 80, 6 / 8, 40 / 80]]))
+    assert dataset.num_classes == 2
+
+
+def test_several_rows_are_several_boxes_and_empty_rows_no_box(tmp_path):
+    split = write_split(
+        tmp_path,
+        ["a.png,0,1,1,5,5", "b.png,,,,,", "a.png,2,10,10,20,30", "", "c.png,1,0,0,32,32", "a.png,1,0,0,32,32"],
+        {"a.png": (32, 32), "b.png": (32, 32), "c.png": (32, 32)},
+    )
+    dataset = BananasDataset(split)
+    assert [p.path.name for p in dataset.images] == ["a.png", "b.png", "c.png"]
+    assert dataset[0][1][:, 0].tolist() == [0, 2, 1]
+    assert dataset[1][1].shape == (0, 5)
+
+    images, targets = collate_detection([dataset[i] for i in range(3)])
+    assert images.shape == (3, 3, 32, 32)
+    assert targets.shape == (3, 3, 5)
+    assert targets[1, :, 0].tolist() == [-1, -1, -1]
+    assert targets[2, 1:, 0].tolist() == [-1, -1]
+    torch.testing.assert_close(targets[0, 1], torch.tensor([2.0, 10 / 32, 10 / 32, 20 / 32, 30 / 32]))
+    # the padded batch is what multibox_target takes; the empty image is all background
+    anchors = torch.tensor([[0.0, 0.0, 0.2, 0.2], [0.3, 0.3, 0.6, 0.9], [0.0, 0.0, 1.0, 1.0]])
+    _, _, classes = multibox_target(anchors, targets)
+    assert classes[1].tolist() == [0, 0, 0] and classes[0].tolist() == [1, 3, 2]
+
+
+def test_collate_refuses_images_of_different_sizes(tmp_path):
+    split = write_split(tmp_path, ["a.png,0,1,1,5,5", "b.png,0,1,1,5,5"], {"a.png": (32, 32), "b.png": (16, 32)})
+    dataset = BananasDataset(split)
+    with pytest.raises(DataError, match="different sizes.*Resize"):
+        collate_detection([dataset[0], dataset[1]])
+    resized = BananasDataset(split, [v2.Resize([24, 24])])
+    images, targets = collate_detection([resized[0], resized[1]])
+    assert images.shape == (2, 3, 24, 24)
+    torch.testing.assert_close(targets[1, 0], torch.tensor([0.0, 1 / 16, 1 / 32, 5 / 16, 5 / 32]))
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "message"),
+    [
+        (["a.png,0,1,1,5,5", "missing.png,0,1,1,5,5"], None, r"line 3: image .*missing\.png does not exist"),
+        (["a.png,0,9,1,5,5"], None, r"line 2: xmax 5 is not greater than xmin 9"),
+        (["a.png,0,1,9,5,5"], None, r"line 2: ymax 5 is not greater than ymin 9"),
+        (["a.png,0,1,1,5,5", "a.png,0,1,1,33,5"], None, r"line 3: xmax 33 is outside the image a\.png \(32x16"),
+        (["a.png,0,1,1,5,17"], None, r"line 2: ymax 17 is outside the image"),
+        (["a.png,0,-1,1,5,5"], None, r"line 2: xmin -1 is outside the image"),
+        (["a.png,0,1,one,5,5"], None, r"line 2: ymin 'one' is not a number"),
+        (["a.png,0,1,1,5,nan"], None, r"line 2: ymax 'nan' is not a finite number"),
+        (["a.png,banana,1,1,5,5"], None, r"line 2: label 'banana' is not a number"),
+        (["a.png,0.5,1,1,5,5"], None, r"line 2: label '0.5' is not a class id"),
+        (["a.png,0,1,1,5"], None, r"line 2: expected 6 fields"),
+        (["a.png,0,,1,5,5"], None, r"line 2: xmin empty"),
+        (["a.png,0,1,1,5,5"], "name,label,x1,y1,x2,y2", r"line 1: unknown column layout name,label,x1"),
+        (["a.png,,,,,", "a.png,0,1,1,5,5"], None, r"line 3: a\.png is listed both without boxes"),
+    ],
+)
+def test_bad_rows_name_file_line_and_value(tmp_path, rows, header, message):
+    split = write_split(tmp_path, rows, {"a.png": (32, 16)},
+                        **({"header": header} if header else {}))
+    with pytest.raises(DataError, match=message) as error:
+        read_banana_split(split)
+    assert str(split / "label.csv") in str(error.value)
+
+
+def test_columns_may_come_in_any_order(tmp_path):
+    split = write_split(tmp_path, ["5,a.png,7,1,1,9"], {"a.png": (32, 32)},
+                        header="xmax,img_name,label,xmin,ymin,ymax")
+    (record,) = read_banana_split(split)
+    assert record.labels == [7] and record.boxes == [(1.0, 1.0, 5.0, 9.0)]
+
+
+def test_images_the_csv_does_not_name_are_an_error(tmp_path):
+    split = write_split(tmp_path, ["a.png,0,1,1,5,5"], {"a.png": (32, 32), "b.png": (32, 32)})
+    with pytest.raises(DataError, match=r"1 image\(s\) not named in .*label\.csv: b\.png.*'name,,,,,'"):
+        read_banana_split(split)
+
+
+def test_missing_label_csv(tmp_path):
+    with pytest.raises(DataError, match="label.csv does not exist"):
+        read_banana_split(tmp_path)
+
+
+# ------------------------------------------------------------------ joint augmentation
+def test_flip_moves_boxes_with_the_image(tmp_path):
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[5:15, 2:12] = 255  # a white object at x 2..12, y 5..15
+    (tmp_path / "images").mkdir()
+    Image.fromarray(pixels).save(tmp_path / "images" / "a.png")
+    (tmp_path / "label.csv").write_text("img_name,label,xmin,ymin,xmax,ymax\na.png,0,2,5,12,15\n")
+    image, target = BananasDataset(tmp_path, [v2.RandomHorizontalFlip(p=1.0)])[0]
+    torch.testing.assert_close(target, torch.tensor([[0.0, 28 / 40, 5 / 20, 38 / 40, 15 / 20]]))
+    x1, y1, x2, y2 = (target[0, 1:] * torch.tensor([40, 20, 40, 20])).round().int().tolist()
+    assert image[:, y1:y2, x1:x2].min() == 1.0  # the box still holds the object
+    assert image.sum() == image[:, y1:y2, x1:x2].sum()
+
+
+def test_crops_keep_boxes_valid(synth_root):
+    torch.manual_seed(0)
+    transforms = [v2.RandomIoUCrop(), v2.Resize([48, 48]), v2.RandomHorizontalFlip()]
+    dataset = BananasDataset(synth_root / "bananas_train", transforms)
+    seen = 0
+    for _ in range(3):
+        for i in range(len(dataset)):
+            image, target = dataset[i]
+            assert image.shape == (3, 48, 48)
+            boxes = target[:, 1:]
+            assert ((boxes >= 0) & (boxes <= 1)).all()
+            assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+            seen += len(target)
+    assert seen > 0
+
+
+# ------------------------------------------------------------------ the DataModule
+def test_datamodule_batches(synth_root):
+    dm = BananasDataModule(root=synth_root, batch_size=4, test_transforms=[v2.Resize([32, 32])])
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(dm.train_set) == 10 and len(dm.val_set) == 4
+    assert dm.num_classes == 3
+    images, targets = next(iter(dm.train_dataloader()))
+    assert images.shape == (4, 3, 64, 64) and targets.dim() == 3 and targets.shape[0] == 4
+    assert targets.shape[2] == 5
+    images, _ = next(iter(dm.val_dataloader()))
+    assert images.shape == (4, 3, 32, 32)
+    assert len(dm.test_dataloader().dataset) == 4
+
+
+def test_missing_data_without_download_says_where_to_put_it(tmp_path):
+    dm = BananasDataModule(root=tmp_path / "nowhere", download=False)
+    dm.prepare_data()
+    with pytest.raises(DataError, match=r"no banana data under .*nowhere.*bananas_train.*download=true"):
+        dm.setup()
+
+
+def make_zip(synth_root: Path, tmp_path: Path) -> tuple[Path, str]:
+    archive = tmp_path / "served" / "banana-detection.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(synth_root.rglob("*")):
+            zf.write(path, Path("banana-detection") / path.relative_to(synth_root))
+    return archive, hashlib.sha1(archive.read_bytes()).hexdigest()
+
+
+def test_download_verifies_and_extracts_the_archive(synth_root, tmp_path):
+    archive, sha1 = make_zip(synth_root, tmp_path)
+    root = tmp_path / "data"
+    dm = BananasDataModule(root=root, download=True, url=archive.as_uri(), sha1=sha1, batch_size=2)
+    dm.prepare_data()
+    dm.setup()
+    assert (root / "banana-detection" / "bananas_train" / "label.csv").is_file()
+    assert len(dm.train_set) == 10
+    archive.unlink()  # data present: no second download
+    BananasDataModule(root=root, download=True, url=archive.as_uri(), sha1=sha1).prepare_data()
+
+
+def test_download_with_a_wrong_checksum_extracts_nothing(synth_root, tmp_path):
+    archive, _ = make_zip(synth_root, tmp_path)
+    root = tmp_path / "data"
+    dm = BananasDataModule(root=root, download=True, url=archive.as_uri(), sha1="0" * 40)
+    with pytest.raises(ChecksumError, match="SHA-1"):
+        dm.prepare_data()
+    assert not (root / "banana-detection").exists()
+    with pytest.raises(DataError, match="no banana data"):
+        dm.setup()
+
+
+def test_root_may_point_at_the_split_folders_directly(synth_root, tmp_path):
+    shutil.copytree(synth_root, tmp_path / "copy")
+    dm = BananasDataModule(root=tmp_path / "copy")
+    dm.setup()
+    assert len(dm.val_set) == 4
+
+
+def test_a_truncated_image_fails_when_read_naming_the_file(tmp_path):
+    split = write_split(tmp_path, ["a.png,0,1,1,5,5"], {"a.png": (32, 32)})
+    path = split / "images" / "a.png"
+    path.write_bytes(path.read_bytes()[:60])  # header intact, pixel data cut off
+    dataset = BananasDataset(split)
+    with pytest.raises(DataError, match=r"a\.png cannot be decoded"):
+        dataset[0]
