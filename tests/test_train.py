@@ -8,18 +8,27 @@ import torch
 from litvision import run
 from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
 
-from conftest import EXPERIMENT_DATA, compose_config, experiment_overrides
+from conftest import EXPERIMENT_DATA, REPO, compose_config, experiment_overrides
+
+
+ALL_EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("config_name", ["train", "eval"])
-@pytest.mark.parametrize("experiment", sorted(EXPERIMENT_DATA))
+@pytest.mark.parametrize("experiment", ALL_EXPERIMENTS)
 def test_every_experiment_composes(experiment, config_name, tmp_path):
     cfg = compose_config([f"experiment={experiment}"] + (["ckpt_path=x.ckpt"] if config_name == "eval" else []),
                          tmp_path, config_name)
     assert cfg.task_name == experiment
-    assert cfg.optimized_metric == "val/acc"
+    assert cfg.optimized_metric and cfg.optimized_mode in ("min", "max")
     assert cfg.data._target_.startswith("litvision.data.")
-    assert cfg.model.num_classes == cfg.data.num_classes
+    assert cfg.model._target_.startswith("litvision.tasks.")
+
+
+@pytest.mark.parametrize("experiment", sorted(EXPERIMENT_DATA))
+def test_classification_experiments_agree_on_classes(experiment, tmp_path):
+    cfg = compose_config([f"experiment={experiment}"], tmp_path)
+    assert cfg.model.num_classes == cfg.data.num_classes == cfg.model.net.num_classes
 
 
 @pytest.mark.slow
