@@ -8,7 +8,7 @@ import torch
 
 from conftest import REPO, experiment_overrides, run_cli
 
-TRAIN, EVAL = str(REPO / "train.py"), str(REPO / "eval.py")
+TRAIN, EVAL, PREDICT = (str(REPO / name) for name in ("train.py", "eval.py", "predict.py"))
 
 
 def test_help_lists_groups_and_options(tmp_path):
@@ -92,3 +92,7 @@ def test_train_then_eval_cli(tmp_path, data_root):
     assert len(list((tmp_path / "outputs/debug/evals").iterdir())) == 1
     wrong = run_cli([EVAL, *experiment_overrides("cifar10_aug", data_root), f"ckpt_path={best}"], tmp_path, check=False)
     assert wrong.returncode == 1 and "does not fit this experiment" in wrong.stderr
+    image = next((data_root / "lfw_faces/test/face").glob("*.png"))
+    run_cli([PREDICT, f"ckpt_path={best}", f"input={image}"], tmp_path)
+    predictions = json.loads(next((tmp_path / "outputs/predict/runs").glob("*/predictions.json")).read_text())
+    assert predictions[0]["file"] == str(image) and predictions[0]["class"] in ("face", "not_face")

@@ -169,3 +169,21 @@ def test_deterministic_runs_give_identical_numbers(data_root, tmp_path):
     assert a["train/loss"] == b["train/loss"] and a["val/loss"] == b["val/loss"]
     c = run.train(compose_config(overrides + ["seed=7"], tmp_path / "c"))
     assert c["val/loss"] != a["val/loss"]
+
+
+@pytest.mark.slow
+def test_predict_from_checkpoint_alone(quick_run, data_root, tmp_path):
+    import json
+
+    from litvision.predict import predict
+
+    best = next((quick_run["dir"] / "checkpoints").glob("epoch*.ckpt"))
+    folder = data_root / "lfw_faces/test/face"
+    cfg = compose_config([f"ckpt_path={best}", f"input={folder}"], tmp_path / "pred", "predict")
+    results = predict(cfg)
+    written = json.loads((tmp_path / "pred/predictions.json").read_text())
+    assert written == results and len(results) == len(list(folder.glob("*.png")))
+    assert {r["class"] for r in results} <= {"face", "not_face"}
+    assert all(len(r["top5"]) == 2 and abs(sum(t["probability"] for t in r["top5"]) - 1) < 1e-4 for r in results)
+    with pytest.raises(Exception, match="does not exist"):
+        predict(compose_config([f"ckpt_path={best}", f"input={tmp_path / 'nope'}"], tmp_path / "pred2", "predict"))

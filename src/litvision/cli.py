@@ -1,4 +1,5 @@
-"""Hydra entry points (`python train.py`, `python eval.py`). Everything else lives in litvision.run."""
+"""Hydra entry points (`python train.py`, `eval.py`, `predict.py`). The work lives in litvision.run and
+litvision.predict."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def train(cfg: DictConfig) -> float | None:
         _fail(err)
     metric = cfg.get("optimized_metric")
     return metrics.get(metric) if metric else None
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+def predict(cfg: DictConfig) -> None:
+    from litvision.predict import predict as run_predict
+
+    try:
+        run_predict(cfg)
+    except LitvisionError as err:
+        _fail(err)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

@@ -31,6 +31,7 @@ class VisionTask(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.scheduler_monitor = scheduler_monitor
         self.run_config: dict | None = None  # the composed Hydra config, set by litvision.run
+        self.class_names: list[str] = []  # from the data module at fit time, kept in checkpoints
 
     def base_lr(self) -> float:
         keywords = self.optimizer_factory.keywords if isinstance(self.optimizer_factory, partial) else {}
@@ -54,5 +55,17 @@ class VisionTask(L.LightningModule):
     def identity(self) -> dict:
         return {"task": f"{type(self).__module__}.{type(self).__qualname__}"}
 
+    def on_fit_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        self.class_names = [str(c) for c in getattr(datamodule, "classes", None) or []]
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["litvision"] = {**self.identity(), "config": self.run_config}
+        checkpoint["litvision"] = {**self.identity(), "config": self.run_config, "class_names": self.class_names}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        meta = checkpoint.get("litvision") or {}
+        self.class_names = list(meta.get("class_names") or self.class_names)
+        self.run_config = self.run_config or meta.get("config")
+
+    def class_name(self, index: int) -> str:
+        return self.class_names[index] if index < len(self.class_names) else str(index)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -9,6 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from litvision.data.images import load_image
 from litvision.tasks.base import VisionTask
 
 
@@ -57,6 +60,20 @@ class ClassificationTask(VisionTask):
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(images).softmax(dim=-1)
+
+    def predict_files(self, files: list[Path], datamodule, out_dir: Path, batch_size: int = 32) -> list[dict]:
+        """Top-5 classes of each image file under the data module's test pipeline -> predictions.json."""
+        results = []
+        for start in range(0, len(files), batch_size):
+            chunk = files[start : start + batch_size]
+            images = torch.stack([datamodule.test_transforms(load_image(f)) for f in chunk]).to(self.device)
+            top = self(images).softmax(dim=-1).topk(min(5, self.num_classes), dim=-1)
+            for path, probs, indices in zip(chunk, top.values.tolist(), top.indices.tolist()):
+                ranked = [{"class": self.class_name(i), "index": i, "probability": round(p, 6)}
+                          for p, i in zip(probs, indices)]
+                results.append({"file": str(path), **ranked[0], "top5": ranked})
+        (out_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
+        return results
 
     def identity(self) -> dict:
         return {**super().identity(), "net": type(self.net).__qualname__, "num_classes": self.num_classes}

@@ -18,9 +18,9 @@ def _describe(meta: dict) -> str:
     return ", ".join(bits)
 
 
-def verify_checkpoint(path: str | Path, model: torch.nn.Module) -> dict:
-    """Check that `path` is a litvision checkpoint of the same task, net and tensor shapes as `model`.
-    Returns the checkpoint's litvision metadata."""
+def load_litvision_checkpoint(path: str | Path) -> dict:
+    """The checkpoint dict at `path`, refused unless litvision wrote it (identity stamp + state dict).
+    Loaded with weights_only=True: a checkpoint holds tensors and plain containers only."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointMismatchError(f"checkpoint {path} does not exist; check ckpt_path")
@@ -34,6 +34,14 @@ def verify_checkpoint(path: str | Path, model: torch.nn.Module) -> dict:
             f"{path} is not a litvision checkpoint (no identity stamp). Pass a .ckpt written by train.py; "
             "to start from plain weights use the backbone's weights=<file> option instead."
         )
+    return ckpt
+
+
+def verify_checkpoint(path: str | Path, model: torch.nn.Module) -> dict:
+    """Check that `path` is a litvision checkpoint of the same task, net and tensor shapes as `model`.
+    Returns the checkpoint's litvision metadata."""
+    ckpt = load_litvision_checkpoint(path)
+    meta = ckpt["litvision"]
     expected = model.identity()
     differs = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
     if differs:
