@@ -235,40 +235,60 @@ def test_random_crop_moves_image_and_mask_together(voc_root, crop):
     rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
     image = tv_tensors.Image(torch.stack([rows, cols, torch.zeros_like(rows)]).to(torch.uint8))
     mask = tv_tensors.Mask(((rows * 7 + cols) % 21).to(torch.uint8))
-    transform = _dm(voc_root, crop, mean=(0, 0, 0), std=(1, 1, 1)).train_transforms()
+    transform = _dm(voc_root, crop).train_transforms()
     offsets = set()
     for seed in range(8):
         torch.manual_seed(seed)
         out_image, out_mask = transform(image, mask)
-        top, left = round(out_image[0, 0, 0].item() * 255), round(out_image[1, 0, 0].item() * 255)
+        top, left = out_image[0, 0, 0].item(), out_image[1, 0, 0].item()
         offsets.add((top, left))
-        assert torch.equal(out_mask, mask[top : top + crop[0], left : left + crop[1]].long())
+        assert torch.equal(out_image, image[:, top : top + crop[0], left : left + crop[1]])
+        assert torch.equal(out_mask, mask[top : top + crop[0], left : left + crop[1]])
     assert len(offsets) > 1  # it is random
+
+
+def _first_val_batch_and_raw_crops(dm, crop):
+    dm.setup("validate")
+    ds = dm.datasets["val"]
+    images, masks = next(iter(dm.val_dataloader()))
+    raw = [VOCSegmentation(ds.voc_dir, "val", ids=ds.ids)[k] for k in range(len(images))]
+    raw_images = torch.stack([TF.center_crop(img, list(crop)) for img, _ in raw])
+    raw_masks = torch.stack([TF.center_crop(mask, list(crop)) for _, mask in raw])
+    return images, masks, raw_images, raw_masks
 
 
 def test_eval_crop_is_the_normalised_centre_crop(voc_root, crop):
     mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)  # efficientnet_lite0's
-    dm = _dm(voc_root, crop, mean=mean, std=std)
-    dm.setup("validate")
-    ds = dm.datasets["val"]
-    image, mask = ds[0]
-    raw_image, raw_mask = VOCSegmentation(ds.voc_dir, "val", ids=ds.ids)[0]
-    expected = (TF.center_crop(raw_image, list(crop)).float() / 255 - 0.5) / 0.5
-    torch.testing.assert_close(image, expected)
-    assert torch.equal(mask, TF.center_crop(raw_mask, list(crop)).long())
+    images, masks, raw_images, raw_masks = _first_val_batch_and_raw_crops(_dm(voc_root, crop, mean=mean, std=std), crop)
+    assert images.dtype == torch.float32 and masks.dtype == torch.int64
+    torch.testing.assert_close(images, (raw_images.float() / 255 - 0.5) / 0.5)
+    assert torch.equal(masks, raw_masks.long())
     # and deterministic
-    assert torch.equal(ds[0][0], image)
+    again, _, _, _ = _first_val_batch_and_raw_crops(_dm(voc_root, crop, mean=mean, std=std), crop)
+    assert torch.equal(again, images)
 
 
 def test_imagenet_normalisation_by_default(voc_root, crop):
-    dm = _dm(voc_root, crop)
-    dm.setup("validate")
-    ds = dm.datasets["val"]
-    image, _ = ds[0]
-    raw = TF.center_crop(VOCSegmentation(ds.voc_dir, "val", ids=ds.ids)[0][0], list(crop)).float() / 255
+    images, _, raw_images, _ = _first_val_batch_and_raw_crops(_dm(voc_root, crop), crop)
     mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
     std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-    torch.testing.assert_close(image, (raw - mean) / std)
+    torch.testing.assert_close(images, (raw_images.float() / 255 - mean) / std)
+
+
+def test_uint8_batches_for_normalising_on_the_device(voc_root, crop):
+    images, masks, raw_images, raw_masks = _first_val_batch_and_raw_crops(_dm(voc_root, crop, normalize=False), crop)
+    assert images.dtype == torch.uint8 and torch.equal(images, raw_images)
+    assert masks.dtype == torch.int64 and torch.equal(masks, raw_masks.long())
+
+
+def test_worker_batches_equal_main_process_batches(voc_root, crop):
+    # the collate writes into shared memory inside workers
+    for normalize in (True, False):
+        a = _dm(voc_root, crop, normalize=normalize, eval_mode="full", num_workers=0)
+        b = _dm(voc_root, crop, normalize=normalize, eval_mode="full", num_workers=1)
+        a.setup("validate"), b.setup("validate")
+        for (ia, ma), (ib, mb) in zip(a.val_dataloader(), b.val_dataloader(), strict=True):
+            assert torch.equal(ia, ib) and torch.equal(ma, mb)
 
 
 def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
@@ -284,6 +304,7 @@ def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
     image, mask = ds[small]
     assert image.shape == (3, *crop) and mask.shape == crop
     left = (crop[1] - w) // 2
+    assert (image[:, :, :left] == torch.tensor([124, 116, 104])[:, None, None]).all()  # ImageNet mean colour
     assert (mask[:, :left] == IGNORE_INDEX).all() and (mask[:, left + w :] == IGNORE_INDEX).all()
     assert (mask[:, left : left + w] != IGNORE_INDEX).any()
     torch.manual_seed(0)
@@ -301,6 +322,8 @@ def test_full_image_evaluation_pads_batches_with_ignore(voc_root, crop):
     for k, name in enumerate(read_split(_voc_dir(voc_root), "val")):
         h, w = sizes[name]
         assert (masks[k, h:] == IGNORE_INDEX).all() and (masks[k, :, w:] == IGNORE_INDEX).all()
+        assert (images[k, :, h:] == 0).all() and (images[k, :, :, w:] == 0).all()
+        assert (images[k, :, :h, :w] != 0).any()
         assert torch.equal(masks[k, :h, :w], torch.from_numpy(read_label(_voc_dir(voc_root) / "SegmentationClass" / f"{name}.png")).long())
 
 

@@ -14,6 +14,7 @@ into memory at start-up, several GB of float32 for VOC).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,9 +23,8 @@ from typing import Any, Sequence
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
@@ -134,7 +134,8 @@ def read_label(path: str | Path, num_classes: int = len(VOC_CLASSES)) -> np.ndar
 
 
 def read_image(path: str | Path) -> torch.Tensor:
-    """A JPEG/PNG as a (3, H, W) uint8 tensor."""
+    """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
+    TorchCodec, still present) decodes VOC's JPEGs 1.7x faster than PIL + numpy here."""
     try:
         return decode_image(str(path), mode=ImageReadMode.RGB)
     except (OSError, RuntimeError) as err:
@@ -221,7 +222,7 @@ class PadToSize(v2.Transform):
     """Pad (evenly on both sides) to at least `size`, filling masks with 255 so padding is ignored.
     Hand-written: v2 pads only inside RandomCrop (pad_if_needed); CenterCrop pads masks with 0."""
 
-    def __init__(self, size: tuple[int, int], fill: dict[type, int]):
+    def __init__(self, size: tuple[int, int], fill: dict[type, Any]):
         super().__init__()
         self.size = size
         self.fill = fill
@@ -238,19 +239,50 @@ class PadToSize(v2.Transform):
         return v2.functional.pad(inpt, params["padding"], fill=fill)
 
 
-def pad_collate(batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack full-size images of different sizes: pad at the bottom/right to the largest, images with 0
-    and masks with IGNORE_INDEX. Hand-written: default_collate needs equal sizes."""
-    height = max(img.shape[-2] for img, _ in batch)
-    width = max(img.shape[-1] for img, _ in batch)
+def _empty_batch(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    # in a DataLoader worker, allocate in shared memory as torch's default_collate does, so that
+    # handing the batch to the main process copies nothing (share_memory_() afterwards copies it all)
+    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(math.prod(shape), device="cpu")
+    return torch.empty(0, dtype=dtype).new(storage).resize_(shape)
 
-    def pad(t: torch.Tensor, value: float) -> torch.Tensor:
-        return F.pad(t, (0, width - t.shape[-1], 0, height - t.shape[-2]), value=value)
 
-    return (
-        torch.stack([pad(img, 0.0) for img, _ in batch]),
-        torch.stack([pad(mask, IGNORE_INDEX) for _, mask in batch]),
-    )
+class SegmentationCollate:
+    """(uint8 image, uint8 mask) samples -> (B, 3, H, W) images and (B, H, W) int64 masks.
+
+    Images are normalised, (x / 255 - mean) / std as float32, while being written into the batch, or
+    stacked as uint8 with normalize=False (for the model to normalise on its device). Samples of
+    different sizes (full-image evaluation) are padded at the bottom/right to the largest: images with
+    0 (the mean colour once normalised), masks with IGNORE_INDEX.
+    Hand-written: torchvision's ToDtype + Normalize followed by default_collate allocate and traverse
+    every crop three more times, which made streaming half as fast as preloading (see
+    experiments/bench_voc_pipeline.py); default_collate also needs equal sizes.
+    """
+
+    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, normalize: bool = True):
+        self.normalize = normalize
+        self.mean = torch.tensor([255 * m for m in mean], dtype=torch.float32).view(3, 1, 1)
+        self.std = torch.tensor([255 * s for s in std], dtype=torch.float32).view(3, 1, 1)
+
+    def __call__(self, batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        height = max(img.shape[-2] for img, _ in batch)
+        width = max(img.shape[-1] for img, _ in batch)
+        same_size = all(img.shape[-2:] == (height, width) for img, _ in batch)
+        images = _empty_batch((len(batch), 3, height, width), torch.float32 if self.normalize else torch.uint8)
+        masks = _empty_batch((len(batch), height, width), torch.int64)
+        if not same_size:
+            images.zero_()
+            masks.fill_(IGNORE_INDEX)
+        for i, (image, mask) in enumerate(batch):
+            h, w = image.shape[-2:]
+            # copy_ converts uint8 to float on the way; in place after that (a mixed-dtype torch.sub(out=)
+            # is three times slower)
+            slot = images[i, :, :h, :w].copy_(image)
+            if self.normalize:
+                slot.sub_(self.mean).div_(self.std)
+            masks[i, :h, :w] = mask
+        return images, masks
 
 
 class VOCSegmentation(Dataset):
@@ -321,8 +353,15 @@ class VOCSegmentationDataModule(L.LightningDataModule):
         "background" relabels it 0 as the seeds' numbers did.
     mean, std: input normalisation, ImageNet's by default; use the backbone's
         (`litvision.nets.backbones.get_spec(name).mean/.std`: 0.5/0.5 for efficientnet_lite0).
+    normalize: False delivers (B, 3, H, W) uint8 images for the model to normalise on its device:
+        a quarter of the bytes through worker shared memory and host-to-device copies.
     check_label_values: decode every label once in setup() to find bad values before training starts
-        (a few seconds for VOC's 2913 labels); sizes, modes and missing files are always checked.
+        (about 2 s for 1200 VOC-sized labels on 2 busy cores); sizes, modes and missing files are
+        always checked.
+
+    Items of the datasets are uint8 crops; the loaders' collate (SegmentationCollate) normalises them
+    and turns masks into int64, ready for cross_entropy(ignore_index=255). Memory is bounded by the
+    batches in flight (workers x prefetch), not by the size of the data set.
     """
 
     num_classes = len(VOC_CLASSES)
@@ -342,6 +381,7 @@ class VOCSegmentationDataModule(L.LightningDataModule):
         boundary: str = "ignore",
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        normalize: bool = True,
         check_label_values: bool = True,
         train_split: str = "train",
         val_split: str = "val",
@@ -365,7 +405,8 @@ class VOCSegmentationDataModule(L.LightningDataModule):
         self.eval_mode = eval_mode
         self.small_images = small_images
         self.boundary = boundary
-        self.mean, self.std = tuple(mean), tuple(std)
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.normalize = normalize
         self.check_label_values = check_label_values
         self.splits = {"train": train_split, "val": val_split}
         self.url, self.sha1 = url, sha1
@@ -402,24 +443,24 @@ class VOCSegmentationDataModule(L.LightningDataModule):
 
     # --- transforms ---------------------------------------------------------------------------------
 
-    def _to_model_input(self) -> list[v2.Transform]:
-        return [
-            v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64}, scale=True),
-            v2.Normalize(self.mean, self.std),
-        ]
+    def _fill(self) -> dict[type, Any]:
+        # padded image pixels get the mean colour (0 after normalisation); padded labels are ignored
+        return {tv_tensors.Image: [round(255 * m) for m in self.mean], tv_tensors.Mask: IGNORE_INDEX}
 
     def train_transforms(self) -> v2.Transform:
-        fill = {tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}
-        crop = v2.RandomCrop(self.crop_size, pad_if_needed=self.small_images == "pad", fill=fill)
-        return v2.Compose([crop, *self._to_model_input()])
+        """Joint random crop of image and mask (uint8 in and out; the collate normalises)."""
+        return v2.RandomCrop(self.crop_size, pad_if_needed=self.small_images == "pad", fill=self._fill())
 
-    def eval_transforms(self) -> v2.Transform:
+    def eval_transforms(self) -> v2.Transform | None:
+        """The deterministic centre crop, or nothing for full-image evaluation."""
         if self.eval_mode == "full":
-            return v2.Compose(self._to_model_input())
-        steps: list[v2.Transform] = [v2.CenterCrop(self.crop_size)]
+            return None
         if self.small_images == "pad":
-            steps.insert(0, PadToSize(self.crop_size, {tv_tensors.Mask: IGNORE_INDEX}))
-        return v2.Compose([*steps, *self._to_model_input()])
+            return v2.Compose([PadToSize(self.crop_size, self._fill()), v2.CenterCrop(self.crop_size)])
+        return v2.CenterCrop(self.crop_size)
+
+    def collate(self) -> SegmentationCollate:
+        return SegmentationCollate(self.mean, self.std, self.normalize)
 
     # --- datasets -----------------------------------------------------------------------------------
 
@@ -461,7 +502,6 @@ class VOCSegmentationDataModule(L.LightningDataModule):
     def _loader(self, stage_split: str, shuffle: bool) -> DataLoader:
         if stage_split not in self.datasets:
             self.setup("fit" if stage_split == "train" else "validate")
-        full_images = stage_split != "train" and self.eval_mode == "full"
         return DataLoader(
             self.datasets[stage_split],
             batch_size=self.batch_size,
@@ -469,7 +509,7 @@ class VOCSegmentationDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
-            collate_fn=pad_collate if full_images else None,
+            collate_fn=self.collate(),
         )
 
     def train_dataloader(self) -> DataLoader:
