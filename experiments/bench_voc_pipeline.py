@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -260,6 +261,24 @@ def prepare_data(data: Path, sizes: list[int]) -> dict[int, Path]:
 # --- report -----------------------------------------------------------------------------------------
 
 
+TIMES = ("build_s", "first_batch_s", "total_s", "images_per_s", "steady_images_per_s")
+MEMORY = ("peak_pss_mb", "pipeline_pss_mb", "maxrss_main_mb", "maxrss_worker_mb")
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Per (size, pipeline): the median of each timing over the repeats and the largest memory figure."""
+    out = []
+    for size in sorted({r["size"] for r in runs}):
+        for variant in VARIANTS:
+            group = [r for r in runs if r["size"] == size and r["variant"] == variant]
+            row = {"size": size, "variant": variant, "repeats": len(group)}
+            row.update({k: statistics.median(r[k] for r in group) for k in TIMES})
+            row.update({k: max(r[k] for r in group) for k in MEMORY})
+            row["steady_images_per_s_range"] = (min(r["steady_images_per_s"] for r in group), max(r["steady_images_per_s"] for r in group))
+            out.append(row)
+    return out
+
+
 def table(results: list[dict]) -> str:
     head = (
         "| train+val images | pipeline | build s | first batch s | total s | img/s (total) | img/s (steady) "
@@ -267,9 +286,10 @@ def table(results: list[dict]) -> str:
     )
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
+        lo, hi = r["steady_images_per_s_range"]
         rows.append(
             f"| {r['size']} | {r['variant']} | {r['build_s']:.1f} | {r['first_batch_s']:.1f} | {r['total_s']:.1f} "
-            f"| {r['images_per_s']:.1f} | {r['steady_images_per_s']:.1f} | {r['peak_pss_mb']:.0f} "
+            f"| {r['images_per_s']:.1f} | {r['steady_images_per_s']:.1f} ({lo:.0f}-{hi:.0f}) | {r['peak_pss_mb']:.0f} "
             f"| {r['pipeline_pss_mb']:.0f} | {r['maxrss_main_mb']:.0f} | {r['maxrss_worker_mb']:.0f} |"
         )
     return "\n".join(rows)
@@ -302,7 +322,8 @@ def verdict(results: list[dict]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1200], help="train+val images per data set")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per (size, pipeline); medians are reported")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers, for both pipelines")
     parser.add_argument("--data", type=Path, default=HERE.parent / "data" / "bench_voc")
@@ -318,14 +339,16 @@ def main() -> None:
 
     trees = prepare_data(args.data, args.sizes)
     load_before = os.getloadavg()[0]
-    results = []
-    for size in sorted(args.sizes):
-        for variant in VARIANTS:
-            print(f"{size} images, {variant} ...", flush=True)
-            r = measure(variant, trees[size], args)
-            r["size"] = size
-            results.append(r)
-            print(f"  {r['images_per_s']:.1f} img/s, peak PSS {r['peak_pss_mb']:.0f} MB", flush=True)
+    runs = []
+    for repeat in range(args.repeats):  # interleaved, so a busy spell on the machine hits every pipeline
+        for size in sorted(args.sizes):
+            for variant in VARIANTS:
+                print(f"run {repeat + 1}/{args.repeats}: {size} images, {variant} ...", flush=True)
+                r = measure(variant, trees[size], args)
+                r.update(size=size, repeat=repeat)
+                runs.append(r)
+                print(f"  {r['images_per_s']:.1f} img/s, peak PSS {r['peak_pss_mb']:.0f} MB", flush=True)
+    results = summarise(runs)
 
     import torch
 
@@ -338,14 +361,16 @@ def main() -> None:
     report = "\n".join([
         "# VOC segmentation data pipeline: streaming data module vs the seeds' preloading dataset",
         "",
-        f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs}` "
+        f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs} "
+        f"--repeats {args.repeats}` "
         f"on {setting}.",
         "",
         "Data: generated VOC-format sets (`litvision.data.synth.voc`, JPEG images of about 500x375, palette PNG "
         "labels), half train, half val; both pipelines build the train and val sets and iterate the train loader. "
         "'build' is the time to construct the data sets (the seeds decode and normalise everything there; the data "
         "module validates every file), 'first batch' includes it, 'total' is build plus all epochs; 'steady' is "
-        "epochs 2 onwards. Peak PSS is sampled every 20 ms over the process and its workers; 'pipeline PSS' is that "
+        "epochs 2 onwards (its range over the repeats in brackets). Timings are medians over the repeats, memory the "
+        "largest of them. Peak PSS is sampled every 20 ms over the process and its workers; 'pipeline PSS' is that "
         "peak minus the process's PSS after importing torch, torchvision and lightning. The preloading pipeline "
         "holds every image as normalised float32 at full size plus two 128 MB colour lookup tables (one per split); "
         "the streaming one holds the batches in flight (2 workers x prefetch 2, about 100 MB per float32 batch), "
@@ -361,7 +386,7 @@ def main() -> None:
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "voc_pipeline.md").write_text(report)
-    (args.out / "voc_pipeline.json").write_text(json.dumps({"setting": setting, "results": results}, indent=2))
+    (args.out / "voc_pipeline.json").write_text(json.dumps({"setting": setting, "results": results, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

@@ -157,6 +157,19 @@ def test_scan_reports_every_broken_sample(voc_root, tmp_path):
         VOCSegmentationDataModule(root, num_workers=0).setup("fit")
 
 
+def test_scan_names_corrupt_files(voc_root, tmp_path):
+    root = _copy(voc_root, tmp_path)
+    voc_dir = _voc_dir(root)
+    ids = read_split(voc_dir, "val")
+    (voc_dir / "JPEGImages" / f"{ids[0]}.jpg").write_bytes(b"not a jpeg")
+    (voc_dir / "SegmentationClass" / f"{ids[1]}.png").write_bytes(b"not a png")
+    for check_values in (True, False):
+        with pytest.raises(DataError) as info:
+            scan_split(voc_dir, ids, check_values=check_values)
+        assert f"{ids[0]}.jpg: cannot read the image header" in str(info.value)
+        assert f"{ids[1]}.png: cannot read the label" in str(info.value)
+
+
 def test_scan_returns_sizes(voc_root):
     voc_dir = _voc_dir(voc_root)
     ids = read_split(voc_dir, "val")

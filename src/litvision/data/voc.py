@@ -177,6 +177,9 @@ def _scan_one(voc_dir: Path, image_id: str, num_classes: int, check_values: bool
     try:
         with Image.open(image_file) as img:  # reads the header only
             image_size = img.size
+    except (OSError, SyntaxError) as err:
+        return None, f"{image_file}: cannot read the image header ({err})"
+    try:
         if check_values:
             label_size = read_label(label_file, num_classes).shape[::-1]
         else:
@@ -187,7 +190,7 @@ def _scan_one(voc_dir: Path, image_id: str, num_classes: int, check_values: bool
     except DataError as err:
         return None, str(err)
     except (OSError, SyntaxError) as err:
-        return None, f"{image_file}: cannot read the image header ({err})"
+        return None, f"{label_file}: cannot read the label header ({err})"
     if image_size != label_size:
         return None, (
             f"{image_file} is {image_size[0]}x{image_size[1]} (WxH) but its label {label_file} is "
@@ -219,8 +222,9 @@ def scan_split(
 
 
 class PadToSize(v2.Transform):
-    """Pad (evenly on both sides) to at least `size`, filling masks with 255 so padding is ignored.
-    Hand-written: v2 pads only inside RandomCrop (pad_if_needed); CenterCrop pads masks with 0."""
+    """Pad (evenly on both sides) to at least `size`, with a fill value per tv_tensor type (the data
+    module fills masks with 255, so padding is ignored). Hand-written: v2 pads only inside RandomCrop
+    (pad_if_needed); CenterCrop pads masks with 0, i.e. background."""
 
     def __init__(self, size: tuple[int, int], fill: dict[type, Any]):
         super().__init__()
@@ -254,9 +258,9 @@ class SegmentationCollate:
     Images are normalised, (x / 255 - mean) / std as float32, while being written into the batch, or
     stacked as uint8 with normalize=False (for the model to normalise on its device). Samples of
     different sizes (full-image evaluation) are padded at the bottom/right to the largest: images with
-    0 (the mean colour once normalised), masks with IGNORE_INDEX.
+    0 (the mean colour once normalised; black for uint8), masks with IGNORE_INDEX.
     Hand-written: torchvision's ToDtype + Normalize followed by default_collate allocate and traverse
-    every crop three more times, which made streaming half as fast as preloading (see
+    every crop three more times, which made streaming about half as fast as preloading (see
     experiments/bench_voc_pipeline.py); default_collate also needs equal sizes.
     """
 
