@@ -250,8 +250,9 @@ def prepare_data(data: Path, sizes: list[int]) -> dict[int, Path]:
         voc = root / "VOCdevkit" / "VOC2012"
         (voc / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
         for sub in ("JPEGImages", "SegmentationClass"):
-            if not (voc / sub).exists():
-                (voc / sub).symlink_to(voc_full / sub, target_is_directory=True)
+            if (voc / sub).is_symlink():  # may point into the tree of an earlier, different --sizes
+                (voc / sub).unlink()
+            (voc / sub).symlink_to(voc_full / sub, target_is_directory=True)
         (voc / "ImageSets/Segmentation/train.txt").write_text("".join(f"{i}\n" for i in train[: n // 2]))
         (voc / "ImageSets/Segmentation/val.txt").write_text("".join(f"{i}\n" for i in val[: n - n // 2]))
         trees[n] = voc
@@ -321,7 +322,10 @@ def verdict(results: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1200], help="train+val images per data set")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[300, 2913],
+        help="train+val images per data set (2913: VOC2012's 1464 + 1449 segmentation images)",
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="runs per (size, pipeline); medians are reported")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -356,7 +360,8 @@ def main() -> None:
         f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
         f"batch {args.batch_size}, crop {CROP[0]}x{CROP[1]}, {args.workers} DataLoader workers for both, "
         f"{args.epochs} epochs over the train split, OMP_NUM_THREADS=1; the machine is shared: load average "
-        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after the runs, so timings carry 10-20% noise"
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after the runs, and other jobs come and go, so "
+        "single timings vary up to 2x (see the ranges); compare medians and the memory columns"
     )
     report = "\n".join([
         "# VOC segmentation data pipeline: streaming data module vs the seeds' preloading dataset",
