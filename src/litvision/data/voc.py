@@ -1,0 +1,526 @@
+"""Pascal VOC2012 semantic segmentation: constants, label reading, Dataset and LightningDataModule.
+
+On disk (the official VOCtrainval_11-May-2012.tar, or what `litvision.data.synth.voc` writes):
+
+    VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt   one image id per line
+    VOCdevkit/VOC2012/JPEGImages/<id>.jpg
+    VOCdevkit/VOC2012/SegmentationClass/<id>.png                 palette PNG: pixel value = class index,
+                                                                 255 on boundaries and difficult regions
+
+Images are decoded per sample in DataLoader workers (the seeds decode and normalise the whole split
+into memory at start-up, several GB of float32 for VOC).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torchvision import tv_tensors
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms import v2
+
+from litvision.data.download import download_and_extract
+from litvision.errors import ConfigError, DataError
+from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+log = logging.getLogger(__name__)
+
+# the seeds' source for the official archive (d2l.DATA_URL + name) and its SHA-1
+VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
+VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
+
+# the devkit's class names (the seeds write "potted plant" and "tv/monitor"; a "/" would nest
+# TensorBoard tags such as val/iou/<name>)
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)
+IGNORE_INDEX = 255
+
+
+def voc_palette(num_entries: int = 256) -> np.ndarray:
+    """The devkit's colour map (VOClabelcolormap.m) as a (num_entries, 3) uint8 array: the bits of the
+    index are spread over r, g, b from the most significant bit down. Entry 255, the boundary colour,
+    is (224, 224, 192). Hand-written: no installed library ships the VOC palette."""
+    index = np.arange(num_entries)
+    palette = np.zeros((num_entries, 3), dtype=np.int64)
+    for level in range(8):
+        for channel in range(3):
+            palette[:, channel] |= ((index >> (3 * level + channel)) & 1) << (7 - level)
+    return palette.astype(np.uint8)
+
+
+VOC_PALETTE = voc_palette()  # what the label PNGs embed
+VOC_COLORMAP = VOC_PALETTE[: len(VOC_CLASSES)]  # the seeds' VOC_COLORMAP, one colour per class
+BOUNDARY_COLOR = tuple(int(c) for c in VOC_PALETTE[IGNORE_INDEX])  # (224, 224, 192)
+
+
+def _pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.int32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+# packed colours of the 21 classes and the boundary, sorted for a vectorised searchsorted lookup
+_KNOWN_COLORS = np.concatenate([VOC_COLORMAP, VOC_PALETTE[[IGNORE_INDEX]]])
+_KNOWN_INDICES = np.concatenate([np.arange(len(VOC_CLASSES)), [IGNORE_INDEX]]).astype(np.uint8)
+_ORDER = np.argsort(_pack_rgb(_KNOWN_COLORS))
+_SORTED_KEYS = _pack_rgb(_KNOWN_COLORS)[_ORDER]
+_SORTED_INDICES = _KNOWN_INDICES[_ORDER]
+
+
+def colors_to_indices(rgb: np.ndarray, source: str = "label") -> np.ndarray:
+    """(H, W, 3) uint8 VOC colours -> (H, W) uint8 class indices (255 for the boundary colour).
+    A colour outside the VOC colour map is a DataError naming `source` and the colour."""
+    keys = _pack_rgb(rgb)
+    pos = np.searchsorted(_SORTED_KEYS, keys).clip(0, len(_SORTED_KEYS) - 1)
+    known = _SORTED_KEYS[pos] == keys
+    if not known.all():
+        bad = np.unique(keys[~known])
+        colors = ", ".join(str((int(k) >> 16 & 255, int(k) >> 8 & 255, int(k) & 255)) for k in bad[:5])
+        raise DataError(
+            f"{source}: RGB label colour(s) {colors}{' ...' if len(bad) > 5 else ''} are not in the VOC "
+            f"colour map ({int((~known).sum())} pixels). Labels must use the 21 VOC class colours and "
+            f"{BOUNDARY_COLOR} for boundaries, or be palette PNGs holding class indices."
+        )
+    return _SORTED_INDICES[pos]
+
+
+def colorize(labels: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(..., H, W) class indices -> (..., H, W, 3) uint8 VOC colours (255 gets the boundary colour)."""
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    return VOC_PALETTE[np.asarray(labels).astype(np.int64) % 256]
+
+
+def validate_label_values(label: np.ndarray, num_classes: int, source: str) -> None:
+    """Every value must be a class index (< num_classes) or IGNORE_INDEX."""
+    if label.max() < num_classes:  # the common case, one pass
+        return
+    bad = (label >= num_classes) & (label != IGNORE_INDEX)
+    if bad.any():
+        values = np.unique(label[bad])
+        raise DataError(
+            f"{source}: label value(s) {', '.join(map(str, values[:10].tolist()))} are neither a class index "
+            f"(0..{num_classes - 1}) nor {IGNORE_INDEX} ({int(bad.sum())} pixels)."
+        )
+
+
+def read_label(path: str | Path, num_classes: int = len(VOC_CLASSES)) -> np.ndarray:
+    """A label PNG as (H, W) uint8 class indices. Palette ("P") and greyscale images hold the indices
+    themselves; RGB(A) images are mapped through the VOC colour map."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except (OSError, SyntaxError) as err:
+        raise DataError(f"{path}: cannot read the label image ({err}); the file is missing or corrupt.") from err
+    if img.mode in ("P", "L"):
+        label = np.array(img)  # a writable copy (torch.from_numpy warns on PIL's read-only view)
+    elif img.mode in ("RGB", "RGBA"):
+        label = colors_to_indices(np.asarray(img)[..., :3], source=str(path))
+    else:
+        raise DataError(f"{path}: label image mode {img.mode!r}; expected a palette (P), greyscale (L) or RGB PNG.")
+    validate_label_values(label, num_classes, str(path))
+    return label
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
+    TorchCodec, still present) decodes VOC's JPEGs 1.7x faster than PIL + numpy here."""
+    try:
+        return decode_image(str(path), mode=ImageReadMode.RGB)
+    except (OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot decode the image ({err}); the file is missing or corrupt.") from err
+
+
+def find_voc_dir(root: str | Path) -> Path | None:
+    """The VOC2012 folder under `root`: root/VOCdevkit/VOC2012, root/VOC2012 or root itself."""
+    root = Path(root).expanduser()
+    for candidate in (root / "VOCdevkit" / "VOC2012", root / "VOC2012", root):
+        if (candidate / "ImageSets" / "Segmentation").is_dir() and (candidate / "JPEGImages").is_dir():
+            return candidate
+    return None
+
+
+def read_split(voc_dir: str | Path, split: str) -> list[str]:
+    path = Path(voc_dir) / "ImageSets" / "Segmentation" / f"{split}.txt"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: VOC split {split!r} is not in {voc_dir}.")
+    ids = path.read_text().split()
+    if not ids:
+        raise DataError(f"{path} lists no images.")
+    return ids
+
+
+def image_path(voc_dir: Path, image_id: str) -> Path:
+    return voc_dir / "JPEGImages" / f"{image_id}.jpg"
+
+
+def label_path(voc_dir: Path, image_id: str) -> Path:
+    return voc_dir / "SegmentationClass" / f"{image_id}.png"
+
+
+def _scan_one(voc_dir: Path, image_id: str, num_classes: int, check_values: bool) -> tuple[tuple[int, int] | None, str | None]:
+    image_file, label_file = image_path(voc_dir, image_id), label_path(voc_dir, image_id)
+    missing = [str(p) for p in (image_file, label_file) if not p.is_file()]
+    if missing:
+        return None, f"missing {' and '.join(missing)}"
+    try:
+        with Image.open(image_file) as img:  # reads the header only
+            image_size = img.size
+    except (OSError, SyntaxError) as err:
+        return None, f"{image_file}: cannot read the image header ({err})"
+    try:
+        if check_values:
+            label_size = read_label(label_file, num_classes).shape[::-1]
+        else:
+            with Image.open(label_file) as img:
+                label_size, mode = img.size, img.mode
+            if mode not in ("P", "L", "RGB", "RGBA"):
+                return None, f"{label_file}: label image mode {mode!r}; expected a palette (P), greyscale (L) or RGB PNG"
+    except DataError as err:
+        return None, str(err)
+    except (OSError, SyntaxError) as err:
+        return None, f"{label_file}: cannot read the label header ({err})"
+    if image_size != label_size:
+        return None, (
+            f"{image_file} is {image_size[0]}x{image_size[1]} (WxH) but its label {label_file} is "
+            f"{label_size[0]}x{label_size[1]}"
+        )
+    return (image_size[1], image_size[0]), None
+
+
+def scan_split(
+    voc_dir: str | Path, ids: Sequence[str], num_classes: int = len(VOC_CLASSES), check_values: bool = True,
+    threads: int | None = None,
+) -> list[tuple[int, int]]:
+    """Validate a split before training and return each image's (height, width).
+
+    Checks that every image and label exists, that their sizes agree (from the file headers) and, with
+    `check_values`, decodes every label to check its values (about 1 ms per VOC label; PIL releases the
+    GIL while decoding, so threads help). Raises one DataError listing the problems found.
+    """
+    voc_dir = Path(voc_dir)
+    threads = threads or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(lambda i: _scan_one(voc_dir, i, num_classes, check_values), ids))
+    problems = [problem for _, problem in results if problem is not None]
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise DataError(f"{len(problems)} of {len(ids)} samples in {voc_dir} are unusable:\n  {shown}{more}")
+    return [size for size, _ in results]
+
+
+class PadToSize(v2.Transform):
+    """Pad (evenly on both sides) to at least `size`, with a fill value per tv_tensor type (the data
+    module fills masks with 255, so padding is ignored). Hand-written: v2 pads only inside RandomCrop
+    (pad_if_needed); CenterCrop pads masks with 0, i.e. background."""
+
+    def __init__(self, size: tuple[int, int], fill: dict[type, Any]):
+        super().__init__()
+        self.size = size
+        self.fill = fill
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        height, width = v2.query_size(flat_inputs)
+        dh, dw = max(self.size[0] - height, 0), max(self.size[1] - width, 0)
+        return {"padding": [dw // 2, dh // 2, dw - dw // 2, dh - dh // 2]}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        if not any(params["padding"]):
+            return inpt
+        fill = next((v for t, v in self.fill.items() if isinstance(inpt, t)), 0)
+        return v2.functional.pad(inpt, params["padding"], fill=fill)
+
+
+def _empty_batch(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    # in a DataLoader worker, allocate in shared memory as torch's default_collate does, so that
+    # handing the batch to the main process copies nothing (share_memory_() afterwards copies it all)
+    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(math.prod(shape), device="cpu")
+    return torch.empty(0, dtype=dtype).new(storage).resize_(shape)
+
+
+class SegmentationCollate:
+    """(uint8 image, uint8 mask) samples -> (B, 3, H, W) images and (B, H, W) int64 masks.
+
+    Images are normalised, (x / 255 - mean) / std as float32, while being written into the batch, or
+    stacked as uint8 with normalize=False (for the model to normalise on its device). Samples of
+    different sizes (full-image evaluation) are padded at the bottom/right to the largest: images with
+    0 (the mean colour once normalised; black for uint8), masks with IGNORE_INDEX.
+    Hand-written: torchvision's ToDtype + Normalize followed by default_collate allocate and traverse
+    every crop three more times, which made streaming about half as fast as preloading (see
+    experiments/bench_voc_pipeline.py); default_collate also needs equal sizes.
+    """
+
+    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, normalize: bool = True):
+        self.normalize = normalize
+        self.mean = torch.tensor([255 * m for m in mean], dtype=torch.float32).view(3, 1, 1)
+        self.std = torch.tensor([255 * s for s in std], dtype=torch.float32).view(3, 1, 1)
+
+    def __call__(self, batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        height = max(img.shape[-2] for img, _ in batch)
+        width = max(img.shape[-1] for img, _ in batch)
+        same_size = all(img.shape[-2:] == (height, width) for img, _ in batch)
+        images = _empty_batch((len(batch), 3, height, width), torch.float32 if self.normalize else torch.uint8)
+        masks = _empty_batch((len(batch), height, width), torch.int64)
+        if not same_size:
+            images.zero_()
+            masks.fill_(IGNORE_INDEX)
+        for i, (image, mask) in enumerate(batch):
+            h, w = image.shape[-2:]
+            # copy_ converts uint8 to float on the way; in place after that (a mixed-dtype torch.sub(out=)
+            # is three times slower)
+            slot = images[i, :, :h, :w].copy_(image)
+            if self.normalize:
+                slot.sub_(self.mean).div_(self.std)
+            masks[i, :h, :w] = mask
+        return images, masks
+
+
+class VOCSegmentation(Dataset):
+    """(image, mask) pairs of a VOC split, read from disk per item.
+
+    Without `transforms` an item is a (3, H, W) uint8 image and an (H, W) uint8 mask; with them, what
+    the joint transforms (applied to a tv_tensors.Image and tv_tensors.Mask) return, as plain tensors.
+    `boundary="background"` relabels 255 as background, as the seeds do implicitly (their colour map
+    has no boundary colour); padding added later by the transforms stays 255.
+    """
+
+    def __init__(
+        self,
+        voc_dir: str | Path,
+        split: str = "train",
+        transforms: v2.Transform | None = None,
+        ids: Sequence[str] | None = None,
+        boundary: str = "ignore",
+        num_classes: int = len(VOC_CLASSES),
+    ):
+        if boundary not in ("ignore", "background"):
+            raise ConfigError(f"boundary must be 'ignore' or 'background', got {boundary!r}")
+        self.voc_dir = Path(voc_dir)
+        self.split = split
+        self.ids = list(ids) if ids is not None else read_split(self.voc_dir, split)
+        self.transforms = transforms
+        self.boundary = boundary
+        self.num_classes = num_classes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image_id = self.ids[index]
+        image = read_image(image_path(self.voc_dir, image_id))
+        label = read_label(label_path(self.voc_dir, image_id), self.num_classes)
+        if image.shape[-2:] != label.shape:
+            raise DataError(
+                f"{image_path(self.voc_dir, image_id)} is {tuple(image.shape[-2:])} (HxW) but its label "
+                f"{label_path(self.voc_dir, image_id)} is {label.shape}."
+            )
+        mask = torch.from_numpy(label)
+        if self.boundary == "background":
+            mask = mask.masked_fill(mask == IGNORE_INDEX, 0)
+        image, mask = tv_tensors.Image(image), tv_tensors.Mask(mask)
+        if self.transforms is not None:
+            image, mask = self.transforms(image, mask)
+        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor)
+
+
+def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+    pair = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(s) for s in size)
+    if len(pair) != 2 or min(pair) <= 0:
+        raise ConfigError(f"{name} must be a positive (height, width), got {size!r}")
+    return pair  # type: ignore[return-value]
+
+
+class VOCSegmentationDataModule(L.LightningDataModule):
+    """VOC2012 segmentation for Lightning: download (optional), validate, crop, normalise, stream.
+
+    root: the folder holding VOCdevkit/VOC2012 (downloads extract there), or VOC2012 itself.
+    crop_size: (height, width) of the joint random crop for training, and of the deterministic centre
+        crop for evaluation when eval_mode="crop"; eval_mode="full" evaluates whole images (batched by
+        padding with 255).
+    small_images: "drop" images smaller than the crop, as the seeds do (the count is logged and kept in
+        `dropped`), or "pad" them with 255 (ignored) up to the crop.
+    boundary: "ignore" keeps 255 on boundaries (use ignore_index=255 in the loss and metrics) or
+        "background" relabels it 0 as the seeds' numbers did.
+    mean, std: input normalisation, ImageNet's by default; use the backbone's
+        (`litvision.nets.backbones.get_spec(name).mean/.std`: 0.5/0.5 for efficientnet_lite0).
+    normalize: False delivers (B, 3, H, W) uint8 images for the model to normalise on its device:
+        a quarter of the bytes through worker shared memory and host-to-device copies.
+    check_label_values: decode every label once in setup() to find bad values before training starts
+        (about 2 s for 1200 VOC-sized labels on 2 busy cores); sizes, modes and missing files are
+        always checked.
+
+    Items of the datasets are uint8 crops; the loaders' collate (SegmentationCollate) normalises them
+    and turns masks into int64, ready for cross_entropy(ignore_index=255). Memory is bounded by the
+    batches in flight (workers x prefetch), not by the size of the data set.
+    """
+
+    num_classes = len(VOC_CLASSES)
+    class_names = VOC_CLASSES
+    ignore_index = IGNORE_INDEX
+    palette = VOC_PALETTE
+
+    def __init__(
+        self,
+        root: str | Path = "data/voc",
+        download: bool = False,
+        batch_size: int = 32,
+        num_workers: int = 4,
+        crop_size: int | Sequence[int] = (320, 480),
+        eval_mode: str = "crop",
+        small_images: str = "drop",
+        boundary: str = "ignore",
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        normalize: bool = True,
+        check_label_values: bool = True,
+        train_split: str = "train",
+        val_split: str = "val",
+        url: str = VOC_URL,
+        sha1: str | None = VOC_SHA1,
+        pin_memory: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters()  # stored in checkpoints, so prediction can rebuild the normalisation
+        if eval_mode not in ("crop", "full"):
+            raise ConfigError(f"eval_mode must be 'crop' or 'full', got {eval_mode!r}")
+        if small_images not in ("drop", "pad"):
+            raise ConfigError(f"small_images must be 'drop' or 'pad', got {small_images!r}")
+        if boundary not in ("ignore", "background"):
+            raise ConfigError(f"boundary must be 'ignore' or 'background', got {boundary!r}")
+        self.root = Path(root).expanduser()
+        self.download = download
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.crop_size = _pair(crop_size, "crop_size")
+        self.eval_mode = eval_mode
+        self.small_images = small_images
+        self.boundary = boundary
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.normalize = normalize
+        self.check_label_values = check_label_values
+        self.splits = {"train": train_split, "val": val_split}
+        self.url, self.sha1 = url, sha1
+        self.pin_memory = pin_memory
+        self.dropped: dict[str, int] = {}
+        self.datasets: dict[str, VOCSegmentation] = {}
+
+    # --- locating / downloading -------------------------------------------------------------------
+
+    def _missing_error(self) -> DataError:
+        return DataError(
+            f"Pascal VOC2012 not found under {self.root}: expected {self.root}/VOCdevkit/VOC2012 with "
+            "ImageSets/Segmentation, JPEGImages and SegmentationClass. Set data.download=true to fetch "
+            f"{self.url} (2 GB), or download VOCtrainval_11-May-2012.tar yourself (SHA-1 {VOC_SHA1}), "
+            f"extract it into {self.root}, and keep data.download=false (data.root may also point at "
+            "an existing VOCdevkit/VOC2012 folder)."
+        )
+
+    def prepare_data(self) -> None:
+        if find_voc_dir(self.root) is not None:
+            return
+        if not self.download:
+            raise self._missing_error()
+        download_and_extract(self.url, self.sha1, self.root, self.root)
+        if find_voc_dir(self.root) is None:
+            raise DataError(f"extracted {self.url} into {self.root}, but found no VOCdevkit/VOC2012 in it.")
+
+    @property
+    def voc_dir(self) -> Path:
+        voc_dir = find_voc_dir(self.root)
+        if voc_dir is None:
+            raise self._missing_error()
+        return voc_dir
+
+    # --- transforms ---------------------------------------------------------------------------------
+
+    def _fill(self) -> dict[type, Any]:
+        # padded image pixels get the mean colour (0 after normalisation); padded labels are ignored
+        return {tv_tensors.Image: [round(255 * m) for m in self.mean], tv_tensors.Mask: IGNORE_INDEX}
+
+    def train_transforms(self) -> v2.Transform:
+        """Joint random crop of image and mask (uint8 in and out; the collate normalises)."""
+        return v2.RandomCrop(self.crop_size, pad_if_needed=self.small_images == "pad", fill=self._fill())
+
+    def eval_transforms(self) -> v2.Transform | None:
+        """The deterministic centre crop, or nothing for full-image evaluation."""
+        if self.eval_mode == "full":
+            return None
+        if self.small_images == "pad":
+            return v2.Compose([PadToSize(self.crop_size, self._fill()), v2.CenterCrop(self.crop_size)])
+        return v2.CenterCrop(self.crop_size)
+
+    def collate(self) -> SegmentationCollate:
+        return SegmentationCollate(self.mean, self.std, self.normalize)
+
+    # --- datasets -----------------------------------------------------------------------------------
+
+    def _build(self, stage_split: str) -> VOCSegmentation:
+        voc_dir = self.voc_dir
+        split = self.splits[stage_split]
+        ids = read_split(voc_dir, split)
+        sizes = scan_split(voc_dir, ids, self.num_classes, self.check_label_values)
+        cropped = stage_split == "train" or self.eval_mode == "crop"
+        if cropped and self.small_images == "drop":
+            ch, cw = self.crop_size
+            kept = [i for i, (h, w) in zip(ids, sizes) if h >= ch and w >= cw]
+            self.dropped[split] = len(ids) - len(kept)
+            if not kept:
+                largest = max(sizes, key=lambda s: s[0] * s[1])
+                raise DataError(
+                    f"the {ch}x{cw} crop is larger than every image of VOC split {split!r} in {voc_dir} "
+                    f"(e.g. the largest is {largest[0]}x{largest[1]}): choose a smaller data.crop_size or "
+                    "set data.small_images=pad."
+                )
+            if self.dropped[split]:
+                log.info(
+                    "VOC %s: dropped %d of %d images smaller than the %dx%d crop (data.small_images=drop); "
+                    "%d remain", split, self.dropped[split], len(ids), ch, cw, len(kept),
+                )
+            ids = kept
+        transforms = self.train_transforms() if stage_split == "train" else self.eval_transforms()
+        return VOCSegmentation(voc_dir, split, transforms, ids=ids, boundary=self.boundary, num_classes=self.num_classes)
+
+    def setup(self, stage: str | None = None) -> None:
+        # stage None (direct use outside a Trainer) builds both
+        wanted = {"validate": ("val",), "test": ("val",), "predict": ()}.get(stage or "fit", ("train", "val"))
+        for stage_split in wanted:
+            if stage_split not in self.datasets:
+                self.datasets[stage_split] = self._build(stage_split)
+
+    # --- loaders ------------------------------------------------------------------------------------
+
+    def _loader(self, stage_split: str, shuffle: bool) -> DataLoader:
+        if stage_split not in self.datasets:
+            self.setup("fit" if stage_split == "train" else "validate")
+        return DataLoader(
+            self.datasets[stage_split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+            collate_fn=self.collate(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
