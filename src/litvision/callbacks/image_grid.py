@@ -19,6 +19,10 @@ def tensorboard_writer(trainer: L.Trainer):
 
 
 def denormalize(trainer: L.Trainer, images: torch.Tensor) -> torch.Tensor:
+    """Images as the net sees them -> [0, 1] for display. uint8 batches (normalised later, on the
+    device) are only rescaled."""
+    if images.dtype == torch.uint8:
+        return images.float() / 255
     datamodule = trainer.datamodule
     if datamodule is not None and hasattr(datamodule, "denormalize"):
         return datamodule.denormalize(images)
@@ -42,5 +46,5 @@ class AugmentedBatchGrid(L.Callback):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         if writer is None or not torch.is_tensor(images) or images.dim() != 4:
             return
-        images = denormalize(trainer, images[: self.max_images].detach().float().cpu())
+        images = denormalize(trainer, images[: self.max_images].detach().cpu()).float()
         writer.add_image("train/augmented_batch", make_grid(images, nrow=self.nrow, padding=2), trainer.global_step)
