@@ -127,7 +127,8 @@ def test_predict_cli_on_a_checkpoint(synth_run, tmp_path):
     results = {Path(r["file"]).name: r for r in json.loads((out / "predictions.json").read_text())}
     for name, size in (("astronaut.jpg", (123, 77)), ("chelsea.png", (451, 300))):
         stem = Path(name).stem
-        assert Image.open(out / f"{stem}_mask.png").size == size and Image.open(out / f"{stem}_overlay.png").size == size
+        assert Image.open(out / f"{stem}_mask.png").size == size
+        assert Image.open(out / f"{stem}_overlay.png").size == size
         assert read_label(out / f"{stem}_mask.png").shape == size[::-1]
         assert set(results[name]["class_fractions"]) <= set(VOC_CLASSES)
 
@@ -145,7 +146,7 @@ def test_checkpoints_of_other_tasks_and_backbones_are_refused(synth_run, voc_dat
     # the EfficientNet-Lite0 FCN of fcn_voc_synth does not resume as fcn_voc's ResNet-18 FCN
     synth_ckpt = synth_run["dir"] / "checkpoints" / "last.ckpt"
     cfg = compose_config([*VOC_OFFLINE, f"paths.data_dir={voc_data}", f"ckpt_path={synth_ckpt}"], tmp_path / "r2")
-    with pytest.raises(CheckpointMismatchError, match="backbone: checkpoint has efficientnet_lite0, this run builds resnet18"):
+    with pytest.raises(CheckpointMismatchError, match="checkpoint has efficientnet_lite0, this run builds resnet18"):
         run.train(cfg)
 
 
@@ -259,3 +260,17 @@ def test_bad_data_is_a_one_line_cli_error_before_training(voc_data, tmp_path, br
     assert re.search(expected, error), error
     run_dir = next((tmp_path / "outputs" / "fcn_voc" / "runs").iterdir())
     assert not (run_dir / "checkpoints").exists() and "Epoch 0" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+def test_optuna_search_runs_on_the_held_out_part_of_train(tmp_path):
+    args = [TRAIN, *SYNTH_TINY, f"paths.data_dir={tmp_path / 'data'}", "hparams_search=fcn_voc_optuna",
+            "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2", "debug=limit",
+            "trainer.max_epochs=1"]
+    proc = run_cli(args, tmp_path, timeout=600)
+    sweep = next((tmp_path / "outputs" / "debug" / "multiruns").iterdir())
+    result = (sweep / "optimization_results.yaml").read_text()
+    assert "name: optuna" in result and "best_value:" in result and "model.optimizer.weight_decay" in result
+    # validation on 10% of the 12 training images; VOC's val split is never evaluated
+    assert "held-out validation part, data.val_fraction=0.1" in proc.stdout + proc.stderr
+    assert "test/mIoU" not in proc.stdout + proc.stderr

@@ -232,7 +232,9 @@ def test_drops_images_smaller_than_the_crop_and_logs_the_count(voc_root, crop, c
         assert 0 < len(small) < len(sizes)
         assert dm.dropped[split] == len(small)
         assert set(getattr(dm, f"{split}_set").ids) == set(sizes) - small
-        assert f"VOC split '{split}': dropped {len(small)} of {len(sizes)}" in caplog.text
+        role = "training" if split == "train" else "validation"
+        kept = len(sizes) - len(small)
+        assert f"VOC split '{split}': {kept} images for {role} (dropped {len(small)} of {len(sizes)} " in caplog.text
 
 
 def test_train_batches_are_uint8(voc_root, crop):
@@ -324,7 +326,8 @@ def test_full_image_evaluation_pads_batches_with_ignore(voc_root, crop):
         fill = torch.tensor([124, 116, 104], dtype=torch.uint8)[:, None, None]  # the ImageNet mean colour
         assert (images[k, :, h:] == fill).all() and (images[k, :, :, w:] == fill).all()
         assert torch.equal(images[k, :, :h, :w], read_image(_voc_dir(voc_root) / "JPEGImages" / f"{name}.jpg"))
-        assert torch.equal(masks[k, :h, :w], torch.from_numpy(read_label(_voc_dir(voc_root) / "SegmentationClass" / f"{name}.png")))
+        label = read_label(_voc_dir(voc_root) / "SegmentationClass" / f"{name}.png")
+        assert torch.equal(masks[k, :h, :w], torch.from_numpy(label))
 
 
 def test_crop_larger_than_every_image(voc_root):

@@ -277,7 +277,7 @@ class PadCollate:
             batch = [self._pad(image, mask, height, width) for image, mask in batch]
         return default_collate(batch)
 
-    def _pad(self, image: torch.Tensor, mask: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pad(self, image: torch.Tensor, mask: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, ...]:
         padding = [0, 0, width - image.shape[-1], height - image.shape[-2]]  # left, top, right, bottom
         return (
             TF.pad(image, padding, fill=self.image_fill),
@@ -455,7 +455,7 @@ class VOCSegmentationDataModule(VisionDataModule):
             return DataError(f"{expected} Set data.download=true to generate it, or point data.root at a copy.")
         return DataError(
             f"{expected} Set data.download=true to fetch {self.url} (2 GB), or download "
-            f"VOCtrainval_11-May-2012.tar yourself (SHA-1 {VOC_SHA1}) and put it at {self.archive} (it is "
+            f"{self.archive.name} yourself (SHA-1 {self.sha1 or VOC_SHA1}) and put it at {self.archive} (it is "
             "verified and extracted on the next run), or point data.root at an existing VOCdevkit/VOC2012 "
             "folder with data.download=false."
         )
@@ -538,6 +538,7 @@ class VOCSegmentationDataModule(VisionDataModule):
             return self.val_set  # the same val split: build and validate it once
         what, split, ids, sizes = self._samples(role)
         cropped = role == "train" or self.eval_mode == "crop"
+        dropped = ""
         if cropped and self.small_images == "drop":
             ch, cw = self.crop_size
             kept = [i for i, (h, w) in zip(ids, sizes) if h >= ch and w >= cw]
@@ -549,13 +550,15 @@ class VOCSegmentationDataModule(VisionDataModule):
                     f"is {largest[0]}x{largest[1]}): choose a smaller data.crop_size or set data.small_images=pad."
                 )
             if self.dropped[role]:
-                log.info(
-                    "%s: dropped %d of %d images smaller than the %dx%d crop (data.small_images=drop); %d remain",
-                    what, self.dropped[role], len(ids), ch, cw, len(kept),
-                )
+                dropped = (f" (dropped {self.dropped[role]} of {len(ids)} smaller than the {ch}x{cw} crop: "
+                           "data.small_images=drop)")
             ids = kept
+        use = {"train": "training", "val": "validation", "test": "testing"}[role]
+        log.info("%s: %d images for %s%s", what, len(ids), use, dropped)  # the seeds' "read 1114 examples"
         transforms = self.train_transforms() if role == "train" else self.eval_transforms()
-        return VOCSegmentation(self.voc_dir, split, transforms, ids=ids, boundary=self.boundary, num_classes=self.num_classes)
+        return VOCSegmentation(
+            self.voc_dir, split, transforms, ids=ids, boundary=self.boundary, num_classes=self.num_classes
+        )
 
     def setup(self, stage: str | None = None) -> None:
         # stage None (direct use outside a Trainer) builds every role
