@@ -72,8 +72,9 @@ def test_style_experiment_runs_end_to_end(experiment, tmp_path):
     assert {f"train/style_loss/{layer}" for layer in style_layers} <= scalars
     assert [e.step for e in events.Scalars("train/loss")] == list(range(steps))
     assert {"images/content", "images/style", "images/result", "images/strip"} <= images
-    shown = events.Images("images/result")
-    assert [e.step for e in shown][-1] == steps and (shown[-1].height, shown[-1].width) == final
+    shown = events.Images("images/result")  # every 2 steps, the first step of each scale, and the end, once
+    expected = sorted({1, *range(2, steps + 1, 2), steps} | ({3} if multiscale else set()))
+    assert [e.step for e in shown] == expected and (shown[-1].height, shown[-1].width) == final
     if multiscale:
         assert [(e.height, e.width) for e in events.Images("images/content")] == [(32, 48), (48, 72)]
 
@@ -120,5 +121,6 @@ def test_vgg19_imagenet_weights_unavailable_offline_is_a_clear_error(tmp_path, m
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _no_network)
     for experiment in ("style_transfer", "style_transfer_multiscale"):
-        with pytest.raises(WeightsUnavailableError, match=r"vgg19-dcbb9e9d\.pth.*torch_home/hub/checkpoints"):
+        with pytest.raises(WeightsUnavailableError,
+                           match=r"vgg19-dcbb9e9d\.pth.*torch_home/hub/checkpoints.*experiment=style_transfer_effnet"):
             _run([f"experiment={experiment}", *FAST], tmp_path / experiment)

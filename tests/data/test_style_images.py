@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from litvision.data import style_images
-from litvision.data.images import load_image_tensor
+from litvision.data.images import load_image, load_image_tensor
 from litvision.data.style_images import RepeatedBatch, StyleImagesDataModule
 from litvision.errors import ConfigError, DataError
 
@@ -66,10 +66,25 @@ def test_missing_and_unreadable_images_name_the_setting_and_file(tmp_path):
 
 
 def test_opencv_doc_style_without_the_package_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(style_images, "load_image_tensor",
-                        partial(load_image_tensor, opencv_doc_dir=tmp_path / "no-opencv-doc"))
+    monkeypatch.setattr(style_images, "load_image", partial(load_image, opencv_doc_dir=tmp_path / "no-opencv-doc"))
     with pytest.raises(DataError, match=r"data.style=opencv-doc:starry_night: .*apt-get install opencv-doc"):
         datamodule(style="opencv-doc:starry_night")
+
+
+def test_style_border_cuts_a_picture_frame_before_resizing(tmp_path):
+    from PIL import Image
+
+    framed = Image.new("RGB", (40, 30), (0, 0, 0))
+    framed.paste(Image.new("RGB", (32, 22), (200, 100, 50)), (4, 4))
+    framed.save(tmp_path / "framed.png")
+    with_frame = datamodule(style=str(tmp_path / "framed.png")).batch(0).style
+    without = datamodule(style=str(tmp_path / "framed.png"), style_border=4).batch(0).style
+    pixels = without * 0.5 + 0.5  # effnet normalisation undone
+    torch.testing.assert_close(pixels[0, :, 0, 0], torch.tensor([200, 100, 50]) / 255, atol=1 / 255, rtol=0)
+    assert pixels.amin(dim=(2, 3)).squeeze().tolist() == pytest.approx([200 / 255, 100 / 255, 50 / 255], abs=1 / 255)
+    assert (with_frame * 0.5 + 0.5).min() < 0.05  # the frame is there without the option
+    with pytest.raises(ConfigError, match=r"data.style_border=15 leaves nothing of data.style=.*framed.png \(40x30"):
+        datamodule(style=str(tmp_path / "framed.png"), style_border=15)
 
 
 @pytest.mark.parametrize(

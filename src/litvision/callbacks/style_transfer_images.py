@@ -30,6 +30,7 @@ class StyleTransferImages(L.Callback):
             raise ConfigError(f"every_n_steps must be at least 1, got {every_n_steps}")
         self.every_n_steps = every_n_steps
         self.output_dir = output_dir
+        self.result_logged_at: int | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "display_images", None)):
@@ -54,6 +55,7 @@ class StyleTransferImages(L.Callback):
                 writer.add_images("images/content", images["content"], step)
                 writer.add_images("images/style", images["style"], step)
             writer.add_images("images/result", images["result"], step)
+            self.result_logged_at = step
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero and len(getattr(pl_module, "scales", ())) > 1:
@@ -78,5 +80,6 @@ class StyleTransferImages(L.Callback):
             save_image(strip, folder / f"strip{suffix}.png")
         writer = tensorboard_writer(trainer)
         if writer is not None:
-            writer.add_images("images/result", images["result"], trainer.global_step)
+            if self.result_logged_at != trainer.global_step:
+                writer.add_images("images/result", images["result"], trainer.global_step)
             writer.add_images("images/strip", torch.stack(strips), trainer.global_step)

@@ -21,7 +21,7 @@ import lightning as L
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from litvision.data.images import load_image_tensor
+from litvision.data.images import load_image
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import get_spec
 
@@ -82,7 +82,10 @@ class StyleImagesDataModule(L.LightningDataModule):
     """Content images (one reference or a list: each gets its own synthesised image) and one style
     image, at every scale of `scales`, normalised with `backbone`'s ImageNet mean and std.
 
-    The style image is resized to the content size of each scale, as in the seeds. Images are read in
+    The style image is resized to the content size of each scale, as in the seeds, after
+    `style_border` pixels are cut from each of its sides (a picture frame in the style image would
+    otherwise become straight dark lines all over the result: the Gram statistics have no notion of
+    where a feature was). Images are read in
     `setup()`, so a missing or unreadable file is reported before the first step. `num_workers` is
     accepted for the debug presets and otherwise unused: the images are read once, not per step.
 
@@ -96,6 +99,7 @@ class StyleImagesDataModule(L.LightningDataModule):
         style: str,
         scales: Sequence[Mapping],
         backbone: str,
+        style_border: int = 0,
         num_workers: int = 0,
     ) -> None:
         try:
@@ -111,6 +115,9 @@ class StyleImagesDataModule(L.LightningDataModule):
         if not isinstance(style, str) or not style:
             raise ConfigError(f"data.style must name one image, got {style!r}")
         self.style_ref = style
+        if not isinstance(style_border, int) or style_border < 0:
+            raise ConfigError(f"data.style_border must be a number of pixels >= 0, got {style_border!r}")
+        self.style_border = style_border
         self.backbone = backbone
         self.scales = parse_scales(scales)
         self._batches: list[StyleImages] = []
@@ -119,11 +126,19 @@ class StyleImagesDataModule(L.LightningDataModule):
     def num_images(self) -> int:
         return len(self.content_refs)
 
-    def _read(self, ref: str, size: tuple[int, int], key: str) -> torch.Tensor:
+    def _read(self, ref: str, size: tuple[int, int], key: str, border: int = 0) -> torch.Tensor:
+        """(3, H, W) in [0, 1]: the image, `border` pixels cut from each side, resized to `size`."""
         try:
-            return load_image_tensor(ref, size)
+            image = load_image(ref)
         except DataError as err:
             raise DataError(f"{key}={ref}: {err}") from err
+        if border:
+            width, height = image.size
+            if min(width, height) <= 2 * border:
+                raise ConfigError(f"data.style_border={border} leaves nothing of {key}={ref} ({width}x{height} pixels)")
+            image = image.crop((border, border, width - border, height - border))
+        image = TF.resize(image, list(size), interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+        return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True)
 
     def setup(self, stage: str | None = None) -> None:
         if self._batches:
@@ -132,7 +147,7 @@ class StyleImagesDataModule(L.LightningDataModule):
             content = torch.stack(
                 [self._read(ref, scale.size, f"data.content[{i}]") for i, ref in enumerate(self.content_refs)]
             )
-            style = self._read(self.style_ref, scale.size, "data.style")[None]
+            style = self._read(self.style_ref, scale.size, "data.style", self.style_border)[None]
             self._batches.append(
                 StyleImages(
                     TF.normalize(content, list(self.mean), list(self.std)),

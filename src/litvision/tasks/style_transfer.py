@@ -15,10 +15,9 @@ images, the optimiser state and the run config.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-import warnings
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +26,7 @@ from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from litvision.data.style_images import StyleImages, StyleImagesDataModule
-from litvision.errors import CheckpointMismatchError, ConfigError
+from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
 from litvision.nets.feature_extractor import (
     STYLE_TRANSFER_LAYERS,
     FeatureExtractor,
@@ -96,7 +95,13 @@ class StyleTransferTask(VisionTask):
         self.tv_weight = float(tv_weight)
         self.init = init
         self.backbone = backbone
-        self.extractor = FeatureExtractor(backbone, self.content_layers + self.style_layers, weights)
+        try:
+            self.extractor = FeatureExtractor(backbone, self.content_layers + self.style_layers, weights)
+        except WeightsUnavailableError as err:
+            raise WeightsUnavailableError(
+                f"{err} (For style transfer, weights=null runs but random features give a meaningless "
+                "picture; efficientnet_lite0 features load offline: experiment=style_transfer_effnet.)"
+            ) from err
 
         # (N, 3, H, W), normalised for the backbone; shaped in setup() from the data
         self.synthesised = nn.Parameter(torch.empty(0, 3, 0, 0))
