@@ -8,8 +8,9 @@ relu4_1, and conv5_1), content + style (Gram) + TV loss, Adam lr 0.3 and StepLR(
 synthesised image, which starts as the content image. The features have random weights (no VGG
 weights offline); the time per step does not depend on the weights' values.
 
-Each variant is a function `(problem, steps) -> seconds of each step`; "plain PyTorch" is the
-baseline every other variant is compared with. A variant only times its optimisation steps: the
+Each variant is a function `(problem, steps) -> (seconds of each step, loss of each step)`; "plain
+PyTorch" is the baseline every other variant is compared with, and the losses show that they compute
+the same thing. A variant only times its optimisation steps: the
 problem (extractor, targets) is built once per size, outside the timing. The variants take turns,
 `repeats` times per size, so that load from other processes hits them alike. Prints a table and
 writes experiments/results/style_step.md and .json.
@@ -78,12 +79,12 @@ def build_problem(extractor: FeatureExtractor, size: tuple[int, int]) -> StyleSt
     )
 
 
-def plain_pytorch(problem: StyleStepProblem, steps: int) -> list[float]:
+def plain_pytorch(problem: StyleStepProblem, steps: int) -> tuple[list[float], list[float]]:
     """The baseline: a hand-written optimisation loop."""
     image = problem.content_image.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([image], lr=LR)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=LR_STEP, gamma=LR_GAMMA)
-    times = []
+    times, losses = [], []
     for _ in range(steps):
         start = time.perf_counter()
         optimizer.zero_grad()
@@ -98,7 +99,8 @@ def plain_pytorch(problem: StyleStepProblem, steps: int) -> list[float]:
         optimizer.step()
         scheduler.step()
         times.append(time.perf_counter() - start)
-    return times
+        losses.append(loss.total.item())  # outside the timing: the Lightning variant's is, too
+    return times, losses
 
 
 class StepClock(L.Callback):
@@ -107,12 +109,16 @@ class StepClock(L.Callback):
 
     def __init__(self) -> None:
         self.starts: list[float] = []
+        self.losses: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.starts.append(time.perf_counter())
 
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(float(outputs["loss"]))
 
-def lightning_task(problem: StyleStepProblem, steps: int) -> list[float]:
+
+def lightning_task(problem: StyleStepProblem, steps: int) -> tuple[list[float], list[float]]:
     """The StyleTransferTask under a Trainer, built from the `style_transfer` experiment's config as a
     user runs it (TensorBoard logger written every step, LR monitor, the style-image callback,
     checkpoint callbacks), except the progress bar. The task's extractor is replaced by the problem's
@@ -121,6 +127,7 @@ def lightning_task(problem: StyleStepProblem, steps: int) -> list[float]:
     with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[
             "experiment=style_transfer", "model.weights=null", f"data.content=[{CONTENT}]", f"data.style={STYLE}",
+            "data.style_border=0",
             # one step more than timed: the last one's end runs into the epoch-end work (checkpoints)
             f"data.scales=[{{size:[{height},{width}],steps:{steps + 1}}}]",
             "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",
@@ -134,27 +141,32 @@ def lightning_task(problem: StyleStepProblem, steps: int) -> list[float]:
         clock = StepClock()
         trainer = build(cfg.trainer, callbacks=build_all(cfg.callbacks) + [clock], logger=build_all(cfg.logger))
         trainer.fit(task, datamodule=build(cfg.data))
-    return [b - a for a, b in zip(clock.starts, clock.starts[1:])]
+    return [b - a for a, b in zip(clock.starts, clock.starts[1:])], clock.losses[:steps]
 
 
 # Variants in table order; the first is the baseline.
-VARIANTS: dict[str, Callable[[StyleStepProblem, int], list[float]]] = {
+VARIANTS: dict[str, Callable[[StyleStepProblem, int], tuple[list[float], list[float]]]] = {
     "plain PyTorch": plain_pytorch,
     "Lightning task": lightning_task,
 }
 
 
-def run(sizes: list[tuple[int, int]], steps: int, warmup: int, repeats: int) -> list[dict]:
+def run(sizes: list[tuple[int, int, int]], warmup: int, repeats: int) -> list[dict]:
+    """`sizes`: (height, width, timed steps per turn)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # random weights: fine for timing
         extractor = FeatureExtractor("vgg19", CONTENT_LAYERS + STYLE_LAYERS, weights=None)
     rows = []
-    for size in sizes:
+    for height, width, steps in sizes:
+        size = (height, width)
         problem = build_problem(extractor, size)
         times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+        last_loss: dict[str, float] = {}
         for _ in range(repeats):
-            for variant, step_times in VARIANTS.items():
-                times[variant] += step_times(problem, warmup + steps)[warmup:]
+            for variant, run_variant in VARIANTS.items():
+                step_times, losses = run_variant(problem, warmup + steps)
+                times[variant] += step_times[warmup:]
+                last_loss[variant] = losses[-1]
         baseline = None
         for variant, measured in times.items():
             median = statistics.median(measured)
@@ -162,7 +174,8 @@ def run(sizes: list[tuple[int, int]], steps: int, warmup: int, repeats: int) -> 
             rows.append({
                 "size": f"{size[0]}x{size[1]}", "variant": variant, "steps": len(measured),
                 "median_s": median, "mean_s": statistics.fmean(measured), "min_s": min(measured),
-                "vs_baseline": median / baseline,
+                "vs_baseline": median / baseline, "minus_baseline_s": median - baseline,
+                "loss_after_last_step": last_loss[variant],
             })
             print(f"{rows[-1]['size']:>8} {variant:<16} {median:8.3f} s/step", flush=True)
     return rows
@@ -172,30 +185,34 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
     lines = [
         "# Style transfer: seconds per optimisation step",
         "",
-        f"`experiments/bench_style_step.py`; per variant and size {meta['repeats']} turns of {meta['steps']} "
-        f"timed steps after {meta['warmup']} warm-up, the variants taking turns; "
+        f"`experiments/bench_style_step.py`; per variant and size {meta['repeats']} turns (the variants "
+        f"taking turns) of {meta['steps']} timed steps (or the number given with the size) after "
+        f"{meta['warmup']} warm-up; the steps column is their total. "
         f"CPU ({meta['machine']}, {meta['cpus']} cores, load average {meta['load_average']} at start), "
         f"torch threads: {meta['threads']}, torch {meta['torch']}, lightning {meta['lightning']}. VGG-19 "
         "features up to conv5_1 with random weights (the time does not depend on the values). The "
         "Lightning task runs the `style_transfer` experiment's config (TensorBoard logging every step, "
         "LR monitor, image callback, checkpoints; no progress bar) and is timed from one step's start to "
-        "the next. Shared machine, so expect noise.",
+        "the next. The tiny size is there to show the framework's own cost per step, which the large "
+        "sizes drown. Shared machine, so expect noise.",
         "",
-        "| size (HxW) | variant | steps | median s/step | mean s/step | min s/step | vs baseline |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| size (HxW) | variant | steps | median s/step | mean s/step | min s/step | vs baseline | median - baseline | loss after the last step |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['size']} | {r['variant']} | {r['steps']} | {r['median_s']:.3f} | {r['mean_s']:.3f} "
-            f"| {r['min_s']:.3f} | {r['vs_baseline']:.2f}x |"
+            f"| {r['min_s']:.3f} | {r['vs_baseline']:.2f}x | {1000 * r['minus_baseline_s']:+.1f} ms "
+            f"| {r['loss_after_last_step']:.6g} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["150x225", "300x450"], help="HxW, e.g. 300x450")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per variant and size")
+    parser.add_argument("--sizes", nargs="+", default=["150x225", "300x450", "32x48:30"],
+                        help="HxW[:steps], e.g. 300x450 (--steps timed steps per turn) or 32x48:30")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per turn (sizes without :steps)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--repeats", type=int, default=2, help="turns per variant and size")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the CPUs are shared)")
@@ -203,7 +220,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+    sizes = []
+    for spec in args.sizes:
+        shape, _, steps = spec.lower().partition(":")
+        height, width = (int(v) for v in shape.split("x"))
+        sizes.append((height, width, int(steps) if steps else args.steps))
 
     meta = {
         "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "threads": torch.get_num_threads(),
@@ -213,7 +234,7 @@ def main() -> None:
         "device": "cpu", "features": "vgg19 features[:29], random weights",
         "content": CONTENT, "style": STYLE,
     }
-    rows = run(sizes, args.steps, args.warmup, args.repeats)
+    rows = run(sizes, args.warmup, args.repeats)
     markdown = to_markdown(rows, meta)
     print("\n" + markdown)
     args.out.parent.mkdir(parents=True, exist_ok=True)
