@@ -158,6 +158,24 @@ def test_crops_keep_boxes_valid(synth_root):
     assert seen > 0
 
 
+@pytest.mark.parametrize("preset", ["detection_resize", "detection_flip", "detection_ssd"])
+def test_detection_presets_give_fixed_size_inputs_and_valid_boxes(synth_root, preset):
+    from litvision.gallery import load_pipeline
+
+    torch.manual_seed(0)
+    dataset = BananasDataset(synth_root / "bananas_train", load_pipeline(preset, image_size=48), num_classes=3)
+    kept = 0
+    for _ in range(3):
+        for i in range(len(dataset)):
+            image, target = dataset[i]
+            assert image.shape == (3, 48, 48) and image.dtype == torch.float32
+            boxes = target[:, 1:]
+            assert ((boxes >= 0) & (boxes <= 1)).all()
+            assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+            kept += len(target)
+    assert kept > 0
+
+
 # ------------------------------------------------------------------ the DataModule
 def test_datamodule_batches(synth_root):
     dm = BananasDataModule(root=synth_root, num_classes=3, batch_size=4, test_transforms=[v2.Resize([32, 32])])
