@@ -185,7 +185,7 @@ class DetectionTask(VisionTask):
             shown = scores >= self.draw_score_threshold
             pixels = pil_to_tensor(image)
             drawn = draw_detections(pixels, boxes[shown], labels[shown].tolist(), scores[shown].tolist(),
-                                    self.class_names)
+                                    self.class_names, width=max(2, round(max(width, height) / 256)))
             out_name = unique_name(Path(path).stem, used_names) + ".png"
             to_pil_image(drawn).save(out_dir / out_name)
             results.append({
