@@ -54,8 +54,9 @@ def test_vgg19_names_follow_the_architecture():
 
 def test_default_layers_are_the_seeds_and_cs231n_choices():
     vgg, squeeze = layer_names("vgg19"), layer_names("squeezenet1_1")
-    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].content] == SEED_CONTENT
-    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].style] == SEED_STYLE
+    # the seeds' conv indices 25 and 0, 5, 10, 19 act as the ReLU right after them (in-place), 28 stays
+    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].content] == [i + 1 for i in SEED_CONTENT]
+    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].style] == [1, 6, 11, 20, 28]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].content] == [3]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].style] == [1, 4, 6, 7]
     effnet = layer_names("efficientnet_lite0")
@@ -91,6 +92,36 @@ def test_vgg_conv_outputs_are_not_overwritten_by_the_following_relu(vgg):
     conv1_1 = vgg.layers.conv1_1
     torch.testing.assert_close(out["conv1_1"], nn.functional.conv2d(x, conv1_1.weight, conv1_1.bias, padding=1))
     assert out["conv1_1"].min() < 0
+
+
+def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
+    """The seeds' extract_features on VGG with in-place ReLUs, run on the same weights, gives exactly
+    what the default layer names give."""
+    import copy
+
+    defaults = STYLE_TRANSFER_LAYERS["vgg19"]
+    extractor = build("vgg19", defaults.content + defaults.style)
+    seeds_net = nn.Sequential(*[copy.deepcopy(m) for m in extractor.layers])  # features[0..28]
+    for module in seeds_net:
+        if isinstance(module, nn.ReLU):
+            module.inplace = True  # as torchvision builds VGG
+    torch.manual_seed(1)
+    image = torch.randn(1, 3, 32, 48)
+    contents, styles = [], []
+    x = image.clone()
+    with torch.no_grad():
+        for i in range(len(seeds_net)):  # the seeds' extract_features loop
+            x = seeds_net[i](x)
+            if i in SEED_STYLE:
+                styles.append(x)
+            if i in SEED_CONTENT:
+                contents.append(x)
+        ours = extractor(image)
+    for name, seeds_feature in zip(defaults.content, contents):
+        torch.testing.assert_close(ours[name], seeds_feature, msg=name)
+    for name, seeds_feature in zip(defaults.style, styles):
+        torch.testing.assert_close(ours[name], seeds_feature, msg=name)
+    assert ours["relu1_1"].min() >= 0 and ours["conv5_1"].min() < 0  # ReLU outputs, and one conv
 
 
 @pytest.mark.parametrize("fixture", ["squeezenet_all", "effnet_all"])

@@ -45,7 +45,7 @@ def _torchvision_loader(weights_enum_name: str) -> Callable[[nn.Module], None]:
                 "(set TORCH_HOME to use another cache), or set the backbone's weights to a local "
                 "state-dict file, or to null to train from scratch."
             ) from err
-        model.load_state_dict(state)
+        model.load_state_dict(state, assign=True)
 
     return load
 
@@ -75,7 +75,7 @@ def _load_efficientnet_lite0(model: nn.Module) -> None:
                 f"{tuple(ref.shape)}: incompatible package versions."
             )
         renamed[dst_key] = tensor
-    model.load_state_dict(renamed, strict=True)
+    model.load_state_dict(renamed, strict=True, assign=True)
 
 
 def _tv(arch: str) -> Callable[[], nn.Module]:
@@ -127,7 +127,7 @@ def load_state_dict_file(model: nn.Module, path: str | Path) -> None:
     if isinstance(state, dict) and "state_dict" in state:
         state = {k.removeprefix("net."): v for k, v in state["state_dict"].items()}
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as err:
         raise WeightsUnavailableError(f"weights file {path} does not fit this architecture: {err}") from err
 
@@ -135,14 +135,26 @@ def load_state_dict_file(model: nn.Module, path: str | Path) -> None:
 def create_backbone(name: str, weights: str | None = "imagenet") -> nn.Module:
     """The full ImageNet model `name` with `weights`: "imagenet", None/"null"/"none", or a file path."""
     spec = get_spec(name)
-    model = spec.build()
     if weights is None or str(weights).lower() in ("null", "none", "random"):
-        return model
+        return spec.build()
+    # Pretrained: build on the meta device and let the loaded tensors become the parameters
+    # (load_state_dict(assign=True)), skipping a random initialisation that is thrown away anyway
+    # (about a second and 550 MB for VGG-19).
+    with torch.device("meta"):
+        model = spec.build()
     if weights == "imagenet":
         spec.load_imagenet(model)
     else:
         load_state_dict_file(model, weights)
+    _check_materialised(model, name)
     return model
+
+
+def _check_materialised(model: nn.Module, name: str) -> None:
+    """A tensor left on the meta device (a buffer that no state dict carries) would fail much later."""
+    left = [k for k, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise RuntimeError(f"{name}: {', '.join(left[:3])} not loaded from the weights; build it without the meta device")
 
 
 def replace_head(model: nn.Module, name: str, num_classes: int) -> nn.Linear:

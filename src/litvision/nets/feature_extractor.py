@@ -91,11 +91,17 @@ class StyleTransferLayers:
     style: tuple[LayerRef, ...]
 
 
-# vgg19: the seeds' indices 25 and 0, 5, 10, 19, 28. squeezenet1_1: cs231n's content layer 3 and
-# style layers 1, 4, 6, 7. efficientnet_lite0: chosen with experiments/style_transfer_effnet_prototype.py
-# (the stem and the first blocks carry the texture; a mid-level block keeps the content recognisable).
+# vgg19: the features the seeds really use. They ask for indices 25 (content) and 0, 5, 10, 19, 28
+# (style), which are convolutions, but every one of them except 28 (the last layer they run) is
+# followed by VGG's ReLU(inplace=True), which overwrites the stored tensor: what the seeds' losses see
+# are the ReLU outputs relu4_4 and relu1_1, relu2_1, relu3_1, relu4_1, plus conv5_1 itself. This
+# extractor turns in-place off so that a name (or index) means that layer's own output; hence the
+# defaults name the ReLUs, which reproduces the seeds' features exactly.
+# squeezenet1_1: cs231n's content layer 3 and style layers 1, 4, 6, 7 (none followed by an in-place
+# op). efficientnet_lite0: chosen with experiments/style_transfer_effnet_prototype.py (the stem and
+# the first blocks carry the texture; a mid-level block keeps the content recognisable).
 STYLE_TRANSFER_LAYERS: dict[str, StyleTransferLayers] = {
-    "vgg19": StyleTransferLayers(content=("conv4_4",), style=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")),
+    "vgg19": StyleTransferLayers(content=("relu4_4",), style=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "conv5_1")),
     "squeezenet1_1": StyleTransferLayers(content=("fire2",), style=("relu1", "fire3", "fire4", "fire5")),
     "efficientnet_lite0": StyleTransferLayers(
         content=("block4_1",), style=("stem", "block2_2", "block3_2", "block4_3")

@@ -14,6 +14,10 @@ from litvision.errors import ConfigError
 
 
 class VisionTask(L.LightningModule):
+    # state_dict keys whose shape comes from the data, not the config: verify_checkpoint does not
+    # compare their shapes (the task adopts the checkpoint's in on_load_checkpoint)
+    data_shaped_state: tuple[str, ...] = ()
+
     def __init__(
         self,
         optimizer: Callable[..., torch.optim.Optimizer],

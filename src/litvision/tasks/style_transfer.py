@@ -1,0 +1,266 @@
+"""Neural style transfer (Gatys et al., as in the seeds): the synthesised images are the only trained
+parameter; a frozen feature extractor turns them into content features (mean squared error against
+the content images' features) and style features (mean squared error between Gram matrices), plus a
+total-variation term.
+
+The data module (`litvision.data.style_images`) serves the content and style images of one scale per
+epoch. At the first step of each scale the task computes the content targets and style Gram matrices
+once; at the start of every scale after the first it also resizes the synthesised images to the new
+size (de-normalised, clamped, bilinear, re-normalised, as the dedicated notes do through a PIL image)
+and starts a fresh optimiser and learning-rate schedule, as the notes' second `train()` call does.
+
+The extractor is frozen, always in eval mode, and not part of the state dict: a checkpoint holds the
+images, the optimiser state and the run config.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
+from torch import Tensor, nn
+
+from litvision.data.style_images import StyleImages, StyleImagesDataModule
+from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
+from litvision.nets.feature_extractor import (
+    STYLE_TRANSFER_LAYERS,
+    FeatureExtractor,
+    LayerRef,
+    layer_names,
+    resolve_layer,
+)
+from litvision.ops.style import gram_matrix, style_transfer_loss
+from litvision.tasks.base import VisionTask
+
+INITS = ("content", "noise")
+
+# The frozen extractor is in eval mode on purpose (FeatureExtractor.train keeps it there); Lightning
+# would warn about its modules at the start of every fit.
+warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", PossibleUserWarning)
+
+
+def _refs(value: LayerRef | Sequence[LayerRef]) -> tuple[LayerRef, ...]:
+    return (value,) if isinstance(value, (str, int)) else tuple(value)
+
+
+class StyleTransferTask(VisionTask):
+    """`backbone` and `weights` choose the feature extractor (see `litvision.nets.feature_extractor`);
+    `content_layers`/`style_layers` are layer names or indices of its layer table (None: the
+    backbone's defaults in STYLE_TRANSFER_LAYERS). A weight is one number for all layers of its kind
+    or a mapping layer -> weight. `init`: "content" starts from the content images (the seeds),
+    "noise" from uniformly random pixels."""
+
+    # the synthesised images take their shape from the data (or from a checkpoint), not the config
+    data_shaped_state = ("synthesised",)
+
+    def __init__(
+        self,
+        backbone: str,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        weights: str | None = "imagenet",
+        content_layers: LayerRef | Sequence[LayerRef] | None = None,
+        style_layers: LayerRef | Sequence[LayerRef] | None = None,
+        content_weight: float | Mapping[LayerRef, float] = 1.0,
+        style_weight: float | Mapping[LayerRef, float] = 1e4,
+        tv_weight: float = 10.0,
+        init: str = "content",
+        scheduler_interval: str = "step",
+    ) -> None:
+        super().__init__(optimizer, scheduler, scheduler_interval=scheduler_interval)
+        if init not in INITS:
+            raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
+        defaults = STYLE_TRANSFER_LAYERS.get(backbone)
+        if defaults is None and (content_layers is None or style_layers is None):
+            raise ConfigError(
+                f"no default style-transfer layers for backbone {backbone!r} (known: "
+                f"{', '.join(STYLE_TRANSFER_LAYERS)}); set model.content_layers and model.style_layers"
+            )
+        content_refs = _refs(defaults.content if content_layers is None else content_layers)
+        style_refs = _refs(defaults.style if style_layers is None else style_layers)
+        # resolve (and validate) names before the backbone is built and its weights loaded
+        names = layer_names(backbone)
+        for what, refs in (("content", content_refs), ("style", style_refs)):
+            if not refs:
+                raise ConfigError(f"model.{what}_layers must name at least one layer")
+        self.content_layers = tuple(dict.fromkeys(resolve_layer(backbone, names, r) for r in content_refs))
+        self.style_layers = tuple(dict.fromkeys(resolve_layer(backbone, names, r) for r in style_refs))
+        self.content_weight = self._layer_weights(content_weight, self.content_layers, backbone, names, "content")
+        self.style_weight = self._layer_weights(style_weight, self.style_layers, backbone, names, "style")
+        self.tv_weight = float(tv_weight)
+        self.init = init
+        self.backbone = backbone
+        try:
+            self.extractor = FeatureExtractor(backbone, self.content_layers + self.style_layers, weights)
+        except WeightsUnavailableError as err:
+            raise WeightsUnavailableError(
+                f"{err} (For style transfer, weights=null runs but random features give a meaningless "
+                "picture; efficientnet_lite0 features load offline: experiment=style_transfer_effnet.)"
+            ) from err
+
+        # (N, 3, H, W), normalised for the backbone; shaped in setup() from the data
+        self.synthesised = nn.Parameter(torch.empty(0, 3, 0, 0))
+        self.scales: tuple = ()  # the data's schedule, known after setup()
+        self.scale: int | None = None  # the scale the targets below belong to
+        self.content_targets: dict[str, Tensor] = {}
+        self.style_grams: dict[str, Tensor] = {}
+        self.content_images: Tensor | None = None  # of the current scale, for display
+        self.style_image: Tensor | None = None
+
+    @staticmethod
+    def _layer_weights(weight, layers, backbone, names, what) -> float | dict[str, float]:
+        if not isinstance(weight, Mapping):
+            return float(weight)
+        by_name = {resolve_layer(backbone, names, k): float(v) for k, v in weight.items()}
+        if set(by_name) != set(layers):
+            raise ConfigError(
+                f"model.{what}_weight gives weights for layers {sorted(by_name)}, but model.{what}_layers "
+                f"are {list(layers)}: give one number, or one weight per layer"
+            )
+        return by_name
+
+    # --- set-up: everything checked before the first step -------------------------------------------
+    def setup(self, stage: str) -> None:
+        if stage != "fit":
+            return
+        trainer = self.trainer
+        datamodule = trainer.datamodule
+        if not isinstance(datamodule, StyleImagesDataModule):
+            raise ConfigError(
+                f"the style-transfer task needs data=style_images (a StyleImagesDataModule), got "
+                f"{type(datamodule).__name__}"
+            )
+        if trainer.world_size > 1:
+            raise ConfigError(
+                f"style transfer optimises one set of images and runs on one device; got {trainer.world_size} "
+                "processes: use trainer.devices=1 and no DDP strategy"
+            )
+        if (datamodule.mean, datamodule.std) != (self.extractor.mean, self.extractor.std):
+            raise ConfigError(
+                f"data.backbone={datamodule.backbone} normalises the images for another network than "
+                f"model.backbone={self.backbone}: set data.backbone to {self.backbone}"
+            )
+        for i, scale in enumerate(datamodule.scales):
+            try:
+                self.extractor.check_input_size(*scale.size)
+            except ConfigError as err:
+                raise ConfigError(f"data.scales[{i}].size={list(scale.size)}: {err}") from None
+        if len(datamodule.scales) > 1 and trainer.reload_dataloaders_every_n_epochs != 1:
+            raise ConfigError(
+                f"data.scales has {len(datamodule.scales)} scales, one per epoch: set "
+                "trainer.reload_dataloaders_every_n_epochs=1 so that each epoch gets its scale's images"
+            )
+        max_epochs = trainer.max_epochs
+        if max_epochs is not None and 0 <= max_epochs < len(datamodule.scales) and not trainer.fast_dev_run:
+            rank_zero_warn(
+                f"trainer.max_epochs={max_epochs} runs only the first {max_epochs} of the "
+                f"{len(datamodule.scales)} scales in data.scales (one epoch per scale)"
+            )
+        self.scales = datamodule.scales
+        if self.synthesised.numel() == 0:  # a checkpoint, if any, is loaded after setup()
+            first = datamodule.batch(0)  # the trainer set the data module up first
+            self.synthesised = nn.Parameter(self._initial_images(first.content))
+            self._remember_display_images(first)
+
+    def _initial_images(self, content: Tensor) -> Tensor:
+        if self.init == "content":
+            return content.clone()
+        return self.extractor.normalize(torch.rand_like(content))  # uniform pixels, seeded by the run
+
+    def _remember_display_images(self, batch: StyleImages) -> None:
+        self.content_images, self.style_image = batch.content, batch.style
+
+    # --- scales ---------------------------------------------------------------------------------
+    def on_train_batch_start(self, batch: StyleImages, batch_idx: int) -> None:
+        if batch.scale != self.scale:
+            self._begin_scale(batch)
+
+    def _begin_scale(self, batch: StyleImages) -> None:
+        """Targets for this scale; from the second scale on, also the images resized to it and a fresh
+        optimiser and schedule (the trainer asks configure_optimizers again)."""
+        if batch.scale > 0:
+            size = tuple(batch.content.shape[-2:])
+            if tuple(self.synthesised.shape[-2:]) != size:
+                self.synthesised = nn.Parameter(self._resized(self.synthesised.detach(), size))
+            self.trainer.strategy.setup_optimizers(self.trainer)
+        with torch.no_grad():
+            content_features = self.extractor(batch.content)
+            style_features = self.extractor(batch.style)
+        self.content_targets = {name: content_features[name] for name in self.content_layers}
+        self.style_grams = {name: gram_matrix(style_features[name]) for name in self.style_layers}
+        self._remember_display_images(batch)
+        self.scale = batch.scale
+
+    def _resized(self, images: Tensor, size: tuple[int, int]) -> Tensor:
+        pixels = self.extractor.denormalize(images).clamp(0, 1)
+        pixels = F.interpolate(pixels, size=size, mode="bilinear", align_corners=False, antialias=True)
+        return self.extractor.normalize(pixels)
+
+    def on_train_epoch_end(self) -> None:
+        if self.scale is not None and self.scale + 1 >= len(self.scales):
+            self.trainer.should_stop = True  # the schedule is done, whatever trainer.max_epochs says
+
+    # --- optimisation ---------------------------------------------------------------------------
+    def training_step(self, batch: StyleImages, batch_idx: int) -> Tensor:
+        images = self.synthesised
+        features = self.extractor(images)
+        loss = style_transfer_loss(
+            images,
+            {name: features[name] for name in self.content_layers},
+            self.content_targets,
+            {name: features[name] for name in self.style_layers},
+            self.style_grams,
+            content_weight=self.content_weight,
+            style_weight=self.style_weight,
+            tv_weight=self.tv_weight,
+        )
+        parts = {
+            "train/content_loss": loss.content,
+            "train/style_loss": loss.style,
+            "train/tv_loss": loss.tv,
+            **{f"train/style_loss/{name}": value for name, value in loss.style_per_layer.items()},
+        }
+        if len(loss.content_per_layer) > 1:
+            parts.update({f"train/content_loss/{name}": v for name, v in loss.content_per_layer.items()})
+        batch_size = images.shape[0]
+        self.log("train/loss", loss.total, prog_bar=True, batch_size=batch_size)
+        self.log_dict(parts, batch_size=batch_size)
+        return loss.total
+
+    # --- display (pixels de-normalised and clamped here only) -----------------------------------
+    def display_images(self) -> dict[str, Tensor]:
+        """The current scale's content (N), style (1) and synthesised (N) images as (n, 3, H, W)
+        tensors with values in [0, 1], on the CPU."""
+        if self.content_images is None or self.synthesised.numel() == 0:
+            raise RuntimeError("no images yet: display_images() is for use during or after fit()")
+
+        def show(images: Tensor) -> Tensor:
+            return self.extractor.denormalize(images.detach().float()).clamp(0, 1).cpu()
+
+        return {"content": show(self.content_images), "style": show(self.style_image), "result": show(self.synthesised)}
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Adopt the checkpoint's image shape (a later scale's size) before its state is loaded."""
+        saved = checkpoint.get("state_dict", {}).get("synthesised")
+        if saved is None:
+            return  # the strict load reports the missing entry
+        if self.synthesised.numel() > 0:  # set up from the data: the checkpoint must fit it
+            count = self.synthesised.shape[0]
+            sizes = [scale.size for scale in self.scales]
+            if saved.shape[0] != count or tuple(saved.shape[-2:]) not in sizes:
+                raise CheckpointMismatchError(
+                    f"the checkpoint's synthesised images are {tuple(saved.shape)}, but data.content has "
+                    f"{count} image(s) and data.scales the sizes {[list(s) for s in sizes]}: resume with the "
+                    "data settings it was trained with"
+                )
+        if saved.shape != self.synthesised.shape:
+            self.synthesised = nn.Parameter(torch.empty_like(saved, device=self.synthesised.device))
+
+    def identity(self) -> dict:
+        return {**super().identity(), "backbone": self.backbone}
