@@ -16,7 +16,7 @@ from torchvision.transforms import v2
 
 from litvision.data.bananas import BananasDataModule, BananasDataset, collate_detection, read_banana_split
 from litvision.data.synth.bananas import generate_bananas
-from litvision.errors import ChecksumError, DataError
+from litvision.errors import ChecksumError, ConfigError, DataError
 from litvision.ops.anchors import multibox_target
 
 
@@ -158,13 +158,32 @@ def test_crops_keep_boxes_valid(synth_root):
     assert seen > 0
 
 
+@pytest.mark.parametrize("preset", ["detection_resize", "detection_flip", "detection_ssd"])
+def test_detection_presets_give_fixed_size_inputs_and_valid_boxes(synth_root, preset):
+    from litvision.gallery import load_pipeline
+
+    torch.manual_seed(0)
+    dataset = BananasDataset(synth_root / "bananas_train", load_pipeline(preset, image_size=48), num_classes=3)
+    kept = 0
+    for _ in range(3):
+        for i in range(len(dataset)):
+            image, target = dataset[i]
+            assert image.shape == (3, 48, 48) and image.dtype == torch.float32
+            boxes = target[:, 1:]
+            assert ((boxes >= 0) & (boxes <= 1)).all()
+            assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+            kept += len(target)
+    assert kept > 0
+
+
 # ------------------------------------------------------------------ the DataModule
 def test_datamodule_batches(synth_root):
-    dm = BananasDataModule(root=synth_root, batch_size=4, test_transforms=[v2.Resize([32, 32])])
+    dm = BananasDataModule(root=synth_root, num_classes=3, batch_size=4, test_transforms=[v2.Resize([32, 32])])
     dm.prepare_data()
     dm.setup("fit")
     assert len(dm.train_set) == 10 and len(dm.val_set) == 4
-    assert dm.num_classes == 3
+    assert dm.classes == ["coffee_cup", "cat_face", "horse"]  # from the generator's classes.txt
+    assert dm.test_set is dm.val_set
     images, targets = next(iter(dm.train_dataloader()))
     assert images.shape == (4, 3, 64, 64) and targets.dim() == 3 and targets.shape[0] == 4
     assert targets.shape[2] == 5
@@ -192,7 +211,7 @@ def make_zip(synth_root: Path, tmp_path: Path) -> tuple[Path, str]:
 def test_download_verifies_and_extracts_the_archive(synth_root, tmp_path):
     archive, sha1 = make_zip(synth_root, tmp_path)
     root = tmp_path / "data"
-    dm = BananasDataModule(root=root, download=True, url=archive.as_uri(), sha1=sha1, batch_size=2)
+    dm = BananasDataModule(root=root, num_classes=3, download=True, url=archive.as_uri(), sha1=sha1, batch_size=2)
     dm.prepare_data()
     dm.setup()
     assert (root / "banana-detection" / "bananas_train" / "label.csv").is_file()
@@ -214,15 +233,69 @@ def test_download_with_a_wrong_checksum_extracts_nothing(synth_root, tmp_path):
 
 def test_root_may_point_at_the_split_folders_directly(synth_root, tmp_path):
     shutil.copytree(synth_root, tmp_path / "copy")
-    dm = BananasDataModule(root=tmp_path / "copy")
+    dm = BananasDataModule(root=tmp_path / "copy", num_classes=3)
     dm.setup()
     assert len(dm.val_set) == 4
 
 
-def test_a_truncated_image_fails_when_read_naming_the_file(tmp_path):
+def test_a_truncated_image_is_an_error_naming_the_row_and_file(tmp_path):
     split = write_split(tmp_path, ["a.png,0,1,1,5,5"], {"a.png": (32, 32)})
     path = split / "images" / "a.png"
     path.write_bytes(path.read_bytes()[:60])  # header intact, pixel data cut off
+    # found while checking the split (reading the header's EXIF walks the file), before any training
+    with pytest.raises(DataError, match=r"label\.csv, line 2: image .*a\.png cannot be read \(image file is truncated"):
+        BananasDataset(split)
+
+
+def test_an_image_that_fails_to_decode_later_names_the_file(tmp_path):
+    split = write_split(tmp_path, ["a.png,0,1,1,5,5"], {"a.png": (32, 32)})
     dataset = BananasDataset(split)
-    with pytest.raises(DataError, match=r"a\.png cannot be decoded"):
+    (split / "images" / "a.png").write_bytes(b"not an image any more")
+    with pytest.raises(DataError, match=r"cannot read image file .*a\.png.*corrupt or truncated"):
         dataset[0]
+
+
+# ------------------------------------------------------------------ class names and ids
+def test_class_names_from_the_config_the_file_or_the_ids(synth_root, tmp_path):
+    shutil.copytree(synth_root, tmp_path / "data")
+    named = BananasDataModule(root=tmp_path / "data", num_classes=3, classes=["cup", "cat", "horse"])
+    with pytest.raises(ConfigError, match=r"data.classes \['cup', 'cat', 'horse'\] differ from the names in "
+                                          r".*classes.txt \['coffee_cup', 'cat_face', 'horse'\]"):
+        named.setup()
+    (tmp_path / "data" / "classes.txt").unlink()  # the real archive has none
+    named = BananasDataModule(root=tmp_path / "data", num_classes=3, classes=["cup", "cat", "horse"])
+    named.setup()
+    assert named.classes == ["cup", "cat", "horse"]
+    unnamed = BananasDataModule(root=tmp_path / "data", num_classes=3)
+    unnamed.setup()
+    assert unnamed.classes == ["0", "1", "2"]
+
+
+def test_class_counts_must_agree(synth_root):
+    with pytest.raises(ConfigError, match=r"names 1 classes \(banana\) but data.num_classes=2"):
+        BananasDataModule(root=synth_root, num_classes=2, classes=["banana"])
+    with pytest.raises(ConfigError, match=r"classes.txt names 3 classes .* but data.num_classes=4"):
+        BananasDataModule(root=synth_root, num_classes=4).setup()
+
+
+def test_a_label_beyond_num_classes_names_the_line(tmp_path):
+    split = write_split(tmp_path, ["a.png,0,1,1,5,5", "a.png,2,1,1,5,5"], {"a.png": (32, 32)})
+    with pytest.raises(DataError, match=r"label.csv, line 3: label 2 is not a class id of this data set \(0..1\); "
+                                        r"set data.num_classes"):
+        BananasDataset(split, num_classes=2)
+    assert BananasDataset(split, num_classes=3).num_classes == 3
+
+
+def test_exif_rotated_images_are_read_upright_and_checked_upright(tmp_path):
+    # stored 40 wide x 20 high with orientation 6 (rotate 90 degrees): shown 20 wide x 40 high
+    (tmp_path / "images").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(tmp_path / "images" / "r.jpg", exif=exif)
+    (tmp_path / "label.csv").write_text("img_name,label,xmin,ymin,xmax,ymax\nr.jpg,0,1,1,19,39\n")
+    image, target = BananasDataset(tmp_path)[0]
+    assert image.shape == (3, 40, 20)
+    torch.testing.assert_close(target, torch.tensor([[0.0, 1 / 20, 1 / 40, 19 / 20, 39 / 40]]))
+    (tmp_path / "label.csv").write_text("img_name,label,xmin,ymin,xmax,ymax\nr.jpg,0,1,1,39,19\n")
+    with pytest.raises(DataError, match=r"xmax 39 is outside the image r\.jpg \(20x40"):
+        read_banana_split(tmp_path)

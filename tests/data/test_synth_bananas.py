@@ -57,6 +57,8 @@ def test_counts_sizes_classes_and_objects_per_image(tmp_path):
     assert rows[0] == ["img_name", "label", "xmin", "ymin", "xmax", "ymax"]
     empty = [r for r in rows[1:] if r[1:] == ["", "", "", "", ""]]
     assert len(empty) == counts.count(0)
+    assert (root / "classes.txt").read_text() == "coffee_cup\ncat_face\nhorse\n"
+    assert not (tmp_path.parent / f"{tmp_path.name}.partial").exists()
 
 
 def test_objects_are_cut_out_of_photographs():

@@ -22,6 +22,7 @@ from litvision.data.voc import (
     colorize,
     colors_to_indices,
     find_voc_dir,
+    read_image,
     read_label,
     read_split,
     scan_split,
@@ -204,7 +205,7 @@ def test_dataset_error_in_a_worker_names_the_file(voc_root, tmp_path, crop):
     root = _copy(voc_root, tmp_path)
     dm = _dm(root, crop, num_workers=1, batch_size=64)
     dm.setup("fit")  # validated while intact
-    victim = dm.datasets["train"].ids[-1]
+    victim = dm.train_set.ids[-1]
     label = np.zeros(_sizes(_voc_dir(root), "train")[victim], np.uint8)
     label[1, 1] = 42
     save_label_png(label, _voc_dir(root) / "SegmentationClass" / f"{victim}.png")
@@ -230,15 +231,19 @@ def test_drops_images_smaller_than_the_crop_and_logs_the_count(voc_root, crop, c
         small = {i for i, (h, w) in sizes.items() if h < crop[0] or w < crop[1]}
         assert 0 < len(small) < len(sizes)
         assert dm.dropped[split] == len(small)
-        assert set(dm.datasets[split].ids) == set(sizes) - small
-        assert f"VOC {split}: dropped {len(small)} of {len(sizes)}" in caplog.text
+        assert set(getattr(dm, f"{split}_set").ids) == set(sizes) - small
+        role = "training" if split == "train" else "validation"
+        kept = len(sizes) - len(small)
+        assert f"VOC split '{split}': {kept} images for {role} (dropped {len(small)} of {len(sizes)} " in caplog.text
 
 
-def test_train_batches(voc_root, crop):
+def test_train_batches_are_uint8(voc_root, crop):
+    # the task normalises on its device with its backbone's mean/std; masks become int64 there
     dm = _dm(voc_root, crop, batch_size=3)
+    dm.setup("fit")
     images, masks = next(iter(dm.train_dataloader()))
-    assert images.shape == (3, 3, *crop) and images.dtype == torch.float32
-    assert masks.shape == (3, *crop) and masks.dtype == torch.int64
+    assert images.shape == (3, 3, *crop) and images.dtype == torch.uint8
+    assert masks.shape == (3, *crop) and masks.dtype == torch.uint8
     assert set(masks.unique().tolist()) <= set(range(21)) | {IGNORE_INDEX}
 
 
@@ -262,7 +267,7 @@ def test_random_crop_moves_image_and_mask_together(voc_root, crop):
 
 def _first_val_batch_and_raw_crops(dm, crop):
     dm.setup("validate")
-    ds = dm.datasets["val"]
+    ds = dm.val_set
     images, masks = next(iter(dm.val_dataloader()))
     raw = [VOCSegmentation(ds.voc_dir, "val", ids=ds.ids)[k] for k in range(len(images))]
     raw_images = torch.stack([TF.center_crop(img, list(crop)) for img, _ in raw])
@@ -270,38 +275,21 @@ def _first_val_batch_and_raw_crops(dm, crop):
     return images, masks, raw_images, raw_masks
 
 
-def test_eval_crop_is_the_normalised_centre_crop(voc_root, crop):
-    mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)  # efficientnet_lite0's
-    images, masks, raw_images, raw_masks = _first_val_batch_and_raw_crops(_dm(voc_root, crop, mean=mean, std=std), crop)
-    assert images.dtype == torch.float32 and masks.dtype == torch.int64
-    torch.testing.assert_close(images, (raw_images.float() / 255 - 0.5) / 0.5)
-    assert torch.equal(masks, raw_masks.long())
+def test_eval_crop_is_the_centre_crop(voc_root, crop):
+    images, masks, raw_images, raw_masks = _first_val_batch_and_raw_crops(_dm(voc_root, crop), crop)
+    assert images.dtype == torch.uint8 and masks.dtype == torch.uint8
+    assert torch.equal(images, raw_images) and torch.equal(masks, raw_masks)
     # and deterministic
-    again, _, _, _ = _first_val_batch_and_raw_crops(_dm(voc_root, crop, mean=mean, std=std), crop)
+    again, _, _, _ = _first_val_batch_and_raw_crops(_dm(voc_root, crop), crop)
     assert torch.equal(again, images)
 
 
-def test_imagenet_normalisation_by_default(voc_root, crop):
-    images, _, raw_images, _ = _first_val_batch_and_raw_crops(_dm(voc_root, crop), crop)
-    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
-    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-    torch.testing.assert_close(images, (raw_images.float() / 255 - mean) / std)
-
-
-def test_uint8_batches_for_normalising_on_the_device(voc_root, crop):
-    images, masks, raw_images, raw_masks = _first_val_batch_and_raw_crops(_dm(voc_root, crop, normalize=False), crop)
-    assert images.dtype == torch.uint8 and torch.equal(images, raw_images)
-    assert masks.dtype == torch.int64 and torch.equal(masks, raw_masks.long())
-
-
 def test_worker_batches_equal_main_process_batches(voc_root, crop):
-    # the collate writes into shared memory inside workers
-    for normalize in (True, False):
-        a = _dm(voc_root, crop, normalize=normalize, eval_mode="full", num_workers=0)
-        b = _dm(voc_root, crop, normalize=normalize, eval_mode="full", num_workers=1)
-        a.setup("validate"), b.setup("validate")
-        for (ia, ma), (ib, mb) in zip(a.val_dataloader(), b.val_dataloader(), strict=True):
-            assert torch.equal(ia, ib) and torch.equal(ma, mb)
+    a = _dm(voc_root, crop, eval_mode="full", num_workers=0)
+    b = _dm(voc_root, crop, eval_mode="full", num_workers=1)
+    a.setup("validate"), b.setup("validate")
+    for (ia, ma), (ib, mb) in zip(a.val_dataloader(), b.val_dataloader(), strict=True):
+        assert torch.equal(ia, ib) and torch.equal(ma, mb)
 
 
 def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
@@ -310,8 +298,8 @@ def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
     assert dm.dropped == {}
     for split in ("train", "val"):
         sizes = _sizes(_voc_dir(voc_root), split)
-        assert len(dm.datasets[split]) == len(sizes)
-    ds = dm.datasets["val"]
+        assert len(getattr(dm, f"{split}_set")) == len(sizes)
+    ds = dm.val_set
     small = next(i for i, name in enumerate(ds.ids) if _sizes(ds.voc_dir, "val")[name][1] < crop[1])
     h, w = _sizes(ds.voc_dir, "val")[ds.ids[small]]
     image, mask = ds[small]
@@ -321,7 +309,7 @@ def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
     assert (mask[:, :left] == IGNORE_INDEX).all() and (mask[:, left + w :] == IGNORE_INDEX).all()
     assert (mask[:, left : left + w] != IGNORE_INDEX).any()
     torch.manual_seed(0)
-    _, train_mask = dm.datasets["train"][small]
+    _, train_mask = dm.train_set[small]
     assert train_mask.shape == crop
 
 
@@ -335,9 +323,11 @@ def test_full_image_evaluation_pads_batches_with_ignore(voc_root, crop):
     for k, name in enumerate(read_split(_voc_dir(voc_root), "val")):
         h, w = sizes[name]
         assert (masks[k, h:] == IGNORE_INDEX).all() and (masks[k, :, w:] == IGNORE_INDEX).all()
-        assert (images[k, :, h:] == 0).all() and (images[k, :, :, w:] == 0).all()
-        assert (images[k, :, :h, :w] != 0).any()
-        assert torch.equal(masks[k, :h, :w], torch.from_numpy(read_label(_voc_dir(voc_root) / "SegmentationClass" / f"{name}.png")).long())
+        fill = torch.tensor([124, 116, 104], dtype=torch.uint8)[:, None, None]  # the ImageNet mean colour
+        assert (images[k, :, h:] == fill).all() and (images[k, :, :, w:] == fill).all()
+        assert torch.equal(images[k, :, :h, :w], read_image(_voc_dir(voc_root) / "JPEGImages" / f"{name}.jpg"))
+        label = read_label(_voc_dir(voc_root) / "SegmentationClass" / f"{name}.png")
+        assert torch.equal(masks[k, :h, :w], torch.from_numpy(label))
 
 
 def test_crop_larger_than_every_image(voc_root):
@@ -384,7 +374,7 @@ def test_download_from_a_file_url(voc_root, tmp_path, crop):
     dm.prepare_data()
     assert find_voc_dir(root) == root / "VOCdevkit" / "VOC2012"
     dm.setup("fit")
-    assert len(dm.datasets["train"]) > 0
+    assert len(dm.train_set) > 0
     dm.prepare_data()  # present now: nothing to do
 
 
@@ -397,3 +387,61 @@ def test_download_with_a_wrong_checksum_extracts_nothing(voc_root, tmp_path, cro
         dm.prepare_data()
     assert find_voc_dir(root) is None
     assert not (root / "VOCtrainval_11-May-2012.tar").exists()
+
+
+def test_archive_put_in_root_by_hand_is_extracted_without_download(voc_root, tmp_path, crop):
+    root = tmp_path / "data"
+    root.mkdir()
+    sha1 = _tar(voc_root, root / "VOCtrainval_11-May-2012.tar")
+    dm = _dm(root, crop, download=False, url="http://unreachable.invalid/VOCtrainval_11-May-2012.tar", sha1=sha1)
+    dm.prepare_data()
+    assert find_voc_dir(root) == root / "VOCdevkit" / "VOC2012"
+    assert sorted(p.name for p in root.iterdir()) == ["VOCdevkit", "VOCtrainval_11-May-2012.tar"]  # no partial
+
+
+def test_an_archive_without_voc_is_refused(tmp_path, crop):
+    root = tmp_path / "data"
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "readme.txt").write_text("not VOC")
+    root.mkdir()
+    with tarfile.open(root / "VOCtrainval_11-May-2012.tar", "w") as tf:
+        tf.add(tmp_path / "junk", arcname="junk")
+    with pytest.raises(DataError, match="holds no VOCdevkit/VOC2012 folder"):
+        _dm(root, crop, sha1=None).prepare_data()
+    assert sorted(p.name for p in root.iterdir()) == ["VOCtrainval_11-May-2012.tar"]
+
+
+def test_generated_data_is_created_on_first_use(tmp_path, crop, synth_args):
+    from functools import partial
+
+    from litvision.data.synth.voc import export_voc_synth
+
+    prepare = partial(export_voc_synth, **synth_args)
+    with pytest.raises(DataError, match="data.download=true to generate it"):
+        _dm(tmp_path / "gen", crop, prepare=prepare).prepare_data()
+    dm = _dm(tmp_path / "gen", crop, prepare=prepare, download=True)
+    dm.prepare_data()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gen"]  # written aside, then renamed into place
+    dm.setup("fit")
+    assert len(dm.train_set) + dm.dropped["train"] == synth_args["num_train"]
+
+
+def test_held_out_validation_part_of_the_train_split(voc_root, crop):
+    dm = _dm(voc_root, crop, val_fraction=0.25, split_seed=3)
+    dm.setup()
+    voc_dir = _voc_dir(voc_root)
+    train_ids, val_ids = set(read_split(voc_dir, "train")), set(read_split(voc_dir, "val"))
+    train, val, test = set(dm.train_set.ids), set(dm.val_set.ids), set(dm.test_set.ids)
+    assert train <= train_ids and val <= train_ids and not train & val  # both from train, disjoint
+    assert test <= val_ids and dm.test_set is not dm.val_set  # VOC's val split is the test set only
+    assert len(train) + len(val) + dm.dropped["train"] + dm.dropped["val"] == len(train_ids)
+    again = _dm(voc_root, crop, val_fraction=0.25, split_seed=3)
+    again.setup("fit")
+    assert set(again.val_set.ids) == val  # seeded: the same on every run
+
+
+def test_without_held_out_part_val_is_also_the_test_set(voc_root, crop):
+    dm = _dm(voc_root, crop)
+    dm.setup("fit"), dm.setup("test")
+    assert dm.test_set is dm.val_set
+    assert list(dm.classes) == list(VOC_CLASSES) and dm.num_classes == 21

@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from litvision.errors import ConfigError
 from litvision.nets.backbones import create_backbone
 from litvision.nets.fcn import FCN
 from litvision.ops.bilinear import bilinear_kernel
@@ -97,5 +98,5 @@ def test_offline_efficientnet_imagenet_weights():
 
 
 def test_unknown_backbone():
-    with pytest.raises(KeyError, match="vgg19"):
+    with pytest.raises(ConfigError, match="backbone 'vgg19'"):
         FCN("vgg19", weights=None)

@@ -9,7 +9,9 @@ On disk, each split is a folder (`bananas_train`, `bananas_val`) holding `images
 one row per box, coordinates in pixels of that image, class ids from 0. Several rows with the same
 img_name give that image several boxes. An image with no object is listed with empty fields,
 `17.png,,,,,`, so that every image in `images/` is accounted for: an image file that label.csv does
-not name is an error, as is any malformed row (nothing is skipped silently).
+not name is an error, as is any malformed row (nothing is skipped silently). Class names are not in
+label.csv: the data module takes them from its `classes` setting or from an optional `classes.txt`
+(one name per line, line i naming class id i) beside the split folders, which the generator writes.
 
 Samples are (image float (3, H, W) in [0, 1], target (n, 5) rows [class, x1, y1, x2, y2] with corners
 normalised by that image's width and height); `collate_detection` pads targets with class -1 rows into
@@ -24,21 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import lightning as L
 import torch
-from PIL import Image
+from PIL import ExifTags, Image
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from litvision.data.base import VisionDataModule
 from litvision.data.download import download_and_extract
-from litvision.errors import DataError
+from litvision.data.images import load_image
+from litvision.errors import ConfigError, DataError
 
 URL = "http://d2l-data.s3-accelerate.amazonaws.com/banana-detection.zip"
 SHA1 = "5de26c8fce5ccdea9f91267273464dc968d20d72"
 ARCHIVE_FOLDER = "banana-detection"  # what the zip extracts to
 SPLITS = {"train": "bananas_train", "val": "bananas_val"}
+CLASSES_FILE = "classes.txt"  # optional, beside the split folders: class names, one per line
 COLUMNS = ("img_name", "label", "xmin", "ymin", "xmax", "ymax")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -71,22 +75,31 @@ def _parse_label(value: str, where: str) -> int:
     return int(number)
 
 
+# EXIF orientations that turn the stored image by 90 degrees (load_image applies them)
+_TRANSPOSED = {5, 6, 7, 8}
+
+
 def _image_size(path: Path, where: str) -> tuple[int, int]:
+    """(height, width) of the image as `load_image` returns it (EXIF orientation applied), read from the
+    header without decoding the pixels."""
     if not path.is_file():
         raise DataError(f"{where}: image {path} does not exist. Put the image there or remove its rows.")
     try:
         with Image.open(path) as img:
             width, height = img.size
+            if img.getexif().get(ExifTags.Base.Orientation) in _TRANSPOSED:
+                width, height = height, width
     except (OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{where}: image {path} cannot be read ({err}); replace or remove it.") from err
     return height, width
 
 
-def read_banana_split(split_dir: str | Path) -> list[BananaImage]:
+def read_banana_split(split_dir: str | Path, num_classes: int | None = None) -> list[BananaImage]:
     """Read and validate one split folder (label.csv + images/). Raises DataError naming the file, the
     line and the value for: a missing file, an unknown column layout, a row with the wrong number of
     fields, a non-numeric or non-finite field, a missing image, x2 <= x1 or y2 <= y1, coordinates
-    outside the image, an image listed both with and without boxes, and image files label.csv omits."""
+    outside the image, a class id >= `num_classes` (when given), an image listed both with and without
+    boxes, and image files label.csv omits."""
     split_dir = Path(split_dir)
     csv_path, images_dir = split_dir / "label.csv", split_dir / "images"
     if not csv_path.is_file():
@@ -128,6 +141,11 @@ def read_banana_split(split_dir: str | Path) -> list[BananaImage]:
                         f"(one box) or none of them (an image without objects)."
                     )
                 label = _parse_label(values["label"], where)
+                if num_classes is not None and label >= num_classes:
+                    raise DataError(
+                        f"{where}: label {values['label']} is not a class id of this data set (0..{num_classes - 1}); "
+                        f"set data.num_classes (and the class names) to cover it, or fix the row"
+                    )
                 x1, y1, x2, y2 = (_parse_number(values[c], c, where) for c in ("xmin", "ymin", "xmax", "ymax"))
                 if x2 <= x1:
                     raise DataError(f"{where}: xmax {values['xmax']} is not greater than xmin {values['xmin']}")
@@ -159,19 +177,46 @@ def read_banana_split(split_dir: str | Path) -> list[BananaImage]:
     return list(images.values())
 
 
+def _as_pipeline(transforms: Callable | Sequence[Callable] | None) -> Callable | None:
+    """A list of transforms.v2 objects as one Compose; a callable or None as it is."""
+    if transforms is None or callable(transforms):
+        return transforms
+    return v2.Compose(list(transforms))
+
+
+def _to_float(image: Tensor) -> Tensor:
+    """float32 in [0, 1] (uint8 pipelines), or the pipeline's float output unchanged; plain Tensor."""
+    return v2.functional.to_dtype(image, torch.float32, scale=True).as_subclass(Tensor)
+
+
+def detection_input(image: Image.Image, transforms: Callable | Sequence[Callable] | None) -> tuple[Tensor, Tensor]:
+    """An image file's pixels as the model sees them under `transforms`, for prediction: returns the
+    input (3, h, w) and where the whole original image landed in it, (x1, y1, x2, y2) in input pixels
+    (the frame is passed through the transforms as an unclamped box, so resizing, padding and cropping
+    are all accounted for). Maps predictions back to the original image's pixels."""
+    pixels = tv_tensors.Image(v2.functional.pil_to_tensor(image))
+    height, width = pixels.shape[-2:]
+    frame = tv_tensors.BoundingBoxes(torch.tensor([[0.0, 0.0, width, height]]), format="XYXY",
+                                     canvas_size=(height, width), clamping_mode=None)
+    pipeline = _as_pipeline(transforms)
+    if pipeline is not None:
+        pixels, frame = pipeline(pixels, frame)
+    return _to_float(pixels), frame.as_subclass(Tensor)[0]
+
+
 class BananasDataset(Dataset):
     """One banana-format split. `transforms`: torchvision.transforms.v2 transforms (a list or one
     callable) applied jointly to the image (tv_tensors.Image, uint8) and its boxes
     (tv_tensors.BoundingBoxes, pixels) with labels; afterwards boxes are clamped to the image and
-    boxes an augmentation left thinner than a pixel (cropped away) are removed with their labels."""
+    boxes an augmentation left thinner than a pixel (cropped away) are removed with their labels.
+    Images are read with litvision.data.images.load_image (RGB, EXIF orientation applied), the same
+    reader prediction uses."""
 
-    def __init__(self, split_dir: str | Path, transforms: Callable | Sequence[Callable] | None = None) -> None:
+    def __init__(self, split_dir: str | Path, transforms: Callable | Sequence[Callable] | None = None,
+                 num_classes: int | None = None) -> None:
         self.split_dir = Path(split_dir)
-        self.images = read_banana_split(self.split_dir)
-        if transforms is None or callable(transforms):
-            self.transforms = transforms
-        else:
-            self.transforms = v2.Compose(list(transforms))
+        self.images = read_banana_split(self.split_dir, num_classes)
+        self.transforms = _as_pipeline(transforms)
         self._keep_boxes_valid = v2.Compose([v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=1.0)])
 
     @property
@@ -184,11 +229,12 @@ class BananasDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         record = self.images[index]
-        try:
-            with Image.open(record.path) as img:  # Pillow, as for the sizes the boxes were checked against
-                image = tv_tensors.Image(v2.functional.pil_to_tensor(img.convert("RGB")))
-        except (OSError, SyntaxError, ValueError) as err:
-            raise DataError(f"image {record.path} cannot be decoded ({err}); replace or remove it.") from err
+        image = tv_tensors.Image(v2.functional.pil_to_tensor(load_image(record.path)))
+        if tuple(image.shape[-2:]) != (record.height, record.width):
+            raise DataError(
+                f"image {record.path} is {image.shape[-1]}x{image.shape[-2]} pixels but was "
+                f"{record.width}x{record.height} when {self.split_dir / 'label.csv'} was checked; it changed on disk"
+            )
         boxes = tv_tensors.BoundingBoxes(
             torch.tensor(record.boxes, dtype=torch.float32).reshape(-1, 4),
             format="XYXY",
@@ -198,7 +244,7 @@ class BananasDataset(Dataset):
         if self.transforms is not None:
             image, target = self.transforms(image, target)
             image, target = self._keep_boxes_valid(image, target)
-        image = v2.functional.to_dtype(image, torch.float32, scale=True).as_subclass(Tensor)
+        image = _to_float(image)
         height, width = image.shape[-2:]
         scale = torch.tensor([width, height, width, height], dtype=torch.float32)
         boxes = target["boxes"].as_subclass(Tensor) / scale
@@ -223,38 +269,69 @@ def collate_detection(batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, T
     return torch.stack(images), padded
 
 
-class BananasDataModule(L.LightningDataModule):
-    """The banana detection data set (train and val; `test` is val, as in the seeds).
+def read_class_names(path: Path, num_classes: int) -> list[str]:
+    """The names in a classes.txt (one per line, blank lines ignored), which must be `num_classes`."""
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(names) != num_classes:
+        raise ConfigError(
+            f"{path} names {len(names)} classes ({', '.join(names)}) but data.num_classes={num_classes}: "
+            f"set data.num_classes={len(names)} or fix the file"
+        )
+    return names
+
+
+class BananasDataModule(VisionDataModule):
+    """The banana detection data set, or any data in its format (train and val; `test` is val, as in
+    the seeds).
 
     `root` holds `bananas_train/` and `bananas_val/`, directly or inside `banana-detection/` (where the
-    archive extracts to). With `download=True` and no data there, the seeds' banana-detection.zip is
-    downloaded into `root`, checked against its SHA-1 and extracted. `train_transforms` /
-    `test_transforms` are lists of instantiated transforms.v2 objects (or None)."""
+    archive extracts to). When they are missing and `download` is true, `prepare(root)` creates them
+    (e.g. the offline generator), or without `prepare` the seeds' banana-detection.zip is downloaded
+    into `root`, checked against its SHA-1 and extracted. `train_transforms` / `test_transforms` are
+    transforms.v2 pipelines (a Compose or a list) applied jointly to image and boxes.
+
+    `num_classes` (object classes, without background) is checked against every label. Class names:
+    `classes` when given, else the root's classes.txt, else the ids as strings."""
+
+    collate_fn = staticmethod(collate_detection)
 
     def __init__(
         self,
         root: str | Path = "data/bananas",
+        num_classes: int = 1,
+        classes: Sequence[str] | None = None,
         download: bool = False,
+        prepare: Callable[[Path], object] | None = None,
+        train_transforms: Callable | Sequence[Callable] | None = None,
+        test_transforms: Callable | Sequence[Callable] | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
-        train_transforms: Sequence[Callable] | None = None,
-        test_transforms: Sequence[Callable] | None = None,
         pin_memory: bool = False,
+        image_size: int = 256,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
         url: str = URL,
         sha1: str | None = SHA1,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, num_workers, pin_memory, mean, std)
+        if num_classes < 1:
+            raise ConfigError(f"data.num_classes must be at least 1, got {num_classes}")
+        if classes is not None and len(classes) != num_classes:
+            raise ConfigError(
+                f"data.classes names {len(classes)} classes ({', '.join(map(str, classes))}) but "
+                f"data.num_classes={num_classes}; make them agree"
+            )
         self.root = Path(root)
+        self.num_classes = num_classes
+        self.class_names_setting = None if classes is None else [str(c) for c in classes]
         self.download = download
-        self.batch_size = batch_size
-        self.num_workers = num_workers
+        self.prepare = prepare
         self.train_transforms = train_transforms
         self.test_transforms = test_transforms
-        self.pin_memory = pin_memory
+        self.image_size = image_size  # read by the transform presets
         self.url = url
         self.sha1 = sha1
-        self.train_set: BananasDataset | None = None
-        self.val_set: BananasDataset | None = None
+        self.classes: list[str] = list(self.class_names_setting or [])
 
     def _data_dir(self) -> Path | None:
         for candidate in (self.root, self.root / ARCHIVE_FOLDER):
@@ -263,48 +340,45 @@ class BananasDataModule(L.LightningDataModule):
         return None
 
     def prepare_data(self) -> None:
-        if self._data_dir() is None and self.download:
+        if self._data_dir() is not None or not self.download:
+            return
+        if self.prepare is not None:
+            self.prepare(self.root)
+        else:
             download_and_extract(self.url, self.sha1, self.root, self.root)
+
+    def _class_names(self, data_dir: Path) -> list[str]:
+        listed = data_dir / CLASSES_FILE
+        from_file = read_class_names(listed, self.num_classes) if listed.is_file() else None
+        if self.class_names_setting is not None:
+            if from_file is not None and from_file != self.class_names_setting:
+                raise ConfigError(
+                    f"data.classes {self.class_names_setting} differ from the names in {listed} {from_file}; "
+                    "drop data.classes (to use the file) or make them agree"
+                )
+            return self.class_names_setting
+        return from_file or [str(i) for i in range(self.num_classes)]
 
     def setup(self, stage: str | None = None) -> None:
         data_dir = self._data_dir()
         if data_dir is None:
-            hint = (
-                "the download did not produce them" if self.download else
-                f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it into {self.root}"
-            )
+            if self.download:
+                hint = "preparing it did not produce them"
+            elif self.prepare is not None:
+                hint = "set data.download=true to generate them, or point data.root at an existing copy"
+            else:
+                hint = (f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it "
+                        f"into {self.root}")
             raise DataError(
                 f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
                 f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."
             )
         if self.train_set is None:
-            self.train_set = BananasDataset(data_dir / SPLITS["train"], self.train_transforms)
-            self.val_set = BananasDataset(data_dir / SPLITS["val"], self.test_transforms)
+            self.classes = self._class_names(data_dir)
+            self.train_set = BananasDataset(data_dir / SPLITS["train"], self.train_transforms, self.num_classes)
+            self.val_set = BananasDataset(data_dir / SPLITS["val"], self.test_transforms, self.num_classes)
+            self.test_set = self.val_set
 
-    @property
-    def num_classes(self) -> int:
-        if self.train_set is None:
-            raise RuntimeError("BananasDataModule.num_classes is known after setup()")
-        return max(self.train_set.num_classes, self.val_set.num_classes)
-
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("call BananasDataModule.setup() first")
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=collate_detection,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+    def predict_input(self, image: Image.Image) -> tuple[Tensor, Tensor]:
+        """`detection_input` under the test pipeline: what the model sees of a new image file."""
+        return detection_input(image, self.test_transforms)

@@ -8,30 +8,32 @@ On disk (the official VOCtrainval_11-May-2012.tar, or what `litvision.data.synth
                                                                  255 on boundaries and difficult regions
 
 Images are decoded per sample in DataLoader workers (the seeds decode and normalise the whole split
-into memory at start-up, several GB of float32 for VOC).
+into memory at start-up, several GB of float32 for VOC) and batched as uint8; the segmentation task
+normalises them on its device.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-import lightning as L
 import numpy as np
 import torch
+import torchvision.transforms.v2.functional as TF
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import Dataset, default_collate
 from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
-from litvision.data.download import download_and_extract
+from litvision.data.base import VisionDataModule, split_indices
+from litvision.data.download import download_file, extract_archive
 from litvision.errors import ConfigError, DataError
-from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
+from litvision.nets.backbones import IMAGENET_MEAN
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.t
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
 
 # the devkit's class names (the seeds write "potted plant" and "tv/monitor"; a "/" would nest
-# TensorBoard tags such as val/iou/<name>)
+# TensorBoard tags such as val/IoU/<name>)
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
@@ -133,6 +135,14 @@ def read_label(path: str | Path, num_classes: int = len(VOC_CLASSES)) -> np.ndar
     return label
 
 
+def save_label_png(label: np.ndarray, path: str | Path) -> None:
+    """(H, W) uint8 class indices as a palette PNG with the VOC palette, as VOC ships its labels: viewers
+    show the colours, `read_label` gets the indices back."""
+    img = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8))  # "L"; putpalette makes it "P", values kept
+    img.putpalette(VOC_PALETTE.tobytes())
+    img.save(path, optimize=False)
+
+
 def read_image(path: str | Path) -> torch.Tensor:
     """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
     TorchCodec, still present) decodes VOC's JPEGs 1.7x faster than PIL + numpy here."""
@@ -207,13 +217,16 @@ def scan_split(
 
     Checks that every image and label exists, that their sizes agree (from the file headers) and, with
     `check_values`, decodes every label to check its values (about 1 ms per VOC label; PIL releases the
-    GIL while decoding, so threads help). Raises one DataError listing the problems found.
+    GIL while decoding, so threads help). Raises one DataError listing the problems found (one line
+    when there is one problem).
     """
     voc_dir = Path(voc_dir)
     threads = threads or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(lambda i: _scan_one(voc_dir, i, num_classes, check_values), ids))
     problems = [problem for _, problem in results if problem is not None]
+    if len(problems) == 1:
+        raise DataError(f"1 of {len(ids)} samples in {voc_dir} is unusable: {problems[0]}")
     if problems:
         shown = "\n  ".join(problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
@@ -243,50 +256,33 @@ class PadToSize(v2.Transform):
         return v2.functional.pad(inpt, params["padding"], fill=fill)
 
 
-def _empty_batch(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    if get_worker_info() is None:
-        return torch.empty(shape, dtype=dtype)
-    # in a DataLoader worker, allocate in shared memory as torch's default_collate does, so that
-    # handing the batch to the main process copies nothing (share_memory_() afterwards copies it all)
-    storage = torch.empty(0, dtype=dtype)._typed_storage()._new_shared(math.prod(shape), device="cpu")
-    return torch.empty(0, dtype=dtype).new(storage).resize_(shape)
+class PadCollate:
+    """(image, mask) samples -> (B, 3, H, W) uint8 images and (B, H, W) uint8 masks.
 
-
-class SegmentationCollate:
-    """(uint8 image, uint8 mask) samples -> (B, 3, H, W) images and (B, H, W) int64 masks.
-
-    Images are normalised, (x / 255 - mean) / std as float32, while being written into the batch, or
-    stacked as uint8 with normalize=False (for the model to normalise on its device). Samples of
-    different sizes (full-image evaluation) are padded at the bottom/right to the largest: images with
-    0 (the mean colour once normalised; black for uint8), masks with IGNORE_INDEX.
-    Hand-written: torchvision's ToDtype + Normalize followed by default_collate allocate and traverse
-    every crop three more times, which made streaming about half as fast as preloading (see
-    experiments/bench_voc_pipeline.py); default_collate also needs equal sizes.
+    Equal-sized samples (crops) go straight to torch's default_collate (which, in a DataLoader worker,
+    builds the batch in shared memory). Samples of different sizes (full-image evaluation) are first
+    padded at the bottom/right to the largest: images with `image_fill`, masks with IGNORE_INDEX, so
+    the padding counts in no loss or metric. Hand-written only for that padding: default_collate
+    stacks equal shapes only.
     """
 
-    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, normalize: bool = True):
-        self.normalize = normalize
-        self.mean = torch.tensor([255 * m for m in mean], dtype=torch.float32).view(3, 1, 1)
-        self.std = torch.tensor([255 * s for s in std], dtype=torch.float32).view(3, 1, 1)
+    def __init__(self, image_fill: Sequence[int], mask_fill: int = IGNORE_INDEX):
+        self.image_fill = [int(v) for v in image_fill]
+        self.mask_fill = mask_fill
 
     def __call__(self, batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-        height = max(img.shape[-2] for img, _ in batch)
-        width = max(img.shape[-1] for img, _ in batch)
-        same_size = all(img.shape[-2:] == (height, width) for img, _ in batch)
-        images = _empty_batch((len(batch), 3, height, width), torch.float32 if self.normalize else torch.uint8)
-        masks = _empty_batch((len(batch), height, width), torch.int64)
-        if not same_size:
-            images.zero_()
-            masks.fill_(IGNORE_INDEX)
-        for i, (image, mask) in enumerate(batch):
-            h, w = image.shape[-2:]
-            # copy_ converts uint8 to float on the way; in place after that (a mixed-dtype torch.sub(out=)
-            # is three times slower)
-            slot = images[i, :, :h, :w].copy_(image)
-            if self.normalize:
-                slot.sub_(self.mean).div_(self.std)
-            masks[i, :h, :w] = mask
-        return images, masks
+        height = max(image.shape[-2] for image, _ in batch)
+        width = max(image.shape[-1] for image, _ in batch)
+        if any(image.shape[-2:] != (height, width) for image, _ in batch):
+            batch = [self._pad(image, mask, height, width) for image, mask in batch]
+        return default_collate(batch)
+
+    def _pad(self, image: torch.Tensor, mask: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, ...]:
+        padding = [0, 0, width - image.shape[-1], height - image.shape[-2]]  # left, top, right, bottom
+        return (
+            TF.pad(image, padding, fill=self.image_fill),
+            TF.pad(mask[None], padding, fill=self.mask_fill)[0],
+        )
 
 
 class VOCSegmentation(Dataset):
@@ -344,32 +340,54 @@ def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
-class VOCSegmentationDataModule(L.LightningDataModule):
-    """VOC2012 segmentation for Lightning: download (optional), validate, crop, normalise, stream.
+def extract_voc_archive(archive: Path, root: Path) -> None:
+    """Extract the VOC tar into root/VOCdevkit through a temporary folder, so that an interrupted
+    extraction never leaves a VOCdevkit that looks complete."""
+    partial = root / ".VOCdevkit.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    extract_archive(archive, partial)
+    found = find_voc_dir(partial / "VOCdevkit") if (partial / "VOCdevkit").is_dir() else None
+    if found is None:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise DataError(f"{archive} holds no VOCdevkit/VOC2012 folder: it is not the VOC2012 archive.")
+    (partial / "VOCdevkit").rename(root / "VOCdevkit")
+    shutil.rmtree(partial, ignore_errors=True)
+
+
+IMAGENET_MEAN_COLOR = tuple(round(255 * m) for m in IMAGENET_MEAN)  # (124, 116, 104)
+
+
+class VOCSegmentationDataModule(VisionDataModule):
+    """VOC2012 segmentation for Lightning: find or create the data, validate it, crop, stream.
 
     root: the folder holding VOCdevkit/VOC2012 (downloads extract there), or VOC2012 itself.
+    download: when the data is missing, create it: with `prepare` (a callable taking root, e.g. the
+        offline generator of data=voc_synth), or else by downloading the official archive from `url`
+        (SHA-1 `sha1`). A VOCtrainval_11-May-2012.tar put into root by hand is extracted either way.
     crop_size: (height, width) of the joint random crop for training, and of the deterministic centre
         crop for evaluation when eval_mode="crop"; eval_mode="full" evaluates whole images (batched by
         padding with 255).
     small_images: "drop" images smaller than the crop, as the seeds do (the count is logged and kept in
         `dropped`), or "pad" them with 255 (ignored) up to the crop.
-    boundary: "ignore" keeps 255 on boundaries (use ignore_index=255 in the loss and metrics) or
+    boundary: "ignore" keeps 255 on boundaries (the task ignores it in loss and metrics) or
         "background" relabels it 0 as the seeds' numbers did.
-    mean, std: input normalisation, ImageNet's by default; use the backbone's
-        (`litvision.nets.backbones.get_spec(name).mean/.std`: 0.5/0.5 for efficientnet_lite0).
-    normalize: False delivers (B, 3, H, W) uint8 images for the model to normalise on its device:
-        a quarter of the bytes through worker shared memory and host-to-device copies.
+    val_fraction: 0 validates (and tests) on the val split, as the seeds do. Above 0, that fraction of
+        the train split (seeded by split_seed) is held out for validation and the val split is only
+        the test set, e.g. for hyper-parameter searches that must not see the numbers they report.
     check_label_values: decode every label once in setup() to find bad values before training starts
         (about 2 s for 1200 VOC-sized labels on 2 busy cores); sizes, modes and missing files are
         always checked.
+    fill_color: the RGB colour of padded image pixels (their labels are 255, ignored); the ImageNet
+        mean colour keeps them close to the zeros a convolution pads with.
 
-    Items of the datasets are uint8 crops; the loaders' collate (SegmentationCollate) normalises them
-    and turns masks into int64, ready for cross_entropy(ignore_index=255). Memory is bounded by the
-    batches in flight (workers x prefetch), not by the size of the data set.
+    Batches are uint8: (B, 3, H, W) images and (B, H, W) masks. The task normalises the images on its
+    device with its backbone's mean and std, so data and model cannot disagree about them, and a batch
+    costs a quarter of the float32 bytes through worker shared memory and host-to-device copies.
+    Memory is bounded by the batches in flight (workers x prefetch), not by the size of the data set.
     """
 
     num_classes = len(VOC_CLASSES)
-    class_names = VOC_CLASSES
+    classes = VOC_CLASSES
     ignore_index = IGNORE_INDEX
     palette = VOC_PALETTE
 
@@ -377,66 +395,92 @@ class VOCSegmentationDataModule(L.LightningDataModule):
         self,
         root: str | Path = "data/voc",
         download: bool = False,
+        prepare: Callable[[Path], Any] | None = None,
         batch_size: int = 32,
         num_workers: int = 4,
         crop_size: int | Sequence[int] = (320, 480),
         eval_mode: str = "crop",
         small_images: str = "drop",
         boundary: str = "ignore",
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        normalize: bool = True,
+        val_fraction: float = 0.0,
+        split_seed: int = 0,
         check_label_values: bool = True,
         train_split: str = "train",
         val_split: str = "val",
+        fill_color: Sequence[int] = IMAGENET_MEAN_COLOR,
         url: str = VOC_URL,
         sha1: str | None = VOC_SHA1,
         pin_memory: bool = False,
     ):
-        super().__init__()
-        self.save_hyperparameters()  # stored in checkpoints, so prediction can rebuild the normalisation
+        super().__init__(batch_size, num_workers, pin_memory)
         if eval_mode not in ("crop", "full"):
-            raise ConfigError(f"eval_mode must be 'crop' or 'full', got {eval_mode!r}")
+            raise ConfigError(f"data.eval_mode must be 'crop' or 'full', got {eval_mode!r}")
         if small_images not in ("drop", "pad"):
-            raise ConfigError(f"small_images must be 'drop' or 'pad', got {small_images!r}")
+            raise ConfigError(f"data.small_images must be 'drop' or 'pad', got {small_images!r}")
         if boundary not in ("ignore", "background"):
-            raise ConfigError(f"boundary must be 'ignore' or 'background', got {boundary!r}")
+            raise ConfigError(f"data.boundary must be 'ignore' or 'background', got {boundary!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        if len(fill_color) != 3 or not all(0 <= int(c) <= 255 for c in fill_color):
+            raise ConfigError(f"data.fill_color must be three values in 0..255, got {fill_color!r}")
         self.root = Path(root).expanduser()
         self.download = download
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.crop_size = _pair(crop_size, "crop_size")
+        self.prepare = prepare
+        self.crop_size = _pair(crop_size, "data.crop_size")
         self.eval_mode = eval_mode
         self.small_images = small_images
         self.boundary = boundary
-        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
-        self.normalize = normalize
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
         self.check_label_values = check_label_values
         self.splits = {"train": train_split, "val": val_split}
+        self.fill_color = tuple(int(c) for c in fill_color)
         self.url, self.sha1 = url, sha1
-        self.pin_memory = pin_memory
-        self.dropped: dict[str, int] = {}
-        self.datasets: dict[str, VOCSegmentation] = {}
+        self.collate_fn = PadCollate(self.fill_color)
+        self.dropped: dict[str, int] = {}  # role (train/val/test) -> images dropped as smaller than the crop
+        self._scans: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
 
-    # --- locating / downloading -------------------------------------------------------------------
+    # --- locating / creating the data ---------------------------------------------------------------
+
+    @property
+    def archive(self) -> Path:
+        return self.root / self.url.rsplit("/", 1)[-1]
 
     def _missing_error(self) -> DataError:
-        return DataError(
+        expected = (
             f"Pascal VOC2012 not found under {self.root}: expected {self.root}/VOCdevkit/VOC2012 with "
-            "ImageSets/Segmentation, JPEGImages and SegmentationClass. Set data.download=true to fetch "
-            f"{self.url} (2 GB), or download VOCtrainval_11-May-2012.tar yourself (SHA-1 {VOC_SHA1}), "
-            f"extract it into {self.root}, and keep data.download=false (data.root may also point at "
-            "an existing VOCdevkit/VOC2012 folder)."
+            "ImageSets/Segmentation, JPEGImages and SegmentationClass."
+        )
+        if self.prepare is not None:
+            return DataError(f"{expected} Set data.download=true to generate it, or point data.root at a copy.")
+        return DataError(
+            f"{expected} Set data.download=true to fetch {self.url} (2 GB), or download "
+            f"{self.archive.name} yourself (SHA-1 {self.sha1 or VOC_SHA1}) and put it at {self.archive} (it is "
+            "verified and extracted on the next run), or point data.root at an existing VOCdevkit/VOC2012 "
+            "folder with data.download=false."
         )
 
     def prepare_data(self) -> None:
         if find_voc_dir(self.root) is not None:
             return
-        if not self.download:
+        if self.prepare is not None:
+            if not self.download:
+                raise self._missing_error()
+            self.prepare(self.root)
+        elif self.download or self.archive.is_file():
+            new_folders = [p for p in (self.root, *self.root.parents) if not p.exists()]
+            try:
+                download_file(self.url, self.archive, self.sha1)
+                extract_voc_archive(self.archive, self.root)
+            except DataError:
+                for folder in new_folders:  # leave no empty folders behind a failed download
+                    if folder.is_dir() and not any(folder.iterdir()):
+                        folder.rmdir()
+                raise
+        else:
             raise self._missing_error()
-        download_and_extract(self.url, self.sha1, self.root, self.root)
         if find_voc_dir(self.root) is None:
-            raise DataError(f"extracted {self.url} into {self.root}, but found no VOCdevkit/VOC2012 in it.")
+            raise DataError(f"created the data in {self.root}, but found no VOCdevkit/VOC2012 in it.")
 
     @property
     def voc_dir(self) -> Path:
@@ -448,11 +492,10 @@ class VOCSegmentationDataModule(L.LightningDataModule):
     # --- transforms ---------------------------------------------------------------------------------
 
     def _fill(self) -> dict[type, Any]:
-        # padded image pixels get the mean colour (0 after normalisation); padded labels are ignored
-        return {tv_tensors.Image: [round(255 * m) for m in self.mean], tv_tensors.Mask: IGNORE_INDEX}
+        return {tv_tensors.Image: list(self.fill_color), tv_tensors.Mask: IGNORE_INDEX}
 
     def train_transforms(self) -> v2.Transform:
-        """Joint random crop of image and mask (uint8 in and out; the collate normalises)."""
+        """Joint random crop of image and mask (uint8 in and out)."""
         return v2.RandomCrop(self.crop_size, pad_if_needed=self.small_images == "pad", fill=self._fill())
 
     def eval_transforms(self) -> v2.Transform | None:
@@ -463,64 +506,63 @@ class VOCSegmentationDataModule(L.LightningDataModule):
             return v2.Compose([PadToSize(self.crop_size, self._fill()), v2.CenterCrop(self.crop_size)])
         return v2.CenterCrop(self.crop_size)
 
-    def collate(self) -> SegmentationCollate:
-        return SegmentationCollate(self.mean, self.std, self.normalize)
+    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Batches -> [0, 1] for display: there is no normalisation to undo, only uint8 to rescale."""
+        return TF.to_dtype(images, torch.float32, scale=True)
 
     # --- datasets -----------------------------------------------------------------------------------
 
-    def _build(self, stage_split: str) -> VOCSegmentation:
-        voc_dir = self.voc_dir
-        split = self.splits[stage_split]
-        ids = read_split(voc_dir, split)
-        sizes = scan_split(voc_dir, ids, self.num_classes, self.check_label_values)
-        cropped = stage_split == "train" or self.eval_mode == "crop"
+    def _scan(self, split: str) -> tuple[list[str], list[tuple[int, int]]]:
+        """A VOC split's ids and image sizes, validated (once per split)."""
+        if split not in self._scans:
+            voc_dir = self.voc_dir
+            ids = read_split(voc_dir, split)
+            self._scans[split] = (ids, scan_split(voc_dir, ids, self.num_classes, self.check_label_values))
+        return self._scans[split]
+
+    def _samples(self, role: str) -> tuple[str, str, list[str], list[tuple[int, int]]]:
+        """What the train/val/test role reads: a description, the VOC split, the image ids and sizes."""
+        held_out = self.val_fraction > 0
+        split = self.splits["train" if role == "train" or (role == "val" and held_out) else "val"]
+        ids, sizes = self._scan(split)
+        if held_out and role in ("train", "val"):
+            train_idx, val_idx = split_indices(len(ids), self.val_fraction, self.split_seed)
+            chosen = train_idx if role == "train" else val_idx
+            part = "held-out validation part" if role == "val" else "training part"
+            return (f"VOC split {split!r} ({part}, data.val_fraction={self.val_fraction})", split,
+                    [ids[i] for i in chosen], [sizes[i] for i in chosen])
+        return f"VOC split {split!r}", split, ids, sizes
+
+    def _build(self, role: str) -> VOCSegmentation:
+        if role == "test" and not self.val_fraction and self.val_set is not None:
+            return self.val_set  # the same val split: build and validate it once
+        what, split, ids, sizes = self._samples(role)
+        cropped = role == "train" or self.eval_mode == "crop"
+        dropped = ""
         if cropped and self.small_images == "drop":
             ch, cw = self.crop_size
             kept = [i for i, (h, w) in zip(ids, sizes) if h >= ch and w >= cw]
-            self.dropped[split] = len(ids) - len(kept)
+            self.dropped[role] = len(ids) - len(kept)
             if not kept:
                 largest = max(sizes, key=lambda s: s[0] * s[1])
                 raise DataError(
-                    f"the {ch}x{cw} crop is larger than every image of VOC split {split!r} in {voc_dir} "
-                    f"(e.g. the largest is {largest[0]}x{largest[1]}): choose a smaller data.crop_size or "
-                    "set data.small_images=pad."
+                    f"the {ch}x{cw} crop is larger than every image of {what} in {self.voc_dir} (the largest "
+                    f"is {largest[0]}x{largest[1]}): choose a smaller data.crop_size or set data.small_images=pad."
                 )
-            if self.dropped[split]:
-                log.info(
-                    "VOC %s: dropped %d of %d images smaller than the %dx%d crop (data.small_images=drop); "
-                    "%d remain", split, self.dropped[split], len(ids), ch, cw, len(kept),
-                )
+            if self.dropped[role]:
+                dropped = (f" (dropped {self.dropped[role]} of {len(ids)} smaller than the {ch}x{cw} crop: "
+                           "data.small_images=drop)")
             ids = kept
-        transforms = self.train_transforms() if stage_split == "train" else self.eval_transforms()
-        return VOCSegmentation(voc_dir, split, transforms, ids=ids, boundary=self.boundary, num_classes=self.num_classes)
-
-    def setup(self, stage: str | None = None) -> None:
-        # stage None (direct use outside a Trainer) builds both
-        wanted = {"validate": ("val",), "test": ("val",), "predict": ()}.get(stage or "fit", ("train", "val"))
-        for stage_split in wanted:
-            if stage_split not in self.datasets:
-                self.datasets[stage_split] = self._build(stage_split)
-
-    # --- loaders ------------------------------------------------------------------------------------
-
-    def _loader(self, stage_split: str, shuffle: bool) -> DataLoader:
-        if stage_split not in self.datasets:
-            self.setup("fit" if stage_split == "train" else "validate")
-        return DataLoader(
-            self.datasets[stage_split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-            collate_fn=self.collate(),
+        use = {"train": "training", "val": "validation", "test": "testing"}[role]
+        log.info("%s: %d images for %s%s", what, len(ids), use, dropped)  # the seeds' "read 1114 examples"
+        transforms = self.train_transforms() if role == "train" else self.eval_transforms()
+        return VOCSegmentation(
+            self.voc_dir, split, transforms, ids=ids, boundary=self.boundary, num_classes=self.num_classes
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+    def setup(self, stage: str | None = None) -> None:
+        # stage None (direct use outside a Trainer) builds every role
+        roles = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
+        for role in roles.get(stage, ("train", "val", "test")) if stage else ("train", "val", "test"):
+            if getattr(self, f"{role}_set") is None:
+                setattr(self, f"{role}_set", self._build(role))

@@ -10,7 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from litvision.nets.backbones import create_backbone
+from litvision.errors import ConfigError
+from litvision.nets.backbones import create_backbone, get_spec
 from litvision.ops.bilinear import bilinear_kernel
 
 
@@ -44,12 +45,17 @@ class FCN(nn.Module):
     features; the transposed convolution (kernel 2s, stride s, padding s/2) turns m features into
     exactly s*m pixels, so the upsampled map is at least the input size and is cropped at the top-left,
     which keeps the same pixel-to-feature alignment as for sizes divisible by the stride.
+
+    `mean` and `std` are the input normalisation the trunk's ImageNet weights expect (its callers
+    normalise images with them; the net itself takes normalised float input).
     """
 
     def __init__(self, backbone: str = "resnet18", num_classes: int = 21, weights: str | None = "imagenet"):
         super().__init__()
         if backbone not in TRUNKS:
-            raise KeyError(f"FCN supports the backbones {', '.join(sorted(TRUNKS))}; got {backbone!r}")
+            raise ConfigError(f"FCN supports the backbones {', '.join(sorted(TRUNKS))}; got backbone {backbone!r}")
+        self.backbone = backbone
+        self.mean, self.std = get_spec(backbone).mean, get_spec(backbone).std
         self.trunk, channels, self.stride = TRUNKS[backbone](create_backbone(backbone, weights))
         self.num_classes = num_classes
         self.final_conv = nn.Conv2d(channels, num_classes, kernel_size=1)

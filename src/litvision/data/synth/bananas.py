@@ -5,7 +5,8 @@ pasted at random scale and position onto random crops of other real photographs.
 Objects (class ids in this order): the coffee cup and saucer of skimage's `coffee`, the cat's face of
 `chelsea`, a horse silhouette (`horse`) textured with the wooden table of `coffee`, and the coins of
 `coins` (each coin cut out along its own outline). Backgrounds: the other photographs of
-litvision.data.synth.photos. Deterministic given the seed.
+litvision.data.synth.photos. Deterministic given the seed. The class names go into `classes.txt` beside
+the split folders (the real banana archive has no such file; the reader takes it when present).
 
     python -m litvision.data.synth.bananas --out data/bananas_synth --train 1000 --val 100
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -176,21 +178,32 @@ def generate_bananas(
     num_val: int = 100,
     image_size: int = 256,
     num_classes: int = 1,
-    objects_per_image: tuple[int, int] = (1, 1),
-    scale: tuple[float, float] = (0.25, 0.6),
+    objects_per_image: Sequence[int] = (1, 1),
+    scale: Sequence[float] = (0.25, 0.6),
     seed: int = 0,
 ) -> Path:
-    """Write root/bananas_train and root/bananas_val. Defaults mirror the real set: 1000 + 100 images
-    of 256x256 with one object of one class each. Classes are the first `num_classes` of OBJECT_NAMES."""
+    """Write root/bananas_train, root/bananas_val and root/classes.txt. Defaults mirror the real set:
+    1000 + 100 images of 256x256 with one object of one class each. Classes are the first
+    `num_classes` of OBJECT_NAMES. Everything is written into a sibling `.partial` folder first and
+    moved into `root` at the end, so an interrupted run never leaves data that looks complete."""
     if not 1 <= num_classes <= len(OBJECT_NAMES):
         raise ValueError(f"num_classes must be 1..{len(OBJECT_NAMES)}, got {num_classes}")
+    objects_per_image = (int(objects_per_image[0]), int(objects_per_image[1]))
     if not 0 <= objects_per_image[0] <= objects_per_image[1]:
         raise ValueError(f"objects_per_image must be (min, max) with 0 <= min <= max, got {objects_per_image}")
+    scale = (float(scale[0]), float(scale[1]))
     root = Path(root)
     classes = OBJECT_NAMES[:num_classes]
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    write_split(root / "bananas_train", num_train, train_rng, image_size, classes, objects_per_image, scale)
-    write_split(root / "bananas_val", num_val, val_rng, image_size, classes, objects_per_image, scale)
+    write_split(partial / "bananas_train", num_train, train_rng, image_size, classes, objects_per_image, scale)
+    write_split(partial / "bananas_val", num_val, val_rng, image_size, classes, objects_per_image, scale)
+    (partial / "classes.txt").write_text("".join(f"{name}\n" for name in classes))
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("classes.txt", "bananas_val", "bananas_train"):  # the train split last: its presence marks done
+        (partial / name).rename(root / name)
+    partial.rmdir()
     return root
 
 

@@ -17,6 +17,7 @@ some images are made smaller than a typical crop. The same arguments give byte-i
 from __future__ import annotations
 
 import argparse
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 from litvision.data.synth.photos import load_photo, random_crop
-from litvision.data.voc import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE
+from litvision.data.voc import IGNORE_INDEX, VOC_CLASSES, save_label_png
+from litvision.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -124,13 +126,6 @@ def render_sample(
     return image, label
 
 
-def save_label_png(label: np.ndarray, path: str | Path) -> None:
-    """A palette PNG whose pixel values are the class indices, with the VOC palette (as VOC ships them)."""
-    img = Image.fromarray(label)  # mode "L"; putpalette turns it into "P" without touching the values
-    img.putpalette(VOC_PALETTE.tobytes())
-    img.save(path, optimize=False)
-
-
 def generate_voc(
     out: str | Path,
     num_train: int = 64,
@@ -170,6 +165,23 @@ def generate_voc(
     for split, split_ids in splits.items():
         (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{i}\n" for i in split_ids))
     return voc_dir
+
+
+def export_voc_synth(root: str | Path, **kwargs) -> Path:
+    """`generate_voc(root, **kwargs)` written into a temporary sibling folder and renamed into place, so an
+    interrupted generation never looks like a complete data set (the `prepare` of data=voc_synth)."""
+    root = Path(root)
+    if root.is_dir() and any(root.iterdir()):
+        raise DataError(
+            f"{root} exists but holds no generated VOC data set; empty it, or point data.root at a new folder"
+        )
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    generate_voc(partial, **kwargs)
+    if root.is_dir():
+        root.rmdir()
+    partial.rename(root)
+    return root / "VOCdevkit" / "VOC2012"
 
 
 def _object_class(name: str) -> ObjectClass:

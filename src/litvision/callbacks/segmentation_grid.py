@@ -1,0 +1,45 @@
+"""What the segmentation net makes of the validation images: input / prediction / label in TensorBoard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torchvision.utils import make_grid
+
+from litvision.callbacks.image_grid import denormalize, tensorboard_writer
+from litvision.data.voc import VOC_PALETTE
+
+
+def colorize_batch(labels: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) class indices -> (B, 3, H, W) float colours in [0, 1]; 255 (ignored) gets the palette's
+    entry 255 (VOC's boundary colour)."""
+    return palette[labels.long() % len(palette)].permute(0, 3, 1, 2).float() / 255
+
+
+class SegmentationPredictionGrid(L.Callback):
+    """At each validation (not the sanity check), log `val/predictions`: the first `max_images` images of
+    the first validation batch in the top row, the net's predictions below them and the labels in the
+    bottom row (as the seeds show them), colourised with the data module's `palette` (VOC's by
+    default). Reads the predictions from what validation_step returns: {"preds": (B, H, W)}."""
+
+    def __init__(self, max_images: int = 4) -> None:
+        self.max_images = max_images
+
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        writer = tensorboard_writer(trainer)
+        if writer is None or not isinstance(outputs, dict) or "preds" not in outputs:
+            return
+        n = self.max_images
+        palette = torch.as_tensor(getattr(trainer.datamodule, "palette", VOC_PALETTE))
+        images = denormalize(trainer, batch[0][:n].detach().cpu()).float()
+        preds = colorize_batch(outputs["preds"][:n].detach().cpu(), palette)
+        labels = colorize_batch(batch[1][:n].detach().cpu(), palette)
+        grid = make_grid(torch.cat([images, preds, labels]), nrow=len(images), padding=2)
+        writer.add_image("val/predictions", grid, trainer.global_step)

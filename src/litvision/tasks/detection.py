@@ -1,0 +1,232 @@
+"""Single-shot multibox detection (SSD): the seeds' loss and metrics, COCO-style mAP, a grid of
+validation predictions in TensorBoard, and prediction on image files.
+
+Batches are (images (B, 3, H, W), targets (B, M, 5) rows [class, x1, y1, x2, y2] with corners
+normalised to [0, 1], padded with class -1), as litvision.data.bananas produces. The net returns
+(anchors (1, A, 4), class logits (B, A, C+1) with background at 0, offsets (B, A*4)), as
+litvision.nets.tinyssd.TinySSD does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.aggregation import MeanMetric
+from torchmetrics.detection import MeanAveragePrecision
+from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
+from torchvision.utils import make_grid
+
+from litvision.callbacks.image_grid import denormalize, tensorboard_writer
+from litvision.data.images import load_image
+from litvision.errors import ConfigError
+from litvision.ops.anchors import multibox_target
+from litvision.ops.detection import decode_detections
+from litvision.ops.ssd_loss import multibox_loss
+from litvision.tasks.base import VisionTask
+from litvision.utils.box_drawing import draw_detections, to_uint8
+
+STAGES = ("train", "val", "test")
+
+
+class DetectionTask(VisionTask):
+    """`neg_pos_ratio`: None for the seeds' loss (cross-entropy averaged over every anchor), or the
+    number of hardest background anchors per positive one that the class loss keeps (hard-negative
+    mining, 3 in the SSD paper). `decoding`: keyword arguments of litvision.ops.detection.
+    decode_detections (score_threshold, nms_threshold, top_k, max_detections, class_agnostic) for the
+    detections mAP is computed on and predict writes. `draw_score_threshold`: the least score of a
+    box drawn on images (validation grid, predict); `grid_images`: how many validation images the
+    grid shows (0: none)."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        param_groups: Sequence[Mapping] = (),
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str | None = None,
+        neg_pos_ratio: float | None = None,
+        iou_threshold: float = 0.5,
+        decoding: Mapping[str, Any] | None = None,
+        draw_score_threshold: float = 0.5,
+        grid_images: int = 8,
+    ) -> None:
+        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        net_classes = getattr(net, "num_classes", num_classes)
+        if net_classes != num_classes:
+            raise ConfigError(
+                f"model.num_classes={num_classes} but the net predicts {net_classes} classes; make them agree"
+            )
+        if neg_pos_ratio is not None and neg_pos_ratio <= 0:
+            raise ConfigError(
+                f"model.neg_pos_ratio must be positive (or null for the seeds' loss), got {neg_pos_ratio}"
+            )
+        self.net = net
+        self.num_classes = num_classes
+        self.neg_pos_ratio = neg_pos_ratio
+        self.iou_threshold = iou_threshold
+        self.decoding = dict(decoding or {})
+        self.draw_score_threshold = draw_score_threshold
+        self.grid_images = grid_images
+        # per stage (attributes, so Lightning moves and resets them): the seeds' metrics, i.e. the share of
+        # anchors whose class is wrong and the mean |offset error| over all A*4 offsets; and COCO mAP over
+        # IoU 0.5:0.95 and at 0.5 on boxes in input pixels (so COCO's area ranges mean something)
+        for stage in STAGES:
+            setattr(self, f"{stage}_class_err", MeanMetric())
+            setattr(self, f"{stage}_bbox_mae", MeanMetric())
+            if stage != "train":
+                setattr(self, f"{stage}_mean_ap", MeanAveragePrecision(box_format="xyxy", iou_type="bbox"))
+        self._grid_batch: tuple[Tensor, list[dict], list[dict]] | None = None  # kept from validation batch 0
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.net(images)
+
+    def detect(self, images: Tensor) -> list[dict[str, Tensor]]:
+        """Detections per image: boxes (N, 4) corners normalised to the input, scores, labels (ids from 0)."""
+        anchors, cls_preds, bbox_preds = self(images)
+        return self._decode(anchors, cls_preds, bbox_preds)
+
+    def _decode(self, anchors: Tensor, cls_preds: Tensor, bbox_preds: Tensor) -> list[dict[str, Tensor]]:
+        probs = cls_preds.detach().softmax(dim=-1).transpose(1, 2)  # (B, C+1, A)
+        return decode_detections(probs, bbox_preds.detach(), anchors, **self.decoding)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+        images, targets = batch
+        anchors, cls_preds, bbox_preds = self(images)
+        bbox_labels, bbox_masks, cls_labels = multibox_target(anchors, targets, self.iou_threshold)
+        loss = multibox_loss(cls_preds, bbox_preds, cls_labels, bbox_labels, bbox_masks, self.neg_pos_ratio).mean()
+        class_err, bbox_mae = getattr(self, f"{stage}_class_err"), getattr(self, f"{stage}_bbox_mae")
+        with torch.no_grad():
+            wrong = (cls_preds.argmax(dim=-1) != cls_labels).float()
+            class_err.update(wrong.mean(), weight=wrong.numel())
+            abs_err = ((bbox_labels - bbox_preds) * bbox_masks).abs()
+            bbox_mae.update(abs_err.mean(), weight=abs_err.numel())
+        batch_size = images.shape[0]
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step,
+                 batch_size=batch_size)
+        self.log(f"{stage}/class_err", class_err, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log(f"{stage}/bbox_mae", bbox_mae, on_step=False, on_epoch=True, batch_size=batch_size)
+        return loss, (anchors, cls_preds, bbox_preds)
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")[0]
+
+    def _evaluate(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> None:
+        images, targets = batch
+        _, outputs = self._step(batch, stage)
+        detections = self._decode(*outputs)
+        height, width = images.shape[-2:]
+        scale = torch.tensor([width, height, width, height], dtype=images.dtype, device=images.device)
+        preds = [{"boxes": d["boxes"] * scale, "scores": d["scores"], "labels": d["labels"]} for d in detections]
+        truths = [{"boxes": t[t[:, 0] >= 0, 1:] * scale, "labels": t[t[:, 0] >= 0, 0].long()} for t in targets]
+        getattr(self, f"{stage}_mean_ap").update(preds, truths)
+        if stage == "val" and batch_idx == 0 and self.grid_images > 0:
+            n = self.grid_images
+            self._grid_batch = (images[:n].detach().cpu(), [{k: v.cpu() for k, v in p.items()} for p in preds[:n]],
+                                [{k: v.cpu() for k, v in t.items()} for t in truths[:n]])
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "test")
+
+    def _log_mean_ap(self, stage: str) -> None:
+        result = getattr(self, f"{stage}_mean_ap").compute()
+        self.log(f"{stage}/mAP", result["map"], prog_bar=stage == "val")
+        self.log(f"{stage}/mAP_50", result["map_50"], prog_bar=stage == "val")
+        getattr(self, f"{stage}_mean_ap").reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_mean_ap("val")
+        self._log_grid()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_mean_ap("test")
+
+    def _log_grid(self) -> None:
+        """The first validation images with true (green) and predicted boxes, as `val/detections`."""
+        grid_batch, self._grid_batch = self._grid_batch, None
+        if grid_batch is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
+        writer = tensorboard_writer(self.trainer)
+        if writer is None:
+            return
+        images, preds, truths = grid_batch
+        drawn = []
+        for image, pred, truth in zip(denormalize(self.trainer, images), preds, truths):
+            shown = pred["scores"] >= self.draw_score_threshold
+            drawn.append(draw_detections(to_uint8(image), pred["boxes"][shown], pred["labels"][shown].tolist(),
+                                         pred["scores"][shown].tolist(), self.class_names, truth["boxes"],
+                                         truth["labels"].tolist()))
+        writer.add_image("val/detections", make_grid(torch.stack(drawn), nrow=4, padding=2), self.global_step)
+
+    # --- prediction on image files (predict.py) ------------------------------------------------------
+    def predict_files(self, files: list[Path], datamodule, out_dir: Path) -> list[dict]:
+        """Detect objects in each image file under the data module's test pipeline. Writes, into
+        `out_dir`, each image with the boxes scoring at least `draw_score_threshold` drawn (<stem>.png)
+        and detections.json: per file its size and every detection the decoding keeps (class name and
+        id, score, box [x1, y1, x2, y2] in that file's pixels), by decreasing score."""
+        results = []
+        used_names: set[str] = set()
+        for path in files:
+            image = load_image(path)
+            width, height = image.size
+            model_input, frame = datamodule.predict_input(image)
+            detection = self.detect(model_input.unsqueeze(0).to(self.device))[0]
+            boxes = to_image_pixels(detection["boxes"].cpu(), frame, model_input.shape[-2:], (height, width))
+            scores, labels = detection["scores"].cpu(), detection["labels"].cpu()
+            shown = scores >= self.draw_score_threshold
+            pixels = pil_to_tensor(image)
+            drawn = draw_detections(pixels, boxes[shown], labels[shown].tolist(), scores[shown].tolist(),
+                                    self.class_names, width=max(2, round(max(width, height) / 256)))
+            out_name = unique_name(Path(path).stem, used_names) + ".png"
+            to_pil_image(drawn).save(out_dir / out_name)
+            results.append({
+                "file": str(path),
+                "output_image": str(out_dir / out_name),
+                "width": width,
+                "height": height,
+                "drawn_score_threshold": self.draw_score_threshold,
+                "detections": [
+                    {"class": self.class_name(int(c)), "index": int(c), "score": round(float(s), 6),
+                     "box": [round(float(v), 2) for v in b]}
+                    for b, s, c in zip(boxes, scores, labels)
+                ],
+            })
+        (out_dir / "detections.json").write_text(json.dumps(results, indent=2) + "\n")
+        return results
+
+    def identity(self) -> dict:
+        features = getattr(self.net, "features", None)
+        extra = {"features": type(features).__qualname__} if features is not None else {}
+        return {**super().identity(), "net": type(self.net).__qualname__, **extra, "num_classes": self.num_classes}
+
+
+def to_image_pixels(boxes: Tensor, frame: Tensor, input_size: Sequence[int], image_size: Sequence[int]) -> Tensor:
+    """Boxes in corners normalised to the model input -> pixels of the original image, given where the
+    original image's frame (x1, y1, x2, y2) lies in the input (input pixels); clipped to the image."""
+    in_h, in_w = input_size
+    height, width = image_size
+    in_pixels = boxes * torch.tensor([in_w, in_h, in_w, in_h], dtype=boxes.dtype)
+    origin = frame[:2].repeat(2).to(boxes.dtype)
+    frame_size = (frame[2:] - frame[:2]).repeat(2).to(boxes.dtype)
+    pixels = (in_pixels - origin) / frame_size * torch.tensor([width, height, width, height], dtype=boxes.dtype)
+    limits = torch.tensor([width, height, width, height], dtype=boxes.dtype)
+    return torch.minimum(pixels.clamp(min=0), limits)
+
+
+def unique_name(stem: str, used: set[str]) -> str:
+    """`stem`, or stem_2, stem_3, ... when an earlier file of the same stem (a.png, a.jpg) took it."""
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}_{n}"
+    used.add(name)
+    return name

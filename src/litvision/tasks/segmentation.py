@@ -1,0 +1,213 @@
+"""Semantic segmentation: per-pixel cross-entropy that ignores label 255 (VOC's boundaries and difficult
+regions, and padding), torchmetrics pixel accuracy, mean IoU and per-class IoU, and prediction of image
+files to colourised masks.
+
+Batches arrive as uint8 images; they are normalised here, on the device, with the mean and std of the
+net's own backbone, so the data and the model cannot disagree about the normalisation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
+
+from litvision.data.images import load_image
+from litvision.data.voc import IGNORE_INDEX, VOC_PALETTE, save_label_png
+from litvision.errors import ConfigError
+from litvision.tasks.base import VisionTask
+
+
+def segmentation_metrics(num_classes: int, ignore_index: int, per_class: bool) -> MetricCollection:
+    """Pixel accuracy, mean IoU and (optionally) per-class IoU over every pixel of an epoch.
+
+    Pixels labelled `ignore_index` count nowhere. mIoU averages over the classes present in the
+    predictions or the labels (torchmetrics gives a class absent from both zero weight), so a data
+    set with only some of the classes is not punished for the others; per-class IoU is NaN for them.
+    The two IoU metrics share one confusion matrix (a MetricCollection compute group). Labels are
+    validated when the data is set up, so the per-update check (a sort of every pixel) is off.
+    """
+    common = dict(num_classes=num_classes, ignore_index=ignore_index, validate_args=False)
+    metrics: dict[str, Any] = {
+        "acc": MulticlassAccuracy(average="micro", **common),
+        "mIoU": MulticlassJaccardIndex(average="macro", **common),
+    }
+    if per_class:
+        metrics["IoU"] = MulticlassJaccardIndex(average="none", zero_division=float("nan"), **common)
+    return MetricCollection(metrics)
+
+
+def normalize_images(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """(B, 3, H, W) uint8 images (or float in [0, 1]) -> float32 (x - mean) / std in a new tensor (one
+    allocation; the caller's tensor is never changed)."""
+    x = images.to(torch.float32, copy=True)
+    if not images.is_floating_point():
+        x.div_(255)
+    return TF.normalize(x, list(mean), list(std), inplace=True)
+
+
+def output_stems(files: Sequence[Path]) -> list[str]:
+    """A distinct file-name stem per input: the stem, or stem_suffix where two inputs share a stem."""
+    stems = [f.stem for f in files]
+    return [f"{f.stem}_{f.suffix.lstrip('.')}" if stems.count(f.stem) > 1 else f.stem for f in files]
+
+
+class SegmentationTask(VisionTask):
+    """net: (B, 3, H, W) normalised images -> (B, num_classes, H, W) class scores, with `mean` and `std`
+    attributes (litvision.nets.fcn.FCN has its backbone's).
+    predict_max_side: predict_files scales larger images down to this longest side before the net
+        (the nets learn VOC's object scale, images of about 500x375) and scales the scores back up,
+        so masks always have the input's full size; null runs at the full size.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        param_groups: Sequence[Mapping] = (),
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str | None = None,
+        ignore_index: int = IGNORE_INDEX,
+        predict_max_side: int | None = 512,
+    ) -> None:
+        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        if getattr(net, "num_classes", num_classes) != num_classes:
+            raise ConfigError(f"model.num_classes={num_classes} but the net has {net.num_classes} outputs")
+        if not (hasattr(net, "mean") and hasattr(net, "std")):
+            raise ConfigError(f"{type(net).__name__} has no mean/std: the segmentation task normalises with them")
+        self.net = net
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.mean, self.std = [float(m) for m in net.mean], [float(s) for s in net.std]
+        self.predict_max_side = predict_max_side
+        self.train_metrics = segmentation_metrics(num_classes, ignore_index, per_class=False)
+        self.val_metrics = segmentation_metrics(num_classes, ignore_index, per_class=True)
+        self.test_metrics = segmentation_metrics(num_classes, ignore_index, per_class=True)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (or float in [0, 1]) images -> float32 normalised with the backbone's mean and std."""
+        return normalize_images(images, self.mean, self.std)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) uint8 images (or float in [0, 1]) -> (B, num_classes, H, W) class scores."""
+        return self.net(self.normalize(images))
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over the labelled pixels. Summed and divided by hand because
+        cross_entropy's mean is 0/0 = NaN for a batch whose pixels are all ignored."""
+        total = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="sum")
+        return total / (target != self.ignore_index).sum().clamp_min(1)
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str, metrics: MetricCollection) -> dict:
+        images, masks = batch
+        target = masks.long()
+        logits = self(images)
+        loss = self.loss(logits, target)
+        preds = logits.argmax(dim=1)
+        metrics.update(preds, target)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step,
+                 batch_size=len(images))
+        return {"loss": loss, "preds": preds}
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train", self.train_metrics)["loss"]
+
+    def validation_step(self, batch, batch_idx: int) -> dict:
+        # the predictions go to callbacks (litvision.callbacks.segmentation_grid)
+        return self._step(batch, "val", self.val_metrics)
+
+    def test_step(self, batch, batch_idx: int) -> dict:
+        return self._step(batch, "test", self.test_metrics)
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(images).argmax(dim=1)
+
+    # --- epoch metrics -------------------------------------------------------------------------------
+
+    def _log_epoch_metrics(self, stage: str, metrics: MetricCollection) -> None:
+        """acc, mIoU and IoU/<class> of the epoch (synchronised across processes by compute())."""
+        if not metrics["acc"].update_called:  # e.g. limit_val_batches=0
+            return
+        values = metrics.compute()
+        metrics.reset()
+        self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "train")
+        self.log(f"{stage}/mIoU", values["mIoU"], prog_bar=True)
+        for index, iou in enumerate(values["IoU"].tolist() if "IoU" in values else []):
+            if not math.isnan(iou):  # classes in neither predictions nor labels have no IoU
+                self.log(f"{stage}/IoU/{self.class_name(index)}", iou)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train", self.train_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val", self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test", self.test_metrics)
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        datamodule = getattr(self.trainer, "datamodule", None)
+        data_classes = getattr(datamodule, "num_classes", self.num_classes)
+        if data_classes != self.num_classes:
+            raise ConfigError(
+                f"model.num_classes={self.num_classes} but the data has {data_classes} classes: set "
+                f"model.num_classes={data_classes}"
+            )
+
+    # --- prediction of image files ---------------------------------------------------------------------
+
+    def predict_image(self, image: torch.Tensor) -> torch.Tensor:
+        """(3, H, W) uint8 image -> (H, W) int64 class indices at the image's size."""
+        height, width = image.shape[-2:]
+        batch = image[None].to(self.device)
+        scale = 1.0
+        if self.predict_max_side and max(height, width) > self.predict_max_side:
+            scale = self.predict_max_side / max(height, width)
+            size = [max(1, round(height * scale)), max(1, round(width * scale))]
+            batch = TF.resize(batch, size, antialias=True)
+        logits = self(batch)
+        if scale != 1.0:
+            logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
+        return logits.argmax(dim=1)[0]
+
+    def predict_files(self, files: list[Path], datamodule, out_dir: Path) -> list[dict]:
+        """For each image file, at its full size: <stem>_mask.png (a palette PNG of class indices, shown in
+        the data set's colours, readable as a label), <stem>_overlay.png (the colours blended over the
+        photo, background left as it is) and an entry of predictions.json with the fraction of the
+        image's pixels given to each predicted class."""
+        palette = np.asarray(getattr(datamodule, "palette", VOC_PALETTE), dtype=np.uint8)
+        results = []
+        for path, stem in zip(files, output_stems(files)):
+            image = TF.pil_to_tensor(load_image(path))  # RGB, EXIF orientation applied
+            pred = self.predict_image(image).cpu().numpy().astype(np.uint8)
+            mask_file, overlay_file = out_dir / f"{stem}_mask.png", out_dir / f"{stem}_overlay.png"
+            save_label_png(pred, mask_file)
+            photo = image.permute(1, 2, 0).numpy()
+            blended = (0.5 * photo + 0.5 * palette[pred]).round().astype(np.uint8)
+            Image.fromarray(np.where((pred == 0)[..., None], photo, blended)).save(overlay_file)
+            counts = np.bincount(pred.ravel(), minlength=self.num_classes)
+            fractions = {self.class_name(i): round(float(c) / pred.size, 6)
+                         for i, c in sorted(enumerate(counts), key=lambda ic: -ic[1]) if c}
+            results.append({"file": str(path), "mask": str(mask_file), "overlay": str(overlay_file),
+                            "height": int(pred.shape[0]), "width": int(pred.shape[1]), "class_fractions": fractions})
+        (out_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
+        return results
+
+    def identity(self) -> dict:
+        return {**super().identity(), "net": type(self.net).__qualname__,
+                "backbone": getattr(self.net, "backbone", None), "num_classes": self.num_classes}
