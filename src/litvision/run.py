@@ -112,9 +112,15 @@ def _report(trainer: L.Trainer, metrics: dict[str, float]) -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (optionally resuming from cfg.ckpt_path), then test with the best checkpoint.
-    Returns every scalar metric; cfg.optimized_metric among them for sweeps."""
+    """Fit (optionally resuming from cfg.ckpt_path), then test with the best checkpoint (a task that
+    `trains_nothing` is only tested, as built). Returns every scalar metric; cfg.optimized_metric
+    among them for sweeps."""
     datamodule, model, trainer = _setup(cfg, with_callbacks=True)
+    trains_nothing = bool(getattr(model, "trains_nothing", False))
+    if trains_nothing and cfg.get("train", True):
+        raise ConfigError(
+            f"{type(model).__name__} has nothing to train: run it with train=false test=true (its experiment sets both)"
+        )
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         ckpt_path = cfg.get("ckpt_path")
@@ -124,14 +130,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(_scalars(trainer.callback_metrics))
     if cfg.get("test", True):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if not best and not cfg.get("train", True):
+        if not best and not cfg.get("train", True) and not trains_nothing:
             raise ConfigError("test without training needs a checkpoint: use eval.py ckpt_path=<file>")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update(_scalars(trainer.callback_metrics))
     if metrics:
         _log_hparams(trainer, cfg, metrics)
     _report(trainer, metrics)
-    if cfg.get("optimized_metric") and cfg.optimized_metric not in metrics and cfg.get("train", True):
+    ran = cfg.get("train", True) or (cfg.get("test", True) and trains_nothing)
+    if cfg.get("optimized_metric") and cfg.optimized_metric not in metrics and ran:
         raise ConfigError(
             f"optimized_metric {cfg.optimized_metric!r} was not logged; logged: {', '.join(sorted(metrics))}"
         )

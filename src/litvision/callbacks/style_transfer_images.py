@@ -3,18 +3,17 @@ PNG files in the run folder."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 import torch
 from torchvision.utils import make_grid
 
 from litvision.callbacks.image_grid import tensorboard_writer
+from litvision.callbacks.image_outputs import ImageOutputs
 from litvision.data.images import save_image
 from litvision.errors import ConfigError
 
 
-class StyleTransferImages(L.Callback):
+class StyleTransferImages(ImageOutputs):
     """For a task with `display_images()` (the style-transfer task):
 
     - TensorBoard (when it is a logger): `images/result` every `every_n_steps` steps and at the end;
@@ -25,13 +24,6 @@ class StyleTransferImages(L.Callback):
       `result_<H>x<W>.png` at the end of each scale.
     """
 
-    def __init__(self, every_n_steps: int = 50, output_dir: str | None = None) -> None:
-        if every_n_steps < 1:
-            raise ConfigError(f"every_n_steps must be at least 1, got {every_n_steps}")
-        self.every_n_steps = every_n_steps
-        self.output_dir = output_dir
-        self.result_logged_at: int | None = None
-
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "display_images", None)):
             raise ConfigError(
@@ -39,23 +31,9 @@ class StyleTransferImages(L.Callback):
                 "remove it from the callbacks"
             )
 
-    def _folder(self, trainer: L.Trainer) -> Path:
-        return Path(self.output_dir or trainer.default_root_dir)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if not trainer.is_global_zero:
-            return
-        writer = tensorboard_writer(trainer)
-        if writer is None:
-            return
-        step = trainer.global_step
-        if batch_idx == 0 or step % self.every_n_steps == 0:
-            images = pl_module.display_images()
-            if batch_idx == 0:
-                writer.add_images("images/content", images["content"], step)
-                writer.add_images("images/style", images["style"], step)
-            writer.add_images("images/result", images["result"], step)
-            self.result_logged_at = step
+    def images_to_show(self, pl_module: L.LightningModule, batch_idx: int) -> dict[str, torch.Tensor]:
+        images = pl_module.display_images()  # content, style, result
+        return images if batch_idx == 0 else {"result": images["result"]}  # the inputs once per scale
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero and len(getattr(pl_module, "scales", ())) > 1:
@@ -63,7 +41,7 @@ class StyleTransferImages(L.Callback):
             height, width = images.shape[-2:]
             for i, image in enumerate(images):
                 suffix = f"_{i}" if len(images) > 1 else ""
-                save_image(image, self._folder(trainer) / f"result_{height}x{width}{suffix}.png")
+                save_image(image, self.folder(trainer) / f"result_{height}x{width}{suffix}.png")
 
     def on_train_end(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
@@ -73,13 +51,12 @@ class StyleTransferImages(L.Callback):
             make_grid(torch.stack([content, images["style"][0], result]), nrow=3, padding=4, pad_value=1.0)
             for content, result in zip(images["content"], images["result"])
         ]
-        folder = self._folder(trainer)
+        folder = self.folder(trainer)
         for i, (result, strip) in enumerate(zip(images["result"], strips)):
             suffix = f"_{i}" if len(strips) > 1 else ""
             save_image(result, folder / f"result{suffix}.png")
             save_image(strip, folder / f"strip{suffix}.png")
+        self.show_final(trainer, pl_module, names=("result",))
         writer = tensorboard_writer(trainer)
         if writer is not None:
-            if self.result_logged_at != trainer.global_step:
-                writer.add_images("images/result", images["result"], trainer.global_step)
             writer.add_images("images/strip", torch.stack(strips), trainer.global_step)

@@ -22,7 +22,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from litvision.errors import DataError
+from litvision.errors import ConfigError, DataError
 
 OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
@@ -129,3 +129,22 @@ def save_image(images: torch.Tensor, path: str | Path) -> Path:
     pixels = TF.to_dtype(images.detach().cpu().clamp(0, 1), torch.uint8, scale=True)
     TF.to_pil_image(pixels).save(path)
     return path
+
+
+def parse_image_size(value: object, key: str) -> tuple[int, int]:
+    """A configured `[height, width]` as a tuple; ConfigError naming `key` when it is anything else."""
+    if (
+        isinstance(value, (str, int))
+        or not hasattr(value, "__len__")
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise ConfigError(f"{key} must be two positive integers [height, width], got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def as_8bit(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels (values in [0, 1], clamped) exactly as `save_image` stores them: 8 bits per channel,
+    read back as float32 (what a reader of the PNG file gets)."""
+    stored = TF.to_dtype(pixels.detach().clamp(0, 1), torch.uint8, scale=True)
+    return TF.to_dtype(stored, torch.float32, scale=True)

@@ -14,14 +14,15 @@ ask for a new loader every epoch (`reload_dataloaders_every_n_epochs: 1`); the t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import lightning as L
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from litvision.data.images import load_image
+from litvision.data.images import load_image, parse_image_size
+from litvision.data.repeated_batch import RepeatedBatch
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import get_spec
 
@@ -39,23 +40,6 @@ class Scale(NamedTuple):
     steps: int
 
 
-class RepeatedBatch:
-    """The same batch `steps` times, with a length (the progress bar and the trainer count on it).
-
-    A plain sized iterable rather than a DataLoader: there is nothing to load, collate or shuffle per
-    step, and a DataLoader would be given a DistributedSampler that splits the steps across processes."""
-
-    def __init__(self, batch: StyleImages, steps: int) -> None:
-        self.batch, self.steps = batch, steps
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __iter__(self) -> Iterator[StyleImages]:
-        for _ in range(self.steps):
-            yield self.batch
-
-
 def parse_scales(scales: Sequence[Mapping]) -> tuple[Scale, ...]:
     """`[{size: [H, W], steps: n}, ...]` -> Scales; ConfigError naming the entry that is wrong."""
     if isinstance(scales, (str, Mapping)) or not scales:
@@ -66,15 +50,10 @@ def parse_scales(scales: Sequence[Mapping]) -> tuple[Scale, ...]:
         if not isinstance(entry, Mapping) or set(entry) != {"size", "steps"}:
             raise ConfigError(f"{where} must be {{size: [H, W], steps: n}}, got {entry!r}")
         size, steps = entry["size"], entry["steps"]
-        if (
-            isinstance(size, (str, int))
-            or len(size) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-        ):
-            raise ConfigError(f"{where}.size must be two positive integers [height, width], got {size!r}")
+        size = parse_image_size(size, f"{where}.size")
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
             raise ConfigError(f"{where}.steps must be a positive integer, got {steps!r}")
-        parsed.append(Scale((int(size[0]), int(size[1])), int(steps)))
+        parsed.append(Scale(size, int(steps)))
     return tuple(parsed)
 
 

@@ -10,9 +10,8 @@ its position in that list or by its name:
 - efficientnet_lite0: stem (conv + BN + ReLU6), block1_1, block2_1, block2_2, ... block7_1 (the
   outputs of timm's `blocks[s][b]`), head (1x1 conv + BN + ReLU6): indices 0-17.
 
-Only the layers up to the deepest requested one are kept and run. The extractor is frozen, always
-in eval mode, and its weights are left out of `state_dict()` so that a checkpoint of a module that
-holds it does not carry the backbone (loading such a checkpoint keeps the extractor's own weights).
+Only the layers up to the deepest requested one are kept and run. The extractor is a `FrozenNet`:
+frozen, always in eval mode, and left out of `state_dict()` (see `litvision.nets.frozen`).
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 
 from litvision.errors import ConfigError
 from litvision.nets.backbones import create_backbone, get_spec
+from litvision.nets.frozen import FrozenNet, smallest_input_size
 
 LayerRef = int | str
 LayerTable = list[tuple[str, nn.Module]]
@@ -141,33 +140,7 @@ def resolve_layer(backbone: str, names: Sequence[str], ref: LayerRef) -> str:
     raise ConfigError(f"unknown layer {ref!r} for {backbone}; valid names: {', '.join(names)}")
 
 
-def _smallest_input_size(layers: nn.Module, limit: int = 4096) -> int:
-    """The smallest n for which an n x n image passes through `layers` to a non-empty output.
-
-    Hand-written because no library reports it; output sizes of convolutions and pools grow
-    monotonically with the input size, so bisection on real (tiny) forward passes finds it."""
-
-    def fits(n: int) -> bool:
-        try:
-            with torch.no_grad():
-                out = layers(torch.zeros(1, 3, n, n))
-        except RuntimeError:  # "Output size is too small", "Kernel size can't be greater than ..."
-            return False
-        return out.shape[-2] >= 1 and out.shape[-1] >= 1
-
-    high = 1
-    while not fits(high):
-        high *= 2
-        if high > limit:
-            raise ConfigError(f"no input up to {limit} pixels fits these layers")
-    low = high // 2  # does not fit (or 0)
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (low, mid) if fits(mid) else (mid, high)
-    return high
-
-
-class FeatureExtractor(nn.Module):
+class FeatureExtractor(FrozenNet):
     """Activations of the requested layers of a frozen backbone.
 
     `forward(images)` takes images normalised for the backbone (see `normalize`) of shape
@@ -176,8 +149,9 @@ class FeatureExtractor(nn.Module):
     """
 
     def __init__(self, backbone: str, layers: Sequence[LayerRef], weights: str | None = "imagenet"):
-        super().__init__()
         table_of = _layer_table_spec(backbone)
+        spec = get_spec(backbone)
+        super().__init__(spec.mean, spec.std)
         if isinstance(layers, (str, int)) or len(layers) == 0:
             raise ConfigError(f"layers must be a non-empty list of layer indices or names, got {layers!r}")
         all_names = layer_names(backbone)  # validate before building (and loading) the backbone
@@ -202,39 +176,11 @@ class FeatureExtractor(nn.Module):
                 module.inplace = False
         self.layers = nn.Sequential(OrderedDict(kept))
         self.deepest_layer = kept[-1][0]
+        self.freeze()
+        self.minimum_input_size = smallest_input_size(self.layers)
 
-        spec = get_spec(backbone)
-        self.mean, self.std = spec.mean, spec.std
-        self.requires_grad_(False)
-        self.eval()
-        self.minimum_input_size = _smallest_input_size(self.layers)
-
-        self.register_state_dict_post_hook(_drop_own_entries)
-        self.register_load_state_dict_pre_hook(_supply_own_entries)
-
-    def train(self, mode: bool = True) -> FeatureExtractor:
-        # Frozen: a parent's .train() (Lightning calls it every epoch) must not switch BatchNorm
-        # to batch statistics.
-        return super().train(False)
-
-    def check_input_size(self, height: int, width: int) -> None:
-        """ConfigError if a height x width image is too small for the deepest requested layer."""
-        if min(height, width) < self.minimum_input_size:
-            raise ConfigError(
-                f"image size {height}x{width} is too small for layer {self.deepest_layer} of "
-                f"{self.backbone}: height and width must be at least {self.minimum_input_size} pixels; "
-                "use larger images or shallower layers"
-            )
-
-    def normalize(self, images: Tensor) -> Tensor:
-        """RGB images with values in [0, 1] -> the backbone's input normalisation."""
-        return TF.normalize(images, list(self.mean), list(self.std))
-
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Inverse of `normalize` (not clamped). Hand-written: torchvision has no inverse normalise."""
-        mean = images.new_tensor(self.mean).view(-1, 1, 1)
-        std = images.new_tensor(self.std).view(-1, 1, 1)
-        return images * std + mean
+    def describe_input(self) -> str:
+        return f"layer {self.deepest_layer} of {self.backbone}"
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         self.check_input_size(images.shape[-2], images.shape[-1])
@@ -247,20 +193,3 @@ class FeatureExtractor(nn.Module):
                 found[name] = x
         return {name: found[name] for name in self.layer_names}
 
-
-def _drop_own_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        del state_dict[key]
-    metadata = getattr(state_dict, "_metadata", None)
-    if metadata is not None:
-        for key in [k for k in metadata if k == prefix[:-1] or k.startswith(prefix)]:
-            del metadata[key]
-
-
-def _supply_own_entries(module: nn.Module, state_dict: dict, prefix: str, *_: object) -> None:
-    # The checkpoint has no extractor weights (and any it has are ignored): the extractor is
-    # defined by its configuration, so its current tensors are loaded back into itself.
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        del state_dict[key]
-    for name, child in module.named_children():  # children carry no hook of their own
-        state_dict.update(child.state_dict(prefix=f"{prefix}{name}.", keep_vars=True))

@@ -17,6 +17,9 @@ class VisionTask(L.LightningModule):
     # state_dict keys whose shape comes from the data, not the config: verify_checkpoint does not
     # compare their shapes (the task adopts the checkpoint's in on_load_checkpoint)
     data_shaped_state: tuple[str, ...] = ()
+    # a task with nothing to train (saliency maps of a pretrained classifier): litvision.run refuses
+    # train=true for it and tests it as built, without a checkpoint
+    trains_nothing: bool = False
 
     def __init__(
         self,

@@ -9,20 +9,19 @@ once; at the start of every scale after the first it also resizes the synthesise
 size (de-normalised, clamped, bilinear, re-normalised, as the dedicated notes do through a PIL image)
 and starts a fresh optimiser and learning-rate schedule, as the notes' second `train()` call does.
 
-The extractor is frozen, always in eval mode, and not part of the state dict: a checkpoint holds the
-images, the optimiser state and the run config.
+The images are the only parameter (`ImageParameterTask`); the extractor is frozen, always in eval
+mode, and not part of the state dict: a checkpoint holds the images, the optimiser state and the run
+config.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
-from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from litvision.data.style_images import StyleImages, StyleImagesDataModule
@@ -35,28 +34,21 @@ from litvision.nets.feature_extractor import (
     resolve_layer,
 )
 from litvision.ops.style import gram_matrix, style_transfer_loss
-from litvision.tasks.base import VisionTask
+from litvision.tasks.image_parameter import ImageParameterTask
 
 INITS = ("content", "noise")
-
-# The frozen extractor is in eval mode on purpose (FeatureExtractor.train keeps it there); Lightning
-# would warn about its modules at the start of every fit.
-warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", PossibleUserWarning)
 
 
 def _refs(value: LayerRef | Sequence[LayerRef]) -> tuple[LayerRef, ...]:
     return (value,) if isinstance(value, (str, int)) else tuple(value)
 
 
-class StyleTransferTask(VisionTask):
+class StyleTransferTask(ImageParameterTask):
     """`backbone` and `weights` choose the feature extractor (see `litvision.nets.feature_extractor`);
     `content_layers`/`style_layers` are layer names or indices of its layer table (None: the
     backbone's defaults in STYLE_TRANSFER_LAYERS). A weight is one number for all layers of its kind
     or a mapping layer -> weight. `init`: "content" starts from the content images (the seeds),
     "noise" from uniformly random pixels."""
-
-    # the synthesised images take their shape from the data (or from a checkpoint), not the config
-    data_shaped_state = ("synthesised",)
 
     def __init__(
         self,
@@ -72,7 +64,7 @@ class StyleTransferTask(VisionTask):
         init: str = "content",
         scheduler_interval: str = "step",
     ) -> None:
-        super().__init__(optimizer, scheduler, scheduler_interval=scheduler_interval)
+        super().__init__(optimizer, scheduler, scheduler_interval)
         if init not in INITS:
             raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
         defaults = STYLE_TRANSFER_LAYERS.get(backbone)
@@ -103,14 +95,16 @@ class StyleTransferTask(VisionTask):
                 "picture; efficientnet_lite0 features load offline: experiment=style_transfer_effnet.)"
             ) from err
 
-        # (N, 3, H, W), normalised for the backbone; shaped in setup() from the data
-        self.synthesised = nn.Parameter(torch.empty(0, 3, 0, 0))
         self.scales: tuple = ()  # the data's schedule, known after setup()
         self.scale: int | None = None  # the scale the targets below belong to
         self.content_targets: dict[str, Tensor] = {}
         self.style_grams: dict[str, Tensor] = {}
         self.content_images: Tensor | None = None  # of the current scale, for display
         self.style_image: Tensor | None = None
+
+    @property
+    def frozen_net(self) -> FeatureExtractor:
+        return self.extractor
 
     @staticmethod
     def _layer_weights(weight, layers, backbone, names, what) -> float | dict[str, float]:
@@ -135,11 +129,7 @@ class StyleTransferTask(VisionTask):
                 f"the style-transfer task needs data=style_images (a StyleImagesDataModule), got "
                 f"{type(datamodule).__name__}"
             )
-        if trainer.world_size > 1:
-            raise ConfigError(
-                f"style transfer optimises one set of images and runs on one device; got {trainer.world_size} "
-                "processes: use trainer.devices=1 and no DDP strategy"
-            )
+        self.require_one_device("style transfer")
         if (datamodule.mean, datamodule.std) != (self.extractor.mean, self.extractor.std):
             raise ConfigError(
                 f"data.backbone={datamodule.backbone} normalises the images for another network than "
@@ -162,9 +152,9 @@ class StyleTransferTask(VisionTask):
                 f"{len(datamodule.scales)} scales in data.scales (one epoch per scale)"
             )
         self.scales = datamodule.scales
-        if self.synthesised.numel() == 0:  # a checkpoint, if any, is loaded after setup()
+        if not self.has_images():  # a checkpoint, if any, is loaded after setup()
             first = datamodule.batch(0)  # the trainer set the data module up first
-            self.synthesised = nn.Parameter(self._initial_images(first.content))
+            self.start_from(self._initial_images(first.content))
             self._remember_display_images(first)
 
     def _initial_images(self, content: Tensor) -> Tensor:
@@ -236,31 +226,21 @@ class StyleTransferTask(VisionTask):
     def display_images(self) -> dict[str, Tensor]:
         """The current scale's content (N), style (1) and synthesised (N) images as (n, 3, H, W)
         tensors with values in [0, 1], on the CPU."""
-        if self.content_images is None or self.synthesised.numel() == 0:
+        if self.content_images is None or not self.has_images():
             raise RuntimeError("no images yet: display_images() is for use during or after fit()")
-
-        def show(images: Tensor) -> Tensor:
-            return self.extractor.denormalize(images.detach().float()).clamp(0, 1).cpu()
-
+        show = self.to_pixels
         return {"content": show(self.content_images), "style": show(self.style_image), "result": show(self.synthesised)}
 
     # --- checkpoints ----------------------------------------------------------------------------
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Adopt the checkpoint's image shape (a later scale's size) before its state is loaded."""
-        saved = checkpoint.get("state_dict", {}).get("synthesised")
-        if saved is None:
-            return  # the strict load reports the missing entry
-        if self.synthesised.numel() > 0:  # set up from the data: the checkpoint must fit it
-            count = self.synthesised.shape[0]
-            sizes = [scale.size for scale in self.scales]
-            if saved.shape[0] != count or tuple(saved.shape[-2:]) not in sizes:
-                raise CheckpointMismatchError(
-                    f"the checkpoint's synthesised images are {tuple(saved.shape)}, but data.content has "
-                    f"{count} image(s) and data.scales the sizes {[list(s) for s in sizes]}: resume with the "
-                    "data settings it was trained with"
-                )
-        if saved.shape != self.synthesised.shape:
-            self.synthesised = nn.Parameter(torch.empty_like(saved, device=self.synthesised.device))
+    def check_checkpoint_images(self, saved: Tensor) -> None:
+        count = self.synthesised.shape[0]
+        sizes = [scale.size for scale in self.scales]
+        if saved.shape[0] != count or tuple(saved.shape[-2:]) not in sizes:
+            raise CheckpointMismatchError(
+                f"the checkpoint's synthesised images are {tuple(saved.shape)}, but data.content has "
+                f"{count} image(s) and data.scales the sizes {[list(s) for s in sizes]}: resume with the "
+                "data settings it was trained with"
+            )
 
     def identity(self) -> dict:
         return {**super().identity(), "backbone": self.backbone}

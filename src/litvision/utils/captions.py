@@ -1,0 +1,43 @@
+"""Text under images, for result pictures that carry their own explanation (class names,
+probabilities). Hand-written with Pillow's drawing: torchvision draws text only as box labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image, ImageDraw, ImageFont
+from torchvision.utils import make_grid
+
+
+@cache
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)  # Pillow's bundled font: no font files needed
+
+
+def caption_below(image: torch.Tensor, lines: Sequence[str], font_size: int = 12, margin: int = 4) -> torch.Tensor:
+    """A (3, H, W) image with values in [0, 1] above `lines` of black text on white, as one
+    (3, H + text height, max(W, text width)) tensor (the image centred when the text is wider)."""
+    font = _font(font_size)
+    line_height = font_size + 3
+    width = max([image.shape[-1], *(int(font.getlength(line)) + 2 * margin for line in lines)])
+    height = image.shape[-2] + margin + line_height * len(lines) + margin
+    canvas = Image.new("RGB", (width, height), "white")
+    pixels = TF.to_dtype(image.detach().cpu().clamp(0, 1), torch.uint8, scale=True)
+    canvas.paste(TF.to_pil_image(pixels), ((width - image.shape[-1]) // 2, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        draw.text((margin, image.shape[-2] + margin + i * line_height), line, fill="black", font=font)
+    return TF.to_dtype(TF.pil_to_tensor(canvas), torch.float32, scale=True)
+
+
+def tile(images: Sequence[torch.Tensor], columns: int, padding: int = 4) -> torch.Tensor:
+    """(3, H_i, W_i) images of any sizes in a grid on white, each padded to the largest (right, bottom)."""
+    height = max(im.shape[-2] for im in images)
+    width = max(im.shape[-1] for im in images)
+    padded = [
+        torch.nn.functional.pad(im, (0, width - im.shape[-1], 0, height - im.shape[-2]), value=1.0) for im in images
+    ]
+    return make_grid(padded, nrow=columns, padding=padding, pad_value=1.0)
