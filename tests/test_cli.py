@@ -1,7 +1,6 @@
 """The command line as a user types it: train.py / eval.py in a fresh folder, as subprocesses."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch

@@ -7,7 +7,6 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import skimage.data
 import torch
@@ -16,7 +15,8 @@ from PIL import Image
 
 from litvision import run
 from litvision.data.synth.voc import generate_voc
-from litvision.data.voc import VOC_CLASSES, colorize, read_label, read_split, save_label_png
+from litvision.data.voc import read_split
+from litvision.data.voc_labels import VOC_CLASSES, colorize, read_label, save_label_png
 from litvision.errors import CheckpointMismatchError, DataError, WeightsUnavailableError
 
 from conftest import REPO, compose_config, run_cli

@@ -1,6 +1,5 @@
 """End-to-end runs of the experiments on generated data in the real on-disk formats."""
 
-from pathlib import Path
 
 import pytest
 import torch

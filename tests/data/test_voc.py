@@ -12,20 +12,22 @@ from torchvision.transforms.v2 import functional as TF
 
 from litvision.data.synth.voc import save_label_png
 from litvision.data.voc import (
+    VOCSegmentation,
+    VOCSegmentationDataModule,
+    find_voc_dir,
+    read_image,
+    read_split,
+    scan_split,
+)
+from litvision.data.voc_labels import (
     BOUNDARY_COLOR,
     IGNORE_INDEX,
     VOC_CLASSES,
     VOC_COLORMAP,
     VOC_PALETTE,
-    VOCSegmentation,
-    VOCSegmentationDataModule,
     colorize,
     colors_to_indices,
-    find_voc_dir,
-    read_image,
     read_label,
-    read_split,
-    scan_split,
 )
 from litvision.errors import ChecksumError, ConfigError, DataError
 

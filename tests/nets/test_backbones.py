@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from litvision.errors import WeightsUnavailableError
-from litvision.nets.backbones import BACKBONES, create_backbone, get_spec, replace_head
+from litvision.nets.backbones import BACKBONES, create_backbone, get_spec
 from litvision.nets.classifier import pretrained_classifier
 from litvision.nets.cifar_resnet import cifar_resnet18
 

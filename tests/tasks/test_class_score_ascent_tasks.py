@@ -6,7 +6,6 @@ from functools import partial
 
 import lightning as L
 import numpy as np
-import pytest
 import torch
 from scipy.ndimage import gaussian_filter1d
 from torch import nn

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from litvision.data.voc import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
+from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError
 from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from litvision.nets.fcn import FCN

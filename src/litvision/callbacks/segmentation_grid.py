@@ -9,7 +9,7 @@ import torch
 from torchvision.utils import make_grid
 
 from litvision.callbacks.image_grid import denormalize, tensorboard_writer
-from litvision.data.voc import VOC_PALETTE
+from litvision.data.voc_labels import VOC_PALETTE
 
 
 def colorize_batch(labels: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:

@@ -21,17 +21,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from litvision.data.base import VisionDataModule, split_indices
+from litvision.data.padding import PadCollate, PadToSize
 from litvision.data.download import download_file, extract_archive
+from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import IMAGENET_MEAN
 
@@ -40,108 +41,6 @@ log = logging.getLogger(__name__)
 # the seeds' source for the official archive (d2l.DATA_URL + name) and its SHA-1
 VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
-
-# the devkit's class names (the seeds write "potted plant" and "tv/monitor"; a "/" would nest
-# TensorBoard tags such as val/IoU/<name>)
-VOC_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
-)
-IGNORE_INDEX = 255
-
-
-def voc_palette(num_entries: int = 256) -> np.ndarray:
-    """The devkit's colour map (VOClabelcolormap.m) as a (num_entries, 3) uint8 array: the bits of the
-    index are spread over r, g, b from the most significant bit down. Entry 255, the boundary colour,
-    is (224, 224, 192). Hand-written: no installed library ships the VOC palette."""
-    index = np.arange(num_entries)
-    palette = np.zeros((num_entries, 3), dtype=np.int64)
-    for level in range(8):
-        for channel in range(3):
-            palette[:, channel] |= ((index >> (3 * level + channel)) & 1) << (7 - level)
-    return palette.astype(np.uint8)
-
-
-VOC_PALETTE = voc_palette()  # what the label PNGs embed
-VOC_COLORMAP = VOC_PALETTE[: len(VOC_CLASSES)]  # the seeds' VOC_COLORMAP, one colour per class
-BOUNDARY_COLOR = tuple(int(c) for c in VOC_PALETTE[IGNORE_INDEX])  # (224, 224, 192)
-
-
-def _pack_rgb(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.int32)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
-# packed colours of the 21 classes and the boundary, sorted for a vectorised searchsorted lookup
-_KNOWN_COLORS = np.concatenate([VOC_COLORMAP, VOC_PALETTE[[IGNORE_INDEX]]])
-_KNOWN_INDICES = np.concatenate([np.arange(len(VOC_CLASSES)), [IGNORE_INDEX]]).astype(np.uint8)
-_ORDER = np.argsort(_pack_rgb(_KNOWN_COLORS))
-_SORTED_KEYS = _pack_rgb(_KNOWN_COLORS)[_ORDER]
-_SORTED_INDICES = _KNOWN_INDICES[_ORDER]
-
-
-def colors_to_indices(rgb: np.ndarray, source: str = "label") -> np.ndarray:
-    """(H, W, 3) uint8 VOC colours -> (H, W) uint8 class indices (255 for the boundary colour).
-    A colour outside the VOC colour map is a DataError naming `source` and the colour."""
-    keys = _pack_rgb(rgb)
-    pos = np.searchsorted(_SORTED_KEYS, keys).clip(0, len(_SORTED_KEYS) - 1)
-    known = _SORTED_KEYS[pos] == keys
-    if not known.all():
-        bad = np.unique(keys[~known])
-        colors = ", ".join(str((int(k) >> 16 & 255, int(k) >> 8 & 255, int(k) & 255)) for k in bad[:5])
-        raise DataError(
-            f"{source}: RGB label colour(s) {colors}{' ...' if len(bad) > 5 else ''} are not in the VOC "
-            f"colour map ({int((~known).sum())} pixels). Labels must use the 21 VOC class colours and "
-            f"{BOUNDARY_COLOR} for boundaries, or be palette PNGs holding class indices."
-        )
-    return _SORTED_INDICES[pos]
-
-
-def colorize(labels: np.ndarray | torch.Tensor) -> np.ndarray:
-    """(..., H, W) class indices -> (..., H, W, 3) uint8 VOC colours (255 gets the boundary colour)."""
-    if isinstance(labels, torch.Tensor):
-        labels = labels.detach().cpu().numpy()
-    return VOC_PALETTE[np.asarray(labels).astype(np.int64) % 256]
-
-
-def validate_label_values(label: np.ndarray, num_classes: int, source: str) -> None:
-    """Every value must be a class index (< num_classes) or IGNORE_INDEX."""
-    if label.max() < num_classes:  # the common case, one pass
-        return
-    bad = (label >= num_classes) & (label != IGNORE_INDEX)
-    if bad.any():
-        values = np.unique(label[bad])
-        raise DataError(
-            f"{source}: label value(s) {', '.join(map(str, values[:10].tolist()))} are neither a class index "
-            f"(0..{num_classes - 1}) nor {IGNORE_INDEX} ({int(bad.sum())} pixels)."
-        )
-
-
-def read_label(path: str | Path, num_classes: int = len(VOC_CLASSES)) -> np.ndarray:
-    """A label PNG as (H, W) uint8 class indices. Palette ("P") and greyscale images hold the indices
-    themselves; RGB(A) images are mapped through the VOC colour map."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except (OSError, SyntaxError) as err:
-        raise DataError(f"{path}: cannot read the label image ({err}); the file is missing or corrupt.") from err
-    if img.mode in ("P", "L"):
-        label = np.array(img)  # a writable copy (torch.from_numpy warns on PIL's read-only view)
-    elif img.mode in ("RGB", "RGBA"):
-        label = colors_to_indices(np.asarray(img)[..., :3], source=str(path))
-    else:
-        raise DataError(f"{path}: label image mode {img.mode!r}; expected a palette (P), greyscale (L) or RGB PNG.")
-    validate_label_values(label, num_classes, str(path))
-    return label
-
-
-def save_label_png(label: np.ndarray, path: str | Path) -> None:
-    """(H, W) uint8 class indices as a palette PNG with the VOC palette, as VOC ships its labels: viewers
-    show the colours, `read_label` gets the indices back."""
-    img = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8))  # "L"; putpalette makes it "P", values kept
-    img.putpalette(VOC_PALETTE.tobytes())
-    img.save(path, optimize=False)
-
 
 def read_image(path: str | Path) -> torch.Tensor:
     """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
@@ -232,57 +131,6 @@ def scan_split(
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise DataError(f"{len(problems)} of {len(ids)} samples in {voc_dir} are unusable:\n  {shown}{more}")
     return [size for size, _ in results]
-
-
-class PadToSize(v2.Transform):
-    """Pad (evenly on both sides) to at least `size`, with a fill value per tv_tensor type (the data
-    module fills masks with 255, so padding is ignored). Hand-written: v2 pads only inside RandomCrop
-    (pad_if_needed); CenterCrop pads masks with 0, i.e. background."""
-
-    def __init__(self, size: tuple[int, int], fill: dict[type, Any]):
-        super().__init__()
-        self.size = size
-        self.fill = fill
-
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        height, width = v2.query_size(flat_inputs)
-        dh, dw = max(self.size[0] - height, 0), max(self.size[1] - width, 0)
-        return {"padding": [dw // 2, dh // 2, dw - dw // 2, dh - dh // 2]}
-
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        if not any(params["padding"]):
-            return inpt
-        fill = next((v for t, v in self.fill.items() if isinstance(inpt, t)), 0)
-        return v2.functional.pad(inpt, params["padding"], fill=fill)
-
-
-class PadCollate:
-    """(image, mask) samples -> (B, 3, H, W) uint8 images and (B, H, W) uint8 masks.
-
-    Equal-sized samples (crops) go straight to torch's default_collate (which, in a DataLoader worker,
-    builds the batch in shared memory). Samples of different sizes (full-image evaluation) are first
-    padded at the bottom/right to the largest: images with `image_fill`, masks with IGNORE_INDEX, so
-    the padding counts in no loss or metric. Hand-written only for that padding: default_collate
-    stacks equal shapes only.
-    """
-
-    def __init__(self, image_fill: Sequence[int], mask_fill: int = IGNORE_INDEX):
-        self.image_fill = [int(v) for v in image_fill]
-        self.mask_fill = mask_fill
-
-    def __call__(self, batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-        height = max(image.shape[-2] for image, _ in batch)
-        width = max(image.shape[-1] for image, _ in batch)
-        if any(image.shape[-2:] != (height, width) for image, _ in batch):
-            batch = [self._pad(image, mask, height, width) for image, mask in batch]
-        return default_collate(batch)
-
-    def _pad(self, image: torch.Tensor, mask: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, ...]:
-        padding = [0, 0, width - image.shape[-1], height - image.shape[-2]]  # left, top, right, bottom
-        return (
-            TF.pad(image, padding, fill=self.image_fill),
-            TF.pad(mask[None], padding, fill=self.mask_fill)[0],
-        )
 
 
 class VOCSegmentation(Dataset):

@@ -23,7 +23,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 from litvision.data.images import load_image
-from litvision.data.voc import IGNORE_INDEX, VOC_PALETTE, save_label_png
+from litvision.data.voc_labels import IGNORE_INDEX, VOC_PALETTE, save_label_png
 from litvision.errors import ConfigError
 from litvision.tasks.base import VisionTask
 

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from litvision.data.synth.photos import load_photo, random_crop
-from litvision.data.voc import IGNORE_INDEX, VOC_CLASSES, save_label_png
+from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, save_label_png
 from litvision.errors import DataError
 
 
