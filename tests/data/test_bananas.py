@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from litvision.data.bananas import BananasDataModule, BananasDataset, collate_detection, read_banana_split
+from litvision.data.banana_csv import read_banana_split
+from litvision.data.bananas import BananasDataModule, BananasDataset, collate_detection
 from litvision.data.synth.bananas import generate_bananas
 from litvision.errors import ChecksumError, ConfigError, DataError
 from litvision.ops.anchors import multibox_target

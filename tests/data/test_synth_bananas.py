@@ -9,7 +9,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from litvision.data.bananas import read_banana_split
+from litvision.data.banana_csv import read_banana_split
 from litvision.data.synth.bananas import (
     BACKGROUND_PHOTOS,
     OBJECT_NAMES,
