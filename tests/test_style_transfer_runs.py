@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from litvision import run
-from litvision.errors import CheckpointMismatchError, WeightsUnavailableError
+from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
 
 from conftest import compose_config
 
@@ -124,3 +124,12 @@ def test_vgg19_imagenet_weights_unavailable_offline_is_a_clear_error(tmp_path, m
         with pytest.raises(WeightsUnavailableError,
                            match=r"vgg19-dcbb9e9d\.pth.*torch_home/hub/checkpoints.*experiment=style_transfer_effnet"):
             _run([f"experiment={experiment}", *FAST], tmp_path / experiment)
+
+
+def test_eval_of_a_style_checkpoint_says_there_is_nothing_to_test(tmp_path):
+    overrides = ["experiment=style_transfer_effnet", *FAST, ONE_SCALE]
+    _run(overrides, tmp_path / "train")
+    ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
+    cfg = compose_config([*overrides, f"ckpt_path={ckpt}"], tmp_path / "eval", config_name="eval")
+    with pytest.raises(ConfigError, match="StyleTransferTask has no test split to evaluate.*python train.py"):
+        run.evaluate(cfg)

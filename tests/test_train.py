@@ -43,7 +43,8 @@ def test_imagenet_weights_unavailable_offline_is_a_clear_error(tmp_path, monkeyp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _no_network)
     cfg = compose_config(["experiment=hotdog_finetune"], tmp_path)
-    with pytest.raises(WeightsUnavailableError, match=r"resnet18-f37072fd\.pth.*torch_home/hub/checkpoints"):
+    # the message ends with the config node that failed, so the user knows which `weights` to set
+    with pytest.raises(WeightsUnavailableError, match=r"resnet18-f37072fd\.pth.*torch_home/hub/checkpoints.*\[config: model\.net\]$"):
         run.build(cfg.model)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import lightning as L
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from litvision.errors import ConfigError, LitvisionError
@@ -33,6 +35,10 @@ def build(node: Any, **kwargs: Any) -> Any:
         while cause is not None and not isinstance(cause, LitvisionError):
             cause = cause.__cause__
         if cause is not None:
+            # Hydra's message ends with the config node that failed; say it, so the user knows where to look
+            key = re.search(r"full_key: (\S+)", str(err))
+            if key and cause.args and isinstance(cause.args[0], str) and "[config: " not in cause.args[0]:
+                cause.args = (f"{cause.args[0]} [config: {key[1]}]", *cause.args[1:])
             raise cause from err
         raise
 
@@ -149,6 +155,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test-split metrics of cfg.ckpt_path under the composed experiment."""
     datamodule, model, trainer = _setup(cfg, with_callbacks=False)
     verify_checkpoint(cfg.ckpt_path, model)
+    if not is_overridden("test_step", model):
+        raise ConfigError(
+            f"{type(model).__name__} has no test split to evaluate (it optimises images; its results are the files "
+            f"in the run folder that wrote {cfg.ckpt_path}). To continue that optimisation: "
+            "python train.py experiment=<its experiment> ckpt_path=<the checkpoint>"
+        )
     trainer.test(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     metrics = _scalars(trainer.callback_metrics)
     _log_hparams(trainer, cfg, metrics)

@@ -42,7 +42,7 @@ def _torchvision_loader(weights_enum_name: str) -> Callable[[nn.Module], None]:
             raise WeightsUnavailableError(
                 f"ImageNet weights {filename} could not be loaded ({type(err).__name__}: {err}). "
                 f"Download {weights.url} on a machine with network access and put it in {cache}/ "
-                "(set TORCH_HOME to use another cache), or set the backbone's weights to a local "
+                "(set TORCH_HOME to use another cache), or set its `weights` to a local "
                 "state-dict file, or to null to train from scratch."
             ) from err
         model.load_state_dict(state, assign=True)
