@@ -109,9 +109,11 @@ def test_ssd_bananas_reads_the_real_layout_with_config_class_names_and_mines_neg
 
 @pytest.mark.slow
 def test_efficientnet_lite0_variant_runs(tmp_path):
-    overrides = ["experiment=ssd_bananas_synth", "model=tinyssd_efficientnet_lite0", f"paths.data_dir={tmp_path}",
-                 *FAST, *SYNTH_SMALL, "debug=fdr"]
-    metrics = run.train(compose_config(overrides, tmp_path / "run"))
+    overrides = ["experiment=ssd_bananas_synth_effnet", f"paths.data_dir={tmp_path}", *FAST, *SYNTH_SMALL, "debug=fdr"]
+    cfg = compose_config(overrides, tmp_path / "run")
+    assert cfg.model.net.features.weights == "imagenet" and cfg.model.optimizer._target_ == "torch.optim.AdamW"
+    assert list(cfg.model.param_groups) == []  # the whole net at one lr (the measured recipe)
+    metrics = run.train(cfg)
     assert "val/mAP_50" in metrics
 
 
