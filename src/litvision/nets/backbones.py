@@ -132,10 +132,15 @@ def load_state_dict_file(model: nn.Module, path: str | Path) -> None:
         raise WeightsUnavailableError(f"weights file {path} does not fit this architecture: {err}") from err
 
 
+def is_random_weights(weights: str | None) -> bool:
+    """True for the `weights` values that mean "no pretrained weights": None, "null", "none", "random"."""
+    return weights is None or str(weights).lower() in ("null", "none", "random")
+
+
 def create_backbone(name: str, weights: str | None = "imagenet") -> nn.Module:
     """The full ImageNet model `name` with `weights`: "imagenet", None/"null"/"none", or a file path."""
     spec = get_spec(name)
-    if weights is None or str(weights).lower() in ("null", "none", "random"):
+    if is_random_weights(weights):
         return spec.build()
     # Pretrained: build on the meta device and let the loaded tensors become the parameters
     # (load_state_dict(assign=True)), skipping a random initialisation that is thrown away anyway

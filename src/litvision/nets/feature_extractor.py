@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from litvision.errors import ConfigError
-from litvision.nets.backbones import create_backbone, get_spec
+from litvision.nets.backbones import create_backbone, get_spec, is_random_weights
 from litvision.nets.frozen import FrozenNet, smallest_input_size
 
 LayerRef = int | str
@@ -159,7 +159,7 @@ class FeatureExtractor(FrozenNet):
         self.layer_names: tuple[str, ...] = tuple(
             dict.fromkeys(resolve_layer(backbone, all_names, ref) for ref in layers)
         )
-        if weights is None or str(weights).lower() in ("null", "none", "random"):
+        if is_random_weights(weights):
             warnings.warn(
                 f"{backbone} feature extractor has random weights (weights=None): fine for tests and "
                 "timing, but style transfer with random features is meaningless; use weights=imagenet",

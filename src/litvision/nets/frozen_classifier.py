@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from litvision.errors import ConfigError
-from litvision.nets.backbones import create_backbone, get_spec
+from litvision.nets.backbones import create_backbone, get_spec, is_random_weights
 from litvision.nets.frozen import FrozenNet, smallest_input_size
 from litvision.nets.imagenet_classes import LIST_COMMAND, imagenet_class_names
 
@@ -84,7 +84,7 @@ def imagenet_classifier(backbone: str, weights: str | None = "imagenet") -> Froz
         spec = get_spec(backbone)
     except KeyError as err:
         raise ConfigError(f"model.classifier.backbone: {err.args[0]}") from None
-    if weights is None or str(weights).lower() in ("null", "none", "random"):
+    if is_random_weights(weights):
         warnings.warn(
             f"{backbone} classifier has random weights (weights=None): fine for tests and timing, but the "
             "maps and images of a random classifier are meaningless; use weights=imagenet",
