@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast tensorboard bench clean
+.PHONY: install train test test-fast lint format tensorboard bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ test: $(STAMP)
 ## make test-fast   everything but the end-to-end runs marked slow
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## make lint   ruff: lint rules and formatting, checked (CI runs it before the tests)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make format   apply ruff's fixes and formatting
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## make tensorboard   TensorBoard over every run in outputs/ (http://localhost:6006)
 tensorboard: $(STAMP)

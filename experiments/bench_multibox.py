@@ -103,8 +103,9 @@ def torchvision_nms(boxes, scores, iou_threshold):
     return nms(boxes, scores, iou_threshold)
 
 
-def loop_multibox_detection(cls_probs, offset_preds, anchors, nms_threshold=0.5, pos_threshold=0.009999999,
-                            nms_fn=torchvision_nms):
+def loop_multibox_detection(
+    cls_probs, offset_preds, anchors, nms_threshold=0.5, pos_threshold=0.009999999, nms_fn=torchvision_nms
+):
     """The seeds' multibox_detection: one image at a time."""
     batch_size = cls_probs.shape[0]
     anchors = anchors.squeeze(0)
@@ -155,10 +156,15 @@ def detector_like_predictions(anchors, labels, generator, num_classes: int = 3):
     offsets, _, classes = multibox_target(anchors, labels)
     batch, num_anchors = classes.shape
     positive = classes > 0
-    score = torch.where(positive, torch.rand(batch, num_anchors, generator=generator) * 0.5 + 0.5,
-                        torch.rand(batch, num_anchors, generator=generator) * 0.05)
+    score = torch.where(
+        positive,
+        torch.rand(batch, num_anchors, generator=generator) * 0.5 + 0.5,
+        torch.rand(batch, num_anchors, generator=generator) * 0.05,
+    )
     probs = torch.rand(batch, num_classes + 1, num_anchors, generator=generator) * 0.01
-    winner = torch.where(positive, classes, torch.randint(1, num_classes + 1, (batch, num_anchors), generator=generator))
+    winner = torch.where(
+        positive, classes, torch.randint(1, num_classes + 1, (batch, num_anchors), generator=generator)
+    )
     probs.scatter_(1, winner.unsqueeze(1), score.unsqueeze(1))
     probs[:, 0] = 0
     probs[:, 0] = (1 - probs.sum(dim=1)).clamp(min=0)
@@ -192,12 +198,18 @@ def assert_same(name: str, ours, theirs) -> None:
 def without_nms_ms(probs, offsets, anchors, repeats: int) -> dict:
     """Both versions with the NMS kernel replaced by 'keep every box' (in decreasing score order): the
     time of everything around the kernel, which is what batching can speed up."""
+
     def keep_all_sorted(boxes, scores, threshold):
         return torch.sort(scores, descending=True, stable=True).indices
 
     with mock.patch.object(anchors_module, "nms", keep_all_sorted):
-        return best_of({"loop": lambda: loop_multibox_detection(probs, offsets, anchors, nms_fn=keep_all_sorted),
-                        "batched": lambda: multibox_detection(probs, offsets, anchors)}, repeats)
+        return best_of(
+            {
+                "loop": lambda: loop_multibox_detection(probs, offsets, anchors, nms_fn=keep_all_sorted),
+                "batched": lambda: multibox_detection(probs, offsets, anchors),
+            },
+            repeats,
+        )
 
 
 def nms_kernel_ms(probs, offsets, anchors, repeats: int) -> float:
@@ -217,11 +229,17 @@ def target_dense_work_ms(anchors, labels, repeats: int) -> dict:
     threshold decide exactly as in the loop), and zero-filled outputs of the required shapes."""
     batch, num_anchors = labels.shape[0], anchors.reshape(-1, 4).shape[0]
     boxes, flat = labels[..., 1:], anchors.reshape(-1, 4)
-    return best_of({
-        "iou": lambda: anchors_module._iou_boxes_vs_anchors(boxes, flat),
-        "outputs": lambda: (torch.zeros(batch, num_anchors, dtype=torch.long), torch.zeros(batch, num_anchors * 4),
-                            torch.zeros(batch, num_anchors * 4)),
-    }, repeats)
+    return best_of(
+        {
+            "iou": lambda: anchors_module._iou_boxes_vs_anchors(boxes, flat),
+            "outputs": lambda: (
+                torch.zeros(batch, num_anchors, dtype=torch.long),
+                torch.zeros(batch, num_anchors * 4),
+                torch.zeros(batch, num_anchors * 4),
+            ),
+        },
+        repeats,
+    )
 
 
 # ---------------------------------------------------------------- the study
@@ -236,30 +254,61 @@ def run(quick: bool) -> dict:
     for boxes in (1, 10):
         labels = random_labels(batch, boxes, generator)
         assert_same("multibox_target", multibox_target(anchors, labels), loop_multibox_target(anchors, labels))
-        t = best_of({"loop": lambda: loop_multibox_target(anchors, labels),
-                     "batched": lambda: multibox_target(anchors, labels)}, repeats)
+        t = best_of(
+            {
+                "loop": lambda: loop_multibox_target(anchors, labels),
+                "batched": lambda: multibox_target(anchors, labels),
+            },
+            repeats,
+        )
         dense = target_dense_work_ms(anchors, labels, repeats)
-        results["main"].append({"function": "multibox_target", "anchors": anchors.shape[1], "boxes": boxes,
-                                "batch": batch, "loop_ms": t["loop"], "batched_ms": t["batched"],
-                                "batched_iou_ms": dense["iou"], "outputs_ms": dense["outputs"]})
+        results["main"].append(
+            {
+                "function": "multibox_target",
+                "anchors": anchors.shape[1],
+                "boxes": boxes,
+                "batch": batch,
+                "loop_ms": t["loop"],
+                "batched_ms": t["batched"],
+                "batched_iou_ms": dense["iou"],
+                "outputs_ms": dense["outputs"],
+            }
+        )
 
         probs, offsets = detector_like_predictions(anchors, labels, generator)
         ours = multibox_detection(probs, offsets, anchors)
         assert_same("multibox_detection", ours, loop_multibox_detection(probs, offsets, anchors))
-        t = best_of({"loop": lambda: loop_multibox_detection(probs, offsets, anchors),
-                     "batched": lambda: multibox_detection(probs, offsets, anchors)}, det_repeats)
+        t = best_of(
+            {
+                "loop": lambda: loop_multibox_detection(probs, offsets, anchors),
+                "batched": lambda: multibox_detection(probs, offsets, anchors),
+            },
+            det_repeats,
+        )
         no_nms = without_nms_ms(probs, offsets, anchors, repeats)
         decode_ms = best_of({"decode": lambda: decode_detections(probs, offsets, anchors)}, repeats)["decode"]
-        row = {"function": "multibox_detection", "anchors": anchors.shape[1], "boxes": boxes, "batch": batch,
-               "loop_ms": t["loop"], "batched_ms": t["batched"], "loop_without_nms_ms": no_nms["loop"],
-               "batched_without_nms_ms": no_nms["batched"], "decode_detections_ms": decode_ms,
-               "nms_kernel_ms": nms_kernel_ms(probs, offsets, anchors, det_repeats),
-               "detections_per_image": float((ours[..., 0] >= 0).sum(dim=1).float().mean())}
+        row = {
+            "function": "multibox_detection",
+            "anchors": anchors.shape[1],
+            "boxes": boxes,
+            "batch": batch,
+            "loop_ms": t["loop"],
+            "batched_ms": t["batched"],
+            "loop_without_nms_ms": no_nms["loop"],
+            "batched_without_nms_ms": no_nms["batched"],
+            "decode_detections_ms": decode_ms,
+            "nms_kernel_ms": nms_kernel_ms(probs, offsets, anchors, det_repeats),
+            "detections_per_image": float((ours[..., 0] >= 0).sum(dim=1).float().mean()),
+        }
         if boxes == 1 and not quick:  # the seeds' own NMS (a Python while loop) is much slower still
-            assert_same("multibox_detection (seeds' NMS)", ours,
-                        loop_multibox_detection(probs, offsets, anchors, nms_fn=seeds_nms))
+            assert_same(
+                "multibox_detection (seeds' NMS)",
+                ours,
+                loop_multibox_detection(probs, offsets, anchors, nms_fn=seeds_nms),
+            )
             row["loop_seeds_nms_ms"] = best_of(
-                {"seeds": lambda: loop_multibox_detection(probs, offsets, anchors, nms_fn=seeds_nms)}, 1)["seeds"]
+                {"seeds": lambda: loop_multibox_detection(probs, offsets, anchors, nms_fn=seeds_nms)}, 1
+            )["seeds"]
         results["main"].append(row)
 
     sizes = (128, 256) if quick else (128, 256, 384, 512)
@@ -267,23 +316,54 @@ def run(quick: bool) -> dict:
         anchors = tinyssd_anchors(size)
         labels = random_labels(batch, 10, generator)
         assert_same("multibox_target", multibox_target(anchors, labels), loop_multibox_target(anchors, labels))
-        t_target = best_of({"loop": lambda: loop_multibox_target(anchors, labels),
-                            "batched": lambda: multibox_target(anchors, labels)}, max(1, repeats // 3))
+        t_target = best_of(
+            {
+                "loop": lambda: loop_multibox_target(anchors, labels),
+                "batched": lambda: multibox_target(anchors, labels),
+            },
+            max(1, repeats // 3),
+        )
         probs, offsets = detector_like_predictions(anchors, labels, generator)
-        t_det = best_of({"loop": lambda: loop_multibox_detection(probs, offsets, anchors),
-                         "batched": lambda: multibox_detection(probs, offsets, anchors)}, 1)
-        results["anchors"].append({"image_size": size, "anchors": anchors.shape[1], "boxes": 10, "batch": batch,
-                                   "target_loop_ms": t_target["loop"], "target_batched_ms": t_target["batched"],
-                                   "detection_loop_ms": t_det["loop"], "detection_batched_ms": t_det["batched"]})
+        t_det = best_of(
+            {
+                "loop": lambda: loop_multibox_detection(probs, offsets, anchors),
+                "batched": lambda: multibox_detection(probs, offsets, anchors),
+            },
+            1,
+        )
+        results["anchors"].append(
+            {
+                "image_size": size,
+                "anchors": anchors.shape[1],
+                "boxes": 10,
+                "batch": batch,
+                "target_loop_ms": t_target["loop"],
+                "target_batched_ms": t_target["batched"],
+                "detection_loop_ms": t_det["loop"],
+                "detection_batched_ms": t_det["batched"],
+            }
+        )
 
     anchors = tinyssd_anchors(256)
-    for boxes in ((1, 10) if quick else (1, 2, 5, 10, 20, 50)):
+    for boxes in (1, 10) if quick else (1, 2, 5, 10, 20, 50):
         labels = random_labels(batch, boxes, generator)
         assert_same("multibox_target", multibox_target(anchors, labels), loop_multibox_target(anchors, labels))
-        t = best_of({"loop": lambda: loop_multibox_target(anchors, labels),
-                     "batched": lambda: multibox_target(anchors, labels)}, max(1, repeats // 3))
-        results["boxes"].append({"anchors": anchors.shape[1], "boxes": boxes, "batch": batch,
-                                 "loop_ms": t["loop"], "batched_ms": t["batched"]})
+        t = best_of(
+            {
+                "loop": lambda: loop_multibox_target(anchors, labels),
+                "batched": lambda: multibox_target(anchors, labels),
+            },
+            max(1, repeats // 3),
+        )
+        results["boxes"].append(
+            {
+                "anchors": anchors.shape[1],
+                "boxes": boxes,
+                "batch": batch,
+                "loop_ms": t["loop"],
+                "batched_ms": t["batched"],
+            }
+        )
     return results
 
 
@@ -304,21 +384,31 @@ def markdown(results: dict, meta: dict) -> str:
     for r in results["main"]:
         notes = ""
         if r["function"] == "multibox_target":
-            notes = (f"of the batched time: IoU of every box slot with every anchor {r['batched_iou_ms']:.2f} ms, "
-                     f"zero-filled outputs {r['outputs_ms']:.2f} ms; 20x would need {r['loop_ms'] / 20:.2f} ms")
+            notes = (
+                f"of the batched time: IoU of every box slot with every anchor {r['batched_iou_ms']:.2f} ms, "
+                f"zero-filled outputs {r['outputs_ms']:.2f} ms; 20x would need {r['loop_ms'] / 20:.2f} ms"
+            )
         if r["function"] == "multibox_detection":
-            notes = (f"the NMS kernel alone, once per image (both versions do this): {r['nms_kernel_ms']:.0f} ms, "
-                     f"so no exact version can beat the loop by more than "
-                     f"{r['loop_ms'] / r['nms_kernel_ms']:.2f}x; with NMS replaced by keep-all (everything but the shared NMS kernel): loop "
-                     f"{r['loop_without_nms_ms']:.1f} ms, batched {r['batched_without_nms_ms']:.2f} ms "
-                     f"({r['loop_without_nms_ms'] / r['batched_without_nms_ms']:.1f}x)")
-            notes += (f"; decode_detections (score > 0.01, top 400, per-class NMS, a different output) "
-                      f"{r['decode_detections_ms']:.1f} ms")
+            notes = (
+                f"the NMS kernel alone, once per image (both versions do this): {r['nms_kernel_ms']:.0f} ms, "
+                f"so no exact version can beat the loop by more than "
+                f"{r['loop_ms'] / r['nms_kernel_ms']:.2f}x; with NMS replaced by keep-all (everything but the shared NMS kernel): loop "
+                f"{r['loop_without_nms_ms']:.1f} ms, batched {r['batched_without_nms_ms']:.2f} ms "
+                f"({r['loop_without_nms_ms'] / r['batched_without_nms_ms']:.1f}x)"
+            )
+            notes += (
+                f"; decode_detections (score > 0.01, top 400, per-class NMS, a different output) "
+                f"{r['decode_detections_ms']:.1f} ms"
+            )
             if "loop_seeds_nms_ms" in r:
-                notes += (f"; loop with the seeds' Python NMS {r['loop_seeds_nms_ms']:.0f} ms "
-                          f"({r['loop_seeds_nms_ms'] / r['batched_ms']:.1f}x)")
-        lines.append(f"| {r['function']} | {r['boxes']} | {r['loop_ms']:.1f} | {r['batched_ms']:.2f} | "
-                     f"{r['loop_ms'] / r['batched_ms']:.1f}x | {notes} |")
+                notes += (
+                    f"; loop with the seeds' Python NMS {r['loop_seeds_nms_ms']:.0f} ms "
+                    f"({r['loop_seeds_nms_ms'] / r['batched_ms']:.1f}x)"
+                )
+        lines.append(
+            f"| {r['function']} | {r['boxes']} | {r['loop_ms']:.1f} | {r['batched_ms']:.2f} | "
+            f"{r['loop_ms'] / r['batched_ms']:.1f}x | {notes} |"
+        )
     det = [r for r in results["main"] if r["function"] == "multibox_detection"]
     nms_share = max(1 - r["loop_without_nms_ms"] / r["loop_ms"] for r in det)
     lines += [
@@ -348,19 +438,31 @@ def markdown(results: dict, meta: dict) -> str:
         "- Timings on this shared 2-core machine vary with the other users' load (see load_average in "
         "multibox.json); the ratios within one run are what to read.",
     ]
-    lines += ["", "## Growth with the number of anchors (TinySSD at larger inputs), 10 boxes/image, batch 32", "",
-              "| input | anchors | target loop ms | target batched ms | speed-up | detection loop ms | "
-              "detection batched ms | speed-up |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "## Growth with the number of anchors (TinySSD at larger inputs), 10 boxes/image, batch 32",
+        "",
+        "| input | anchors | target loop ms | target batched ms | speed-up | detection loop ms | "
+        "detection batched ms | speed-up |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in results["anchors"]:
         lines.append(
             f"| {r['image_size']} | {r['anchors']} | {r['target_loop_ms']:.1f} | {r['target_batched_ms']:.2f} | "
             f"{r['target_loop_ms'] / r['target_batched_ms']:.1f}x | {r['detection_loop_ms']:.0f} | "
-            f"{r['detection_batched_ms']:.0f} | {r['detection_loop_ms'] / r['detection_batched_ms']:.1f}x |")
-    lines += ["", "## Growth with the number of boxes (multibox_target, 5444 anchors, batch 32)", "",
-              "| boxes/image | loop ms | batched ms | speed-up |", "| ---: | ---: | ---: | ---: |"]
+            f"{r['detection_batched_ms']:.0f} | {r['detection_loop_ms'] / r['detection_batched_ms']:.1f}x |"
+        )
+    lines += [
+        "",
+        "## Growth with the number of boxes (multibox_target, 5444 anchors, batch 32)",
+        "",
+        "| boxes/image | loop ms | batched ms | speed-up |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     for r in results["boxes"]:
-        lines.append(f"| {r['boxes']} | {r['loop_ms']:.1f} | {r['batched_ms']:.2f} | "
-                     f"{r['loop_ms'] / r['batched_ms']:.1f}x |")
+        lines.append(
+            f"| {r['boxes']} | {r['loop_ms']:.1f} | {r['batched_ms']:.2f} | {r['loop_ms'] / r['batched_ms']:.1f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -371,9 +473,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for multibox.md and multibox.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    meta = {"when": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()} {platform.processor()}".strip(),
-            "cpus": os.cpu_count(), "load_average": os.getloadavg(), "threads": args.threads,
-            "torch": torch.__version__, "torchvision": torchvision.__version__, "quick": args.quick}
+    meta = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()} {platform.processor()}".strip(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "quick": args.quick,
+    }
     results = run(args.quick)
     meta["load_average_after"] = os.getloadavg()
     text = markdown(results, meta)

@@ -61,12 +61,22 @@ def per_step(start: tuple[float, float], end: tuple[float, float], steps: int) -
 
 def make_config(data_dir: Path, out_dir: Path, batch_size: int, total_steps: int):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "experiment=cifar10_aug", f"paths.data_dir={data_dir}", "data.verify_checksums=false",
-            "data.download=false", "data.num_workers=0", f"data.batch_size={batch_size}",
-            "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", f"+trainer.max_steps={total_steps}",
-            "trainer.max_epochs=1000", "trainer.log_every_n_steps=10",
-        ])
+        cfg = compose(
+            "train",
+            overrides=[
+                "experiment=cifar10_aug",
+                f"paths.data_dir={data_dir}",
+                "data.verify_checksums=false",
+                "data.download=false",
+                "data.num_workers=0",
+                f"data.batch_size={batch_size}",
+                "trainer.accelerator=cpu",
+                "trainer.enable_progress_bar=false",
+                f"+trainer.max_steps={total_steps}",
+                "trainer.max_epochs=1000",
+                "trainer.log_every_n_steps=10",
+            ],
+        )
     with open_dict(cfg):
         cfg.paths.output_dir = str(out_dir)
     return cfg
@@ -124,27 +134,54 @@ def main() -> None:
     rows = []
     for name, values in times.items():
         cpu, wall = statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)
-        rows.append({"variant": name, "cpu_ms_per_step": round(1000 * cpu, 2),
-                     "cpu_runs_ms": [round(1000 * v[0], 2) for v in values],
-                     "overhead_pct": round(100 * (cpu / plain_cpu - 1), 2),
-                     "wall_ms_per_step": round(1000 * wall, 2), "wall_overhead_pct": round(100 * (wall / plain_wall - 1), 2)})
-    env = {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-           "torch": torch.__version__, "lightning": L.__version__, "python": sys.version.split()[0]}
-    setting = (f"CIFAR-style ResNet-18, Adam, batch {args.batch_size} of 32x32 images with random flip, "
-               f"{args.steps} timed steps after {args.warmup} warm-up, median of {args.repeats} alternating runs")
-    lines = ["# Training-step overhead: litvision/Lightning vs a plain PyTorch loop", "", setting, "",
-             f"Machine: {env}, load average {os.getloadavg()[0]:.1f} at the end", "",
-             "| variant | CPU ms/step (median) | CPU runs (ms) | overhead vs plain | wall ms/step | wall overhead |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['variant']} | {r['cpu_ms_per_step']} | {r['cpu_runs_ms']} | {r['overhead_pct']:+.2f}% "
-              f"| {r['wall_ms_per_step']} | {r['wall_overhead_pct']:+.2f}% |" for r in rows]
+        rows.append(
+            {
+                "variant": name,
+                "cpu_ms_per_step": round(1000 * cpu, 2),
+                "cpu_runs_ms": [round(1000 * v[0], 2) for v in values],
+                "overhead_pct": round(100 * (cpu / plain_cpu - 1), 2),
+                "wall_ms_per_step": round(1000 * wall, 2),
+                "wall_overhead_pct": round(100 * (wall / plain_wall - 1), 2),
+            }
+        )
+    env = {
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "python": sys.version.split()[0],
+    }
+    setting = (
+        f"CIFAR-style ResNet-18, Adam, batch {args.batch_size} of 32x32 images with random flip, "
+        f"{args.steps} timed steps after {args.warmup} warm-up, median of {args.repeats} alternating runs"
+    )
+    lines = [
+        "# Training-step overhead: litvision/Lightning vs a plain PyTorch loop",
+        "",
+        setting,
+        "",
+        f"Machine: {env}, load average {os.getloadavg()[0]:.1f} at the end",
+        "",
+        "| variant | CPU ms/step (median) | CPU runs (ms) | overhead vs plain | wall ms/step | wall overhead |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['variant']} | {r['cpu_ms_per_step']} | {r['cpu_runs_ms']} | {r['overhead_pct']:+.2f}% "
+        f"| {r['wall_ms_per_step']} | {r['wall_overhead_pct']:+.2f}% |"
+        for r in rows
+    ]
     overhead = rows[1]["overhead_pct"]
-    lines += ["", f"Target: under 5% per step. Result (CPU time): {overhead:+.2f}% ({'met' if overhead < 5 else 'NOT met'})."]
+    lines += [
+        "",
+        f"Target: under 5% per step. Result (CPU time): {overhead:+.2f}% ({'met' if overhead < 5 else 'NOT met'}).",
+    ]
     text = "\n".join(lines)
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "step_overhead.md").write_text(text + "\n")
-    (RESULTS / "step_overhead.json").write_text(json.dumps({"setting": setting, "env": env, "rows": rows}, indent=2) + "\n")
+    (RESULTS / "step_overhead.json").write_text(
+        json.dumps({"setting": setting, "env": env, "rows": rows}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

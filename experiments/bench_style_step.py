@@ -91,8 +91,10 @@ def plain_pytorch(problem: StyleStepProblem, steps: int) -> tuple[list[float], l
         feats = problem.extractor(image)
         loss = style_transfer_loss(
             image,
-            {k: feats[k] for k in problem.content_names}, problem.content_targets,
-            {k: feats[k] for k in problem.style_names}, problem.style_grams,
+            {k: feats[k] for k in problem.content_names},
+            problem.content_targets,
+            {k: feats[k] for k in problem.style_names},
+            problem.style_grams,
             **WEIGHTS,
         )
         loss.total.backward()
@@ -125,13 +127,20 @@ def lightning_task(problem: StyleStepProblem, steps: int) -> tuple[list[float], 
     (same module, same weights) so both variants compute exactly the same thing."""
     height, width = problem.size
     with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[
-            "experiment=style_transfer", "model.weights=null", f"data.content=[{CONTENT}]", f"data.style={STYLE}",
-            "data.style_border=0",
-            # one step more than timed: the last one's end runs into the epoch-end work (checkpoints)
-            f"data.scales=[{{size:[{height},{width}],steps:{steps + 1}}}]",
-            "trainer.accelerator=cpu", "trainer.enable_progress_bar=false",
-        ])
+        cfg = compose(
+            "train",
+            overrides=[
+                "experiment=style_transfer",
+                "model.weights=null",
+                f"data.content=[{CONTENT}]",
+                f"data.style={STYLE}",
+                "data.style_border=0",
+                # one step more than timed: the last one's end runs into the epoch-end work (checkpoints)
+                f"data.scales=[{{size:[{height},{width}],steps:{steps + 1}}}]",
+                "trainer.accelerator=cpu",
+                "trainer.enable_progress_bar=false",
+            ],
+        )
         with open_dict(cfg):
             cfg.paths.output_dir = out
         with warnings.catch_warnings():
@@ -171,12 +180,19 @@ def run(sizes: list[tuple[int, int, int]], warmup: int, repeats: int) -> list[di
         for variant, measured in times.items():
             median = statistics.median(measured)
             baseline = baseline or median
-            rows.append({
-                "size": f"{size[0]}x{size[1]}", "variant": variant, "steps": len(measured),
-                "median_s": median, "mean_s": statistics.fmean(measured), "min_s": min(measured),
-                "vs_baseline": median / baseline, "minus_baseline_s": median - baseline,
-                "loss_after_last_step": last_loss[variant],
-            })
+            rows.append(
+                {
+                    "size": f"{size[0]}x{size[1]}",
+                    "variant": variant,
+                    "steps": len(measured),
+                    "median_s": median,
+                    "mean_s": statistics.fmean(measured),
+                    "min_s": min(measured),
+                    "vs_baseline": median / baseline,
+                    "minus_baseline_s": median - baseline,
+                    "loss_after_last_step": last_loss[variant],
+                }
+            )
             print(f"{rows[-1]['size']:>8} {variant:<16} {median:8.3f} s/step", flush=True)
     return rows
 
@@ -210,8 +226,12 @@ def to_markdown(rows: list[dict], meta: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["150x225", "300x450", "32x48:30"],
-                        help="HxW[:steps], e.g. 300x450 (--steps timed steps per turn) or 32x48:30")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["150x225", "300x450", "32x48:30"],
+        help="HxW[:steps], e.g. 300x450 (--steps timed steps per turn) or 32x48:30",
+    )
     parser.add_argument("--steps", type=int, default=3, help="timed steps per turn (sizes without :steps)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--repeats", type=int, default=2, help="turns per variant and size")
@@ -227,12 +247,19 @@ def main() -> None:
         sizes.append((height, width, int(steps) if steps else args.steps))
 
     meta = {
-        "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        "load_average": " ".join(f"{v:.1f}" for v in os.getloadavg()), "torch": torch.__version__,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average": " ".join(f"{v:.1f}" for v in os.getloadavg()),
+        "torch": torch.__version__,
         "lightning": L.__version__,
-        "device": "cpu", "features": "vgg19 features[:29], random weights",
-        "content": CONTENT, "style": STYLE,
+        "device": "cpu",
+        "features": "vgg19 features[:29], random weights",
+        "content": CONTENT,
+        "style": STYLE,
     }
     rows = run(sizes, args.warmup, args.repeats)
     markdown = to_markdown(rows, meta)

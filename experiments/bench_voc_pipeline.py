@@ -84,10 +84,29 @@ def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
     import torch
     import torchvision
 
-    VOC_COLORMAP = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128],
-                    [0, 128, 128], [128, 128, 128], [64, 0, 0], [192, 0, 0], [64, 128, 0], [192, 128, 0],
-                    [64, 0, 128], [192, 0, 128], [64, 128, 128], [192, 128, 128], [0, 64, 0], [128, 64, 0],
-                    [0, 192, 0], [128, 192, 0], [0, 64, 128]]
+    VOC_COLORMAP = [
+        [0, 0, 0],
+        [128, 0, 0],
+        [0, 128, 0],
+        [128, 128, 0],
+        [0, 0, 128],
+        [128, 0, 128],
+        [0, 128, 128],
+        [128, 128, 128],
+        [64, 0, 0],
+        [192, 0, 0],
+        [64, 128, 0],
+        [192, 128, 0],
+        [64, 0, 128],
+        [192, 0, 128],
+        [64, 128, 128],
+        [192, 128, 128],
+        [0, 64, 0],
+        [128, 64, 0],
+        [0, 192, 0],
+        [128, 192, 0],
+        [0, 64, 128],
+    ]
 
     def read_voc_images(voc_dir, is_train=True):
         txt_fname = os.path.join(voc_dir, "ImageSets", "Segmentation", "train.txt" if is_train else "val.txt")
@@ -158,9 +177,10 @@ def streaming_pipeline(voc_dir: str, batch_size: int, num_workers: int):
 
 
 def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, epochs: int) -> dict:
+    import lightning  # noqa: F401
     import torch  # noqa: F401  (imports are part of the baseline, not of the pipeline)
     import torchvision  # noqa: F401
-    import lightning  # noqa: F401
+
     import litvision.data.voc  # noqa: F401
     from litvision.tasks.segmentation import normalize_images
 
@@ -203,8 +223,18 @@ def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, e
 
 def measure(variant: str, voc_dir: Path, args: argparse.Namespace) -> dict:
     cmd = [
-        sys.executable, __file__, "--run", variant, "--voc-dir", str(voc_dir), "--batch-size", str(args.batch_size),
-        "--workers", str(args.workers), "--epochs", str(args.epochs),
+        sys.executable,
+        __file__,
+        "--run",
+        variant,
+        "--voc-dir",
+        str(voc_dir),
+        "--batch-size",
+        str(args.batch_size),
+        "--workers",
+        str(args.workers),
+        "--epochs",
+        str(args.epochs),
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -237,8 +267,16 @@ def prepare_data(data: Path, sizes: list[int]) -> dict[int, Path]:
     if not (voc_full / "ImageSets" / "Segmentation" / "val.txt").is_file():
         print(f"generating {largest} VOC-format images of about 500x375 in {full} ...", flush=True)
         # jitter 0.04 keeps widths >= 480 (the crop) as in VOC's landscape images; 10% are small (dropped)
-        generate_voc(full, num_train=largest // 2, num_val=largest - largest // 2, height=375, width=500,
-                     jitter=0.04, small_fraction=0.1, seed=0)
+        generate_voc(
+            full,
+            num_train=largest // 2,
+            num_val=largest - largest // 2,
+            height=375,
+            width=500,
+            jitter=0.04,
+            small_fraction=0.1,
+            seed=0,
+        )
     trees = {largest: voc_full}
     train = (voc_full / "ImageSets/Segmentation/train.txt").read_text().split()
     val = (voc_full / "ImageSets/Segmentation/val.txt").read_text().split()
@@ -274,7 +312,10 @@ def summarise(runs: list[dict]) -> list[dict]:
             row = {"size": size, "variant": variant, "repeats": len(group)}
             row.update({k: statistics.median(r[k] for r in group) for k in TIMES})
             row.update({k: max(r[k] for r in group) for k in MEMORY})
-            row["steady_images_per_s_range"] = (min(r["steady_images_per_s"] for r in group), max(r["steady_images_per_s"] for r in group))
+            row["steady_images_per_s_range"] = (
+                min(r["steady_images_per_s"] for r in group),
+                max(r["steady_images_per_s"] for r in group),
+            )
             out.append(row)
     return out
 
@@ -322,7 +363,10 @@ def verdict(results: list[dict]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--sizes", type=int, nargs="+", default=[300, 2913],
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[300, 2913],
         help="train+val images per data set (2913: VOC2012's 1464 + 1449 segmentation images)",
     )
     parser.add_argument("--epochs", type=int, default=4)
@@ -362,36 +406,40 @@ def main() -> None:
         f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after the runs, and other jobs come and go, so "
         "single timings vary up to 2x (see the ranges); compare medians and the memory columns"
     )
-    report = "\n".join([
-        "# VOC segmentation data pipeline: streaming data module vs the seeds' preloading dataset",
-        "",
-        f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs} "
-        f"--repeats {args.repeats}` "
-        f"on {setting}.",
-        "",
-        "Data: generated VOC-format sets (`litvision.data.synth.voc`, JPEG images of about 500x375, palette PNG "
-        "labels), half train, half val; both pipelines build the train and val sets and iterate the train loader. "
-        "'build' is the time to construct the data sets (the seeds decode and normalise everything there; the data "
-        "module validates every file), 'first batch' includes it, 'total' is build plus all epochs; 'steady' is "
-        "epochs 2 onwards (its range over the repeats in brackets). Timings are medians over the repeats, memory the "
-        "largest of them. Peak PSS is sampled every 20 ms over the process and its workers; 'pipeline PSS' is that "
-        "peak minus the process's PSS after importing torch, torchvision and lightning. The preloading pipeline "
-        "holds every image as normalised float32 at full size plus two 128 MB colour lookup tables (one per split); "
-        "the streaming one holds the batches in flight (2 workers x prefetch 2, about 15 MB of uint8 images and 5 MB of uint8 masks per batch), "
-        "whatever the size of the data set. The data module delivers uint8 batches (images and masks) through "
-        "torch's default_collate; the segmentation task normalises them on its device ('stream'). "
-        "'stream_cpu_norm' also runs that normalisation in the consuming process, as a CPU training run pays it.",
-        "",
-        table(results),
-        "",
-        *verdict(results),
-        "",
-    ])
+    report = "\n".join(
+        [
+            "# VOC segmentation data pipeline: streaming data module vs the seeds' preloading dataset",
+            "",
+            f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs} "
+            f"--repeats {args.repeats}` "
+            f"on {setting}.",
+            "",
+            "Data: generated VOC-format sets (`litvision.data.synth.voc`, JPEG images of about 500x375, palette PNG "
+            "labels), half train, half val; both pipelines build the train and val sets and iterate the train loader. "
+            "'build' is the time to construct the data sets (the seeds decode and normalise everything there; the data "
+            "module validates every file), 'first batch' includes it, 'total' is build plus all epochs; 'steady' is "
+            "epochs 2 onwards (its range over the repeats in brackets). Timings are medians over the repeats, memory the "
+            "largest of them. Peak PSS is sampled every 20 ms over the process and its workers; 'pipeline PSS' is that "
+            "peak minus the process's PSS after importing torch, torchvision and lightning. The preloading pipeline "
+            "holds every image as normalised float32 at full size plus two 128 MB colour lookup tables (one per split); "
+            "the streaming one holds the batches in flight (2 workers x prefetch 2, about 15 MB of uint8 images and 5 MB of uint8 masks per batch), "
+            "whatever the size of the data set. The data module delivers uint8 batches (images and masks) through "
+            "torch's default_collate; the segmentation task normalises them on its device ('stream'). "
+            "'stream_cpu_norm' also runs that normalisation in the consuming process, as a CPU training run pays it.",
+            "",
+            table(results),
+            "",
+            *verdict(results),
+            "",
+        ]
+    )
     print()
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "voc_pipeline.md").write_text(report)
-    (args.out / "voc_pipeline.json").write_text(json.dumps({"setting": setting, "results": results, "runs": runs}, indent=2))
+    (args.out / "voc_pipeline.json").write_text(
+        json.dumps({"setting": setting, "results": results, "runs": runs}, indent=2)
+    )
 
 
 if __name__ == "__main__":

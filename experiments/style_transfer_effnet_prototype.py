@@ -41,21 +41,48 @@ DEFAULT_LAYERS = STYLE_TRANSFER_LAYERS["efficientnet_lite0"]
 # The recipe chosen from the sweep: a lower lr than the seeds' 0.3 (efficientnet's inputs are
 # normalised with std 0.5, not ~0.226, and its stride-2 stem turns large steps into pixel noise) and
 # a strong TV weight against that noise.
-CHOSEN = Recipe("chosen", DEFAULT_LAYERS.content, DEFAULT_LAYERS.style,
-                content_weight=1.0, style_weight=1e3, tv_weight=200.0, lr=0.1)
+CHOSEN = Recipe(
+    "chosen",
+    DEFAULT_LAYERS.content,
+    DEFAULT_LAYERS.style,
+    content_weight=1.0,
+    style_weight=1e3,
+    tv_weight=200.0,
+    lr=0.1,
+)
 
 ALTERNATIVES = [
     # the seeds' VGG weights and lr on these layers: the image dissolves into coloured noise
-    Recipe("seeds_weights_lr0.3", DEFAULT_LAYERS.content, DEFAULT_LAYERS.style,
-           content_weight=1.0, style_weight=1e4, tv_weight=10.0, lr=0.3),
+    Recipe(
+        "seeds_weights_lr0.3",
+        DEFAULT_LAYERS.content,
+        DEFAULT_LAYERS.style,
+        content_weight=1.0,
+        style_weight=1e4,
+        tv_weight=10.0,
+        lr=0.3,
+    ),
     # gentler: keeps more of the cat's own colours, weaker texture
-    Recipe("gentle_lr0.03", DEFAULT_LAYERS.content, DEFAULT_LAYERS.style,
-           content_weight=1.0, style_weight=1e3, tv_weight=200.0, lr=0.03),
+    Recipe(
+        "gentle_lr0.03",
+        DEFAULT_LAYERS.content,
+        DEFAULT_LAYERS.style,
+        content_weight=1.0,
+        style_weight=1e3,
+        tv_weight=200.0,
+        lr=0.03,
+    ),
 ]
 
 
-def stylise(extractor: FeatureExtractor, content: torch.Tensor, style: torch.Tensor, recipe: Recipe,
-            steps: int, log_every: int = 50) -> tuple[torch.Tensor, dict]:
+def stylise(
+    extractor: FeatureExtractor,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    recipe: Recipe,
+    steps: int,
+    log_every: int = 50,
+) -> tuple[torch.Tensor, dict]:
     """Content and style are (1, 3, H, W) in [0, 1]; returns the result in [0, 1] and final losses."""
     content_n, style_n = extractor.normalize(content), extractor.normalize(style)
     with torch.no_grad():
@@ -72,16 +99,22 @@ def stylise(extractor: FeatureExtractor, content: torch.Tensor, style: torch.Ten
         feats = extractor(image)
         loss = style_transfer_loss(
             image,
-            {k: feats[k] for k in recipe.content_layers}, content_targets,
-            {k: feats[k] for k in recipe.style_layers}, style_grams,
-            content_weight=recipe.content_weight, style_weight=recipe.style_weight, tv_weight=recipe.tv_weight,
+            {k: feats[k] for k in recipe.content_layers},
+            content_targets,
+            {k: feats[k] for k in recipe.style_layers},
+            style_grams,
+            content_weight=recipe.content_weight,
+            style_weight=recipe.style_weight,
+            tv_weight=recipe.tv_weight,
         )
         loss.total.backward()
         optimizer.step()
         scheduler.step()
         if step % log_every == 0 or step == steps:
-            print(f"  {recipe.name} step {step}: content {loss.content.item():.3f} style {loss.style.item():.3f} "
-                  f"tv {loss.tv.item():.3f} total {loss.total.item():.3f}")
+            print(
+                f"  {recipe.name} step {step}: content {loss.content.item():.3f} style {loss.style.item():.3f} "
+                f"tv {loss.tv.item():.3f} total {loss.total.item():.3f}"
+            )
     final = {"content": loss.content.item(), "style": loss.style.item(), "tv": loss.tv.item()}
     return extractor.denormalize(image.detach()).clamp(0, 1), final
 

@@ -5,8 +5,8 @@ import torch
 from PIL import Image
 
 from litvision.data.cifar10 import CIFAR10DataModule
-from litvision.data.images import load_image
 from litvision.data.imagefolder import ImageFolderDataModule
+from litvision.data.images import load_image
 from litvision.data.synth.lfw import export_lfw_faces
 from litvision.errors import ConfigError, DataError
 from litvision.gallery import augmentation_grid, load_pipeline
@@ -69,9 +69,15 @@ def test_corrupt_image_names_the_file(tmp_path, data_root, damage):
 def test_cifar10_reads_generated_batches(data_root):
     from litvision.gallery import load_pipeline
 
-    dm = CIFAR10DataModule(root=str(data_root / "cifar10"), download=False, verify_checksums=False,
-                           batch_size=8, num_workers=0, test_transforms=load_pipeline("to_tensor"),
-                           train_transforms=load_pipeline("cifar_flip"))
+    dm = CIFAR10DataModule(
+        root=str(data_root / "cifar10"),
+        download=False,
+        verify_checksums=False,
+        batch_size=8,
+        num_workers=0,
+        test_transforms=load_pipeline("to_tensor"),
+        train_transforms=load_pipeline("cifar_flip"),
+    )
     dm.setup("fit")
     assert len(dm.train_set) == 40 and len(dm.test_set) == 20 and len(dm.classes) == 10
     images, labels = next(iter(dm.train_dataloader()))

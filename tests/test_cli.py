@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import REPO, experiment_overrides, run_cli
 
 TRAIN, EVAL, PREDICT = (str(REPO / name) for name in ("train.py", "eval.py", "predict.py"))
@@ -15,7 +14,8 @@ def test_help_lists_groups_and_options(tmp_path):
     experiments = next(line for line in out.splitlines() if line.lstrip().startswith("experiment: "))
     # every experiment, whatever the other branches add between them
     assert {"cifar10_aug", "cifar10_noaug", "hotdog_finetune", "hotdog_scratch", "quickstart"} <= {
-        name.strip() for name in experiments.split(":", 1)[1].split(",")}
+        name.strip() for name in experiments.split(":", 1)[1].split(",")
+    }
     assert "trainer: cpu, ddp, ddp_cpu, default, gpu" in out
     assert "hparams_search:" in out and "debug: default, fdr, limit, overfit, profiler" in out
 
@@ -39,8 +39,9 @@ def test_unknown_key_is_refused(tmp_path):
 
 
 def test_missing_data_is_a_one_line_error_without_traceback(tmp_path):
-    proc = run_cli([TRAIN, "experiment=hotdog_finetune", "data.download=false", "model.net.weights=null"],
-                   tmp_path, check=False)
+    proc = run_cli(
+        [TRAIN, "experiment=hotdog_finetune", "data.download=false", "model.net.weights=null"], tmp_path, check=False
+    )
     assert proc.returncode == 1
     assert "error: " in proc.stderr and "data/hotdog/train does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -60,9 +61,15 @@ def test_grid_multirun_gives_each_job_its_own_folder(tmp_path, data_root):
 
 @pytest.mark.slow
 def test_optuna_search_optimises_the_experiment_metric(tmp_path, data_root):
-    args = [TRAIN, *experiment_overrides("quickstart", data_root), "hparams_search=quickstart_optuna",
-            "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2", "debug=limit",
-            "trainer.max_epochs=1"]
+    args = [
+        TRAIN,
+        *experiment_overrides("quickstart", data_root),
+        "hparams_search=quickstart_optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        "debug=limit",
+        "trainer.max_epochs=1",
+    ]
     run_cli(args, tmp_path, timeout=600)
     sweep = next((tmp_path / "outputs/debug/multiruns").iterdir())
     result = (sweep / "optimization_results.yaml").read_text()
@@ -72,8 +79,15 @@ def test_optuna_search_optimises_the_experiment_metric(tmp_path, data_root):
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path, data_root):
-    args = [TRAIN, *experiment_overrides("quickstart", data_root), "trainer=ddp_cpu", "debug=limit",
-            "trainer.devices=2", "trainer.accelerator=cpu", "logger=csv"]
+    args = [
+        TRAIN,
+        *experiment_overrides("quickstart", data_root),
+        "trainer=ddp_cpu",
+        "debug=limit",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        "logger=csv",
+    ]
     proc = run_cli(args, tmp_path, timeout=600)
     runs = list((tmp_path / "outputs/debug/runs").iterdir())
     assert len(runs) == 1  # the second process joined the first one's folder

@@ -1,11 +1,10 @@
 import pytest
 import torch
+from conftest import compose_config
 from torch import nn
 
 from litvision.errors import ConfigError
 from litvision.tasks.param_groups import build_param_groups
-
-from conftest import compose_config
 
 
 def _named(model: nn.Module):

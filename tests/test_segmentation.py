@@ -10,33 +10,46 @@ from pathlib import Path
 import pytest
 import skimage.data
 import torch
+from conftest import REPO, compose_config, run_cli
 from omegaconf import OmegaConf
 from PIL import Image
 
 from litvision import run
+from litvision.cli import CONFIG_DIR
 from litvision.data.synth.voc import generate_voc
 from litvision.data.voc import read_split
 from litvision.data.voc_labels import VOC_CLASSES, colorize, read_label, save_label_png
 from litvision.errors import CheckpointMismatchError, DataError, WeightsUnavailableError
 
-from conftest import REPO, compose_config, run_cli
-
 TRAIN = str(REPO / "train.py")
 # tiny images: crop 40x56 keeps the normal-sized ones (43..53 x 58..70) and drops the small ones
-TINY = ["data.crop_size=[40,56]", "data.batch_size=4", "data.num_workers=0", "trainer.accelerator=cpu",
-        "trainer.enable_progress_bar=false"]
+TINY = [
+    "data.crop_size=[40,56]",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+]
 # fcn_voc offline: the generated tree instead of the download, no ImageNet weights
 VOC_OFFLINE = ["experiment=fcn_voc", "data.download=false", "model.net.weights=null", *TINY]
-SYNTH_TINY = ["experiment=fcn_voc_synth", "data.prepare.num_train=12", "data.prepare.num_val=6",
-              "data.prepare.height=48", "data.prepare.width=64", "data.prepare.boundary_width=3", *TINY]
+SYNTH_TINY = [
+    "experiment=fcn_voc_synth",
+    "data.prepare.num_train=12",
+    "data.prepare.num_val=6",
+    "data.prepare.height=48",
+    "data.prepare.width=64",
+    "data.prepare.boundary_width=3",
+    *TINY,
+]
 
 
 @pytest.fixture(scope="module")
 def voc_data(tmp_path_factory) -> Path:
     """paths.data_dir with a generated VOC tree where fcn_voc looks for it (data_dir/voc)."""
     data_dir = tmp_path_factory.mktemp("seg_data")
-    generate_voc(data_dir / "voc", num_train=12, num_val=6, height=48, width=64, small_fraction=0.25,
-                 boundary_width=3, seed=2)
+    generate_voc(
+        data_dir / "voc", num_train=12, num_val=6, height=48, width=64, small_fraction=0.25, boundary_width=3, seed=2
+    )
     return data_dir
 
 
@@ -62,7 +75,7 @@ def test_the_search_validates_on_held_out_training_images(tmp_path):
     cfg = compose_config(["experiment=fcn_voc", "hparams_search=fcn_voc_optuna"], tmp_path)
     assert cfg.data.val_fraction > 0 and cfg.test is False  # VOC's val split stays unseen
     assert cfg.optimized_metric == "val/mIoU"
-    sweeper = OmegaConf.load(REPO / "conf" / "hparams_search" / "fcn_voc_optuna.yaml").hydra.sweeper
+    sweeper = OmegaConf.load(Path(CONFIG_DIR) / "hparams_search" / "fcn_voc_optuna.yaml").hydra.sweeper
     assert sweeper.direction == "maximize"
     assert set(sweeper.params) == {"model.optimizer.lr", "model.optimizer.weight_decay"}
 
@@ -167,8 +180,16 @@ def test_fcn_voc_without_resnet18_weights_offline(tmp_path, monkeypatch):
 
 def test_fcn_voc_without_data_and_network(tmp_path):
     data_dir = tmp_path / "data"
-    cfg = compose_config(["experiment=fcn_voc", f"paths.data_dir={data_dir}", "model.net.weights=null",
-                          "data.url=file:///nonexistent/VOCtrainval_11-May-2012.tar", *TINY], tmp_path / "run")
+    cfg = compose_config(
+        [
+            "experiment=fcn_voc",
+            f"paths.data_dir={data_dir}",
+            "model.net.weights=null",
+            "data.url=file:///nonexistent/VOCtrainval_11-May-2012.tar",
+            *TINY,
+        ],
+        tmp_path / "run",
+    )
     with pytest.raises(DataError, match=r"Could not download .* put it at .*data/voc/VOCtrainval_11-May-2012.tar"):
         run.train(cfg)
     assert not data_dir.exists()  # no empty folder, no partial download left behind
@@ -264,9 +285,16 @@ def test_bad_data_is_a_one_line_cli_error_before_training(voc_data, tmp_path, br
 
 @pytest.mark.slow
 def test_optuna_search_runs_on_the_held_out_part_of_train(tmp_path):
-    args = [TRAIN, *SYNTH_TINY, f"paths.data_dir={tmp_path / 'data'}", "hparams_search=fcn_voc_optuna",
-            "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2", "debug=limit",
-            "trainer.max_epochs=1"]
+    args = [
+        TRAIN,
+        *SYNTH_TINY,
+        f"paths.data_dir={tmp_path / 'data'}",
+        "hparams_search=fcn_voc_optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+        "debug=limit",
+        "trainer.max_epochs=1",
+    ]
     proc = run_cli(args, tmp_path, timeout=600)
     sweep = next((tmp_path / "outputs" / "debug" / "multiruns").iterdir())
     result = (sweep / "optimization_results.yaml").read_text()

@@ -5,11 +5,10 @@ import math
 
 import pytest
 import torch
+from conftest import compose_config
 
 from litvision import run
 from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
-
-from conftest import compose_config
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.style=skimage:coffee"]
 ONE_SCALE = "data.scales=[{size:[32,48],steps:3}]"
@@ -36,7 +35,12 @@ def _events(run_dir):
 
 @pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
 def test_style_experiment_runs_end_to_end(experiment, tmp_path):
-    overrides = [f"experiment={experiment}", *FAST, *EXPERIMENTS[experiment], "callbacks.style_transfer_images.every_n_steps=2"]
+    overrides = [
+        f"experiment={experiment}",
+        *FAST,
+        *EXPERIMENTS[experiment],
+        "callbacks.style_transfer_images.every_n_steps=2",
+    ]
     if "model.weights=null" in overrides:
         with pytest.warns(UserWarning, match="random weights.*meaningless"):
             metrics = _run(overrides, tmp_path)
@@ -80,9 +84,16 @@ def test_style_experiment_runs_end_to_end(experiment, tmp_path):
 
 
 def test_several_content_images_give_one_result_each(tmp_path):
-    _run(["experiment=style_transfer_effnet", *FAST, ONE_SCALE, "data.content=[skimage:chelsea,skimage:astronaut]"],
-         tmp_path)
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["result_0.png", "result_1.png", "strip_0.png", "strip_1.png"]
+    _run(
+        ["experiment=style_transfer_effnet", *FAST, ONE_SCALE, "data.content=[skimage:chelsea,skimage:astronaut]"],
+        tmp_path,
+    )
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "result_0.png",
+        "result_1.png",
+        "strip_0.png",
+        "strip_1.png",
+    ]
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["state_dict"]["synthesised"].shape == (2, 3, 32, 48)
 
@@ -103,8 +114,10 @@ def test_resume_continues_with_the_next_scale(tmp_path):
 
     # the same checkpoint with other content images is refused before any step
     with pytest.raises(CheckpointMismatchError, match=r"\(1, 3, 48, 72\), but data.content has 2 image"):
-        _run(base + ["trainer.max_epochs=3", f"ckpt_path={last}", "data.content=[skimage:chelsea,skimage:rocket]"],
-             tmp_path / "other")
+        _run(
+            base + ["trainer.max_epochs=3", f"ckpt_path={last}", "data.content=[skimage:chelsea,skimage:rocket]"],
+            tmp_path / "other",
+        )
 
 
 def test_fast_dev_run(tmp_path):
@@ -121,8 +134,10 @@ def test_vgg19_imagenet_weights_unavailable_offline_is_a_clear_error(tmp_path, m
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _no_network)
     for experiment in ("style_transfer", "style_transfer_multiscale"):
-        with pytest.raises(WeightsUnavailableError,
-                           match=r"vgg19-dcbb9e9d\.pth.*torch_home/hub/checkpoints.*experiment=style_transfer_effnet"):
+        with pytest.raises(
+            WeightsUnavailableError,
+            match=r"vgg19-dcbb9e9d\.pth.*torch_home/hub/checkpoints.*experiment=style_transfer_effnet",
+        ):
             _run([f"experiment={experiment}", *FAST], tmp_path / experiment)
 
 

@@ -1,23 +1,24 @@
 """End-to-end runs of the experiments on generated data in the real on-disk formats."""
 
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import EXPERIMENT_DATA, compose_config, experiment_overrides
 
 from litvision import run
+from litvision.cli import CONFIG_DIR
 from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
 
-from conftest import EXPERIMENT_DATA, REPO, compose_config, experiment_overrides
-
-
-ALL_EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+ALL_EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("config_name", ["train", "eval"])
 @pytest.mark.parametrize("experiment", ALL_EXPERIMENTS)
 def test_every_experiment_composes(experiment, config_name, tmp_path):
-    cfg = compose_config([f"experiment={experiment}"] + (["ckpt_path=x.ckpt"] if config_name == "eval" else []),
-                         tmp_path, config_name)
+    cfg = compose_config(
+        [f"experiment={experiment}"] + (["ckpt_path=x.ckpt"] if config_name == "eval" else []), tmp_path, config_name
+    )
     assert cfg.task_name == experiment
     assert cfg.optimized_metric and cfg.optimized_mode in ("min", "max")
     assert cfg.data._target_.startswith("litvision.data.")
@@ -44,7 +45,9 @@ def test_imagenet_weights_unavailable_offline_is_a_clear_error(tmp_path, monkeyp
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _no_network)
     cfg = compose_config(["experiment=hotdog_finetune"], tmp_path)
     # the message ends with the config node that failed, so the user knows which `weights` to set
-    with pytest.raises(WeightsUnavailableError, match=r"resnet18-f37072fd\.pth.*torch_home/hub/checkpoints.*\[config: model\.net\]$"):
+    with pytest.raises(
+        WeightsUnavailableError, match=r"resnet18-f37072fd\.pth.*torch_home/hub/checkpoints.*\[config: model\.net\]$"
+    ):
         run.build(cfg.model)
 
 
@@ -56,8 +59,11 @@ def _no_network(*args, **kwargs):
 def quick_run(data_root, tmp_path_factory):
     """A short quickstart run: 2 epochs of 3 batches, checkpoints, TensorBoard."""
     out = tmp_path_factory.mktemp("quick") / "run1"
-    overrides = experiment_overrides("quickstart", data_root) + ["debug=limit", "trainer.deterministic=true",
-                                                                 "trainer.log_every_n_steps=1"]
+    overrides = experiment_overrides("quickstart", data_root) + [
+        "debug=limit",
+        "trainer.deterministic=true",
+        "trainer.log_every_n_steps=1",
+    ]
     cfg = compose_config(overrides, out)
     return {"dir": out, "metrics": run.train(cfg), "overrides": overrides}
 
@@ -103,7 +109,9 @@ def test_foreign_and_missing_checkpoints_are_refused(data_root, tmp_path):
     foreign = tmp_path / "plain.ckpt"
     torch.save({"state_dict": {}}, foreign)
     for path, message in [(foreign, "not a litvision checkpoint"), (tmp_path / "nope.ckpt", "does not exist")]:
-        cfg = compose_config(experiment_overrides("quickstart", data_root) + [f"ckpt_path={path}"], tmp_path / path.stem, "eval")
+        cfg = compose_config(
+            experiment_overrides("quickstart", data_root) + [f"ckpt_path={path}"], tmp_path / path.stem, "eval"
+        )
         with pytest.raises(CheckpointMismatchError, match=message):
             run.evaluate(cfg)
 
@@ -142,8 +150,10 @@ def test_fresh_dir_never_returns_an_existing_folder(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("logger", ["csv", "none"])
 def test_other_loggers(logger, data_root, tmp_path):
-    cfg = compose_config(experiment_overrides("quickstart", data_root) + ["debug=limit", f"logger={logger}",
-                                                                          "trainer.max_epochs=1"], tmp_path)
+    cfg = compose_config(
+        experiment_overrides("quickstart", data_root) + ["debug=limit", f"logger={logger}", "trainer.max_epochs=1"],
+        tmp_path,
+    )
     metrics = run.train(cfg)
     assert "val/acc" in metrics
     csv_file = tmp_path / "csv" / "metrics.csv"
@@ -155,15 +165,21 @@ def test_other_loggers(logger, data_root, tmp_path):
 
 @pytest.mark.slow
 def test_bf16_mixed_on_cpu(data_root, tmp_path):
-    cfg = compose_config(experiment_overrides("cifar10_aug", data_root) + ["debug=fdr", "trainer.precision=bf16-mixed"], tmp_path)
+    cfg = compose_config(
+        experiment_overrides("cifar10_aug", data_root) + ["debug=fdr", "trainer.precision=bf16-mixed"], tmp_path
+    )
     metrics = run.train(cfg)
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
 
 
 @pytest.mark.slow
 def test_deterministic_runs_give_identical_numbers(data_root, tmp_path):
-    overrides = experiment_overrides("cifar10_aug", data_root) + ["debug=limit", "trainer.deterministic=true",
-                                                                   "test=false", "trainer.max_epochs=1"]
+    overrides = experiment_overrides("cifar10_aug", data_root) + [
+        "debug=limit",
+        "trainer.deterministic=true",
+        "test=false",
+        "trainer.max_epochs=1",
+    ]
     a = run.train(compose_config(overrides, tmp_path / "a"))
     b = run.train(compose_config(overrides, tmp_path / "b"))
     assert a["train/loss"] == b["train/loss"] and a["val/loss"] == b["val/loss"]

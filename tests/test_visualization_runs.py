@@ -7,14 +7,13 @@ import logging
 
 import pytest
 import torch
+from conftest import compose_config
 from PIL import Image
 
 from litvision import run
 from litvision.data.images import load_image_tensor
 from litvision.errors import ConfigError, DataError, WeightsUnavailableError
 from litvision.nets.frozen_classifier import imagenet_classifier
-
-from conftest import compose_config
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.size=[64,64]"]
 SIZE = (64, 64)
@@ -45,8 +44,13 @@ def test_saliency_experiment(tmp_path):
     metrics = _run(["experiment=saliency", *FAST], tmp_path)
     assert 0 < metrics["test/label_prob"] < 1 and 0 <= metrics["test/acc"] <= 1
     rows = json.loads((tmp_path / "saliency.json").read_text())
-    assert [r["image"] for r in rows] == ["skimage:chelsea", "skimage:coffee", "skimage:rocket",
-                                          "skimage:motorcycle_left", "skimage:astronaut"]
+    assert [r["image"] for r in rows] == [
+        "skimage:chelsea",
+        "skimage:coffee",
+        "skimage:rocket",
+        "skimage:motorcycle_left",
+        "skimage:astronaut",
+    ]
     assert [r["class"]["index"] for r in rows[:3]] == [281, 967, 657]
     assert [r["class"]["source"] for r in rows] == ["label"] * 3 + ["predicted"] * 2
     for row in rows[3:]:  # no label: the map explains the top-1 class
@@ -60,9 +64,17 @@ def test_saliency_experiment(tmp_path):
 
 def test_saliency_runs_on_another_registry_classifier(tmp_path):
     with pytest.warns(UserWarning, match="random weights"):
-        metrics = _run(["experiment=saliency", *FAST, "model.classifier.backbone=squeezenet1_1",
-                        "model.classifier.weights=null", "data.images=[skimage:coffee]", "data.labels=[espresso]"],
-                       tmp_path)
+        metrics = _run(
+            [
+                "experiment=saliency",
+                *FAST,
+                "model.classifier.backbone=squeezenet1_1",
+                "model.classifier.weights=null",
+                "data.images=[skimage:coffee]",
+                "data.labels=[espresso]",
+            ],
+            tmp_path,
+        )
     assert 0 < metrics["test/label_prob"] < 1
     rows = json.loads((tmp_path / "saliency.json").read_text())
     assert rows[0]["class"] == {"index": 967, "name": "espresso", "source": "label"}
@@ -85,8 +97,11 @@ def test_fooling_image_experiment_fools_and_stays_close(tmp_path, effnet, caplog
     result = json.loads((tmp_path / "fooling.json").read_text())
     assert result["fooled"] and result["target"] == {"index": 6, "name": "stingray"}
     assert 0 < result["steps"] <= 40 and result["message"].startswith("Fooled:")
-    assert any(r.levelno == logging.INFO and "Fooled: efficientnet_lite0 classifies the fooling image as the target "
-               "'stingray'" in r.getMessage() for r in caplog.records)
+    assert any(
+        r.levelno == logging.INFO
+        and "Fooled: efficientnet_lite0 classifies the fooling image as the target 'stingray'" in r.getMessage()
+        for r in caplog.records
+    )
     assert metrics["train/fooled"] == 1.0
 
     # the saved PNG, read back like any photograph, is classified as the target
@@ -127,12 +142,17 @@ def test_fooling_that_runs_out_of_steps_says_so(tmp_path, caplog):
 def test_fooling_into_the_class_it_already_has_takes_no_step(tmp_path, effnet, caplog):
     current = int(_classify(effnet, load_image_tensor("skimage:coffee", SIZE)).argmax())
     with caplog.at_level(logging.INFO, logger="litvision"):
-        _run(["experiment=fooling_image", *FAST, "data.image=skimage:coffee", f"model.target_class={current}"], tmp_path)
+        _run(
+            ["experiment=fooling_image", *FAST, "data.image=skimage:coffee", f"model.target_class={current}"], tmp_path
+        )
     result = json.loads((tmp_path / "fooling.json").read_text())
     assert result["fooled"] and result["steps"] == 0 and "already classified as the target" in result["message"]
-    assert any("already classified as the target" in r.getMessage() and r.levelno == logging.WARNING
-               for r in caplog.records)
-    torch.testing.assert_close(load_image_tensor(tmp_path / "fooling.png"), load_image_tensor(tmp_path / "original.png"))
+    assert any(
+        "already classified as the target" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
+    )
+    torch.testing.assert_close(
+        load_image_tensor(tmp_path / "fooling.png"), load_image_tensor(tmp_path / "original.png")
+    )
 
 
 def test_fooling_target_by_name(tmp_path):
@@ -142,8 +162,9 @@ def test_fooling_target_by_name(tmp_path):
 
 # --- class visualisation ----------------------------------------------------------------------------
 def test_class_visualization_experiment_raises_the_class_score(tmp_path):
-    metrics = _run(["experiment=class_visualization", *FAST, "data.steps=12",
-                    "callbacks.image_outputs.every_n_steps=5"], tmp_path)
+    metrics = _run(
+        ["experiment=class_visualization", *FAST, "data.steps=12", "callbacks.image_outputs.every_n_steps=5"], tmp_path
+    )
     result = json.loads((tmp_path / "class_visualization.json").read_text())
     assert result["target"] == {"index": 76, "name": "tarantula"} and result["steps"] == 12
     start, end = result["target_at_start"], result["target_at_end"]
@@ -165,31 +186,48 @@ def _no_network(*args, **kwargs):
 
 @pytest.mark.parametrize("experiment", ["fooling_image", "class_visualization"])
 def test_unknown_class_index(experiment, tmp_path):
-    with pytest.raises(ConfigError, match=r"model.target_class=1000 is not a class of efficientnet_lite0: valid class "
-                                          r"indices are 0-999; list the class names with `python -m "
-                                          r"litvision.nets.imagenet_classes \[word\]`"):
+    with pytest.raises(
+        ConfigError,
+        match=r"model.target_class=1000 is not a class of efficientnet_lite0: valid class "
+        r"indices are 0-999; list the class names with `python -m "
+        r"litvision.nets.imagenet_classes \[word\]`",
+    ):
         _run([f"experiment={experiment}", *FAST, "model.target_class=1000"], tmp_path)
     assert not (tmp_path / "tensorboard").exists()  # refused while building the task
 
 
 def test_unknown_saliency_label(tmp_path):
-    with pytest.raises(ConfigError, match=r"data.labels\[1\]=5000 is not a class of efficientnet_lite0: valid class "
-                                          r"indices are 0-999"):
-        _run(["experiment=saliency", *FAST, "data.images=[skimage:chelsea,skimage:coffee]", "data.labels=[null,5000]"],
-             tmp_path)
-    with pytest.raises(ConfigError, match=r"data.labels must be a list with one entry per image of data.images \(2: .*"
-                                          r"got \[281\]. Changing data.images, set data.labels to match"):
-        _run(["experiment=saliency", *FAST, "data.images=[skimage:chelsea,skimage:coffee]", "data.labels=[281]"],
-             tmp_path / "2")
+    with pytest.raises(
+        ConfigError,
+        match=r"data.labels\[1\]=5000 is not a class of efficientnet_lite0: valid class "
+        r"indices are 0-999",
+    ):
+        _run(
+            ["experiment=saliency", *FAST, "data.images=[skimage:chelsea,skimage:coffee]", "data.labels=[null,5000]"],
+            tmp_path,
+        )
+    with pytest.raises(
+        ConfigError,
+        match=r"data.labels must be a list with one entry per image of data.images \(2: .*"
+        r"got \[281\]. Changing data.images, set data.labels to match",
+    ):
+        _run(
+            ["experiment=saliency", *FAST, "data.images=[skimage:chelsea,skimage:coffee]", "data.labels=[281]"],
+            tmp_path / "2",
+        )
 
 
 def test_missing_images(tmp_path):
     missing = tmp_path / "no_such_photo.jpg"
     with pytest.raises(DataError, match=rf"data.image={missing}: image file {missing} does not exist"):
         _run(["experiment=fooling_image", *FAST, f"data.image={missing}"], tmp_path / "fool")
-    with pytest.raises(DataError, match=r"data.images\[1\]=skimage:no_such_photo: .*not found.*available skimage images"):
-        _run(["experiment=saliency", *FAST, "data.images=[skimage:coffee,skimage:no_such_photo]", "data.labels=null"],
-             tmp_path / "sal")
+    with pytest.raises(
+        DataError, match=r"data.images\[1\]=skimage:no_such_photo: .*not found.*available skimage images"
+    ):
+        _run(
+            ["experiment=saliency", *FAST, "data.images=[skimage:coffee,skimage:no_such_photo]", "data.labels=null"],
+            tmp_path / "sal",
+        )
     with pytest.raises(ConfigError, match="a fooling image starts from a photograph: set data.image"):
         _run(["experiment=fooling_image", *FAST, "data.image=null"], tmp_path / "noimage")
 
@@ -197,7 +235,9 @@ def test_missing_images(tmp_path):
 def test_torchvision_classifier_weights_unavailable_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _no_network)
-    for experiment, backbone, weights_file in [("saliency", "squeezenet1_1", r"squeezenet1_1-b8a52dc0\.pth"),
-                                               ("fooling_image", "resnet18", r"resnet18-f37072fd\.pth")]:
+    for experiment, backbone, weights_file in [
+        ("saliency", "squeezenet1_1", r"squeezenet1_1-b8a52dc0\.pth"),
+        ("fooling_image", "resnet18", r"resnet18-f37072fd\.pth"),
+    ]:
         with pytest.raises(WeightsUnavailableError, match=rf"{weights_file}.*torch_home/hub/checkpoints"):
             _run([f"experiment={experiment}", *FAST, f"model.classifier.backbone={backbone}"], tmp_path / experiment)

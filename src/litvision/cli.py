@@ -4,7 +4,7 @@ litvision.predict."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from importlib.resources import files
 
 import hydra
 from omegaconf import DictConfig
@@ -13,7 +13,8 @@ from litvision import run
 from litvision.errors import LitvisionError
 from litvision.utils.resolvers import register_resolvers
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+# The configs ship inside the package (src/litvision/conf), so an installed litvision finds them too
+CONFIG_DIR = str(files("litvision") / "conf")
 log = logging.getLogger("litvision")
 
 register_resolvers()

@@ -19,7 +19,7 @@ from litvision.data.images import load_image
 from litvision.errors import ConfigError, LitvisionError
 from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
-AUGMENT_DIR = Path(__file__).resolve().parents[2] / "conf" / "augment"
+AUGMENT_DIR = Path(__file__).resolve().parent / "conf" / "augment"
 
 
 def available_pipelines() -> list[str]:
@@ -32,7 +32,14 @@ def load_pipeline(name: str, image_size: int = 224, mean=IMAGENET_MEAN, std=IMAG
     if not path.is_file():
         raise ConfigError(f"unknown augmentation pipeline {name!r}; available: {', '.join(available_pipelines())}")
     context = OmegaConf.create(
-        {"data": {"image_size": image_size, "resize_size": round(image_size * 8 / 7), "mean": list(mean), "std": list(std)}}
+        {
+            "data": {
+                "image_size": image_size,
+                "resize_size": round(image_size * 8 / 7),
+                "mean": list(mean),
+                "std": list(std),
+            }
+        }
     )
     context.pipeline = OmegaConf.load(path)
     return hydra.utils.instantiate(context.pipeline)
@@ -45,8 +52,9 @@ def _as_display_tensor(out, normalize: v2.Normalize | None) -> torch.Tensor:
     return img.clamp(0, 1)
 
 
-def augmentation_grid(image_path: str | Path, pipeline: str, n: int = 8, cols: int = 4, seed: int = 0,
-                      image_size: int = 224) -> torch.Tensor:
+def augmentation_grid(
+    image_path: str | Path, pipeline: str, n: int = 8, cols: int = 4, seed: int = 0, image_size: int = 224
+) -> torch.Tensor:
     torch.manual_seed(seed)
     image = load_image(image_path)
     transform = load_pipeline(pipeline, image_size)

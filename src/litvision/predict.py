@@ -40,8 +40,10 @@ def _without_pretrained_downloads(node: Any) -> Any:
     """Every `weights: imagenet` in the model config set to null: the checkpoint holds all trained
     weights, so building the net must not fetch ImageNet ones first."""
     if isinstance(node, dict):
-        return {k: (None if k == "weights" and v == "imagenet" else _without_pretrained_downloads(v))
-                for k, v in node.items()}
+        return {
+            k: (None if k == "weights" and v == "imagenet" else _without_pretrained_downloads(v))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_without_pretrained_downloads(v) for v in node]
     return node
@@ -59,8 +61,9 @@ def predict(cfg: DictConfig) -> list[dict]:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no file prediction")
     model.load_state_dict(ckpt["state_dict"])
     model.on_load_checkpoint(ckpt)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.device == "auto" else cfg.device)
+    device = torch.device(
+        "cuda" if cfg.device == "auto" and torch.cuda.is_available() else "cpu" if cfg.device == "auto" else cfg.device
+    )
     model.to(device).eval()
     datamodule = build(run_cfg.data)
     files = list_images(cfg.input)

@@ -23,12 +23,23 @@ from litvision.ops.anchors import multibox_target
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory) -> Path:
-    return generate_bananas(tmp_path_factory.mktemp("bananas"), num_train=10, num_val=4, image_size=64,
-                            num_classes=3, objects_per_image=(0, 3), seed=0)
+    return generate_bananas(
+        tmp_path_factory.mktemp("bananas"),
+        num_train=10,
+        num_val=4,
+        image_size=64,
+        num_classes=3,
+        objects_per_image=(0, 3),
+        seed=0,
+    )
 
 
-def write_split(folder: Path, rows: list[str], images: dict[str, tuple[int, int]],
-                header: str = "img_name,label,xmin,ymin,xmax,ymax") -> Path:
+def write_split(
+    folder: Path,
+    rows: list[str],
+    images: dict[str, tuple[int, int]],
+    header: str = "img_name,label,xmin,ymin,xmax,ymax",
+) -> Path:
     """A hand-made split: `images` maps file name -> (width, height)."""
     (folder / "images").mkdir(parents=True)
     for name, (width, height) in images.items():
@@ -39,8 +50,9 @@ def write_split(folder: Path, rows: list[str], images: dict[str, tuple[int, int]
 
 # ------------------------------------------------------------------ reading
 def test_boxes_are_normalised_by_each_image_size(tmp_path):
-    split = write_split(tmp_path, ["wide.png,0,10,5,30,15", "tall.png,1,2,20,6,40"],
-                        {"wide.png": (40, 20), "tall.png": (8, 80)})
+    split = write_split(
+        tmp_path, ["wide.png,0,10,5,30,15", "tall.png,1,2,20,6,40"], {"wide.png": (40, 20), "tall.png": (8, 80)}
+    )
     dataset = BananasDataset(split)
     image, target = dataset[0]
     assert image.shape == (3, 20, 40) and image.dtype == torch.float32
@@ -104,16 +116,14 @@ def test_collate_refuses_images_of_different_sizes(tmp_path):
     ],
 )
 def test_bad_rows_name_file_line_and_value(tmp_path, rows, header, message):
-    split = write_split(tmp_path, rows, {"a.png": (32, 16)},
-                        **({"header": header} if header else {}))
+    split = write_split(tmp_path, rows, {"a.png": (32, 16)}, **({"header": header} if header else {}))
     with pytest.raises(DataError, match=message) as error:
         read_banana_split(split)
     assert str(split / "label.csv") in str(error.value)
 
 
 def test_columns_may_come_in_any_order(tmp_path):
-    split = write_split(tmp_path, ["5,a.png,7,1,1,9"], {"a.png": (32, 32)},
-                        header="xmax,img_name,label,xmin,ymin,ymax")
+    split = write_split(tmp_path, ["5,a.png,7,1,1,9"], {"a.png": (32, 32)}, header="xmax,img_name,label,xmin,ymin,ymax")
     (record,) = read_banana_split(split)
     assert record.labels == [7] and record.boxes == [(1.0, 1.0, 5.0, 9.0)]
 
@@ -260,8 +270,11 @@ def test_an_image_that_fails_to_decode_later_names_the_file(tmp_path):
 def test_class_names_from_the_config_the_file_or_the_ids(synth_root, tmp_path):
     shutil.copytree(synth_root, tmp_path / "data")
     named = BananasDataModule(root=tmp_path / "data", num_classes=3, classes=["cup", "cat", "horse"])
-    with pytest.raises(ConfigError, match=r"data.classes \['cup', 'cat', 'horse'\] differ from the names in "
-                                          r".*classes.txt \['coffee_cup', 'cat_face', 'horse'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"data.classes \['cup', 'cat', 'horse'\] differ from the names in "
+        r".*classes.txt \['coffee_cup', 'cat_face', 'horse'\]",
+    ):
         named.setup()
     (tmp_path / "data" / "classes.txt").unlink()  # the real archive has none
     named = BananasDataModule(root=tmp_path / "data", num_classes=3, classes=["cup", "cat", "horse"])
@@ -281,8 +294,11 @@ def test_class_counts_must_agree(synth_root):
 
 def test_a_label_beyond_num_classes_names_the_line(tmp_path):
     split = write_split(tmp_path, ["a.png,0,1,1,5,5", "a.png,2,1,1,5,5"], {"a.png": (32, 32)})
-    with pytest.raises(DataError, match=r"label.csv, line 3: label 2 is not a class id of this data set \(0..1\); "
-                                        r"set data.num_classes"):
+    with pytest.raises(
+        DataError,
+        match=r"label.csv, line 3: label 2 is not a class id of this data set \(0..1\); "
+        r"set data.num_classes",
+    ):
         BananasDataset(split, num_classes=2)
     assert BananasDataset(split, num_classes=3).num_classes == 3
 

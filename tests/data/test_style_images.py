@@ -13,8 +13,13 @@ TWO_SCALES = [{"size": [12, 18], "steps": 3}, {"size": [24, 36], "steps": 2}]
 
 
 def datamodule(**overrides):
-    kwargs = {"content": ["skimage:chelsea"], "style": "skimage:coffee", "scales": TWO_SCALES,
-              "backbone": "efficientnet_lite0", **overrides}
+    kwargs = {
+        "content": ["skimage:chelsea"],
+        "style": "skimage:coffee",
+        "scales": TWO_SCALES,
+        "backbone": "efficientnet_lite0",
+        **overrides,
+    }
     dm = StyleImagesDataModule(**kwargs)
     dm.setup("fit")
     return dm

@@ -39,8 +39,9 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
 
 
 def test_counts_sizes_classes_and_objects_per_image(tmp_path):
-    root = generate_bananas(tmp_path, num_train=12, num_val=3, image_size=64, num_classes=3,
-                            objects_per_image=(0, 2), seed=1)
+    root = generate_bananas(
+        tmp_path, num_train=12, num_val=3, image_size=64, num_classes=3, objects_per_image=(0, 2), seed=1
+    )
     train = read_banana_split(root / "bananas_train")
     val = read_banana_split(root / "bananas_val")
     assert len(train) == 12 and len(val) == 3
@@ -81,22 +82,41 @@ def test_boxes_fit_the_pasted_objects():
     changed = np.abs(image.astype(int) - background.astype(int)).max(axis=2) > 0
     outside = np.ones_like(changed)
     for _, x1, y1, x2, y2 in boxes:
-        outside[max(0, y1 - 2):y2 + 2, max(0, x1 - 2):x2 + 2] = False  # 2 px of soft edge
+        outside[max(0, y1 - 2) : y2 + 2, max(0, x1 - 2) : x2 + 2] = False  # 2 px of soft edge
         assert changed[y1:y2, x1:x2].mean() > 0.3  # the object covers its box (a horse about half)
     assert not changed[outside].any()  # and nothing was pasted outside the boxes
 
 
 def test_cli_writes_the_requested_data(tmp_path, capsys):
-    main(["--out", str(tmp_path), "--train", "3", "--val", "2", "--size", "40", "--classes", "2",
-          "--min-objects", "2", "--max-objects", "2", "--seed", "3"])
+    main(
+        [
+            "--out",
+            str(tmp_path),
+            "--train",
+            "3",
+            "--val",
+            "2",
+            "--size",
+            "40",
+            "--classes",
+            "2",
+            "--min-objects",
+            "2",
+            "--max-objects",
+            "2",
+            "--seed",
+            "3",
+        ]
+    )
     train = read_banana_split(tmp_path / "bananas_train")
     assert len(train) == 3 and all(len(img.boxes) == 2 for img in train)
     assert len(read_banana_split(tmp_path / "bananas_val")) == 2
     assert "coffee_cup, cat_face" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kwargs", [dict(num_classes=0), dict(num_classes=len(OBJECT_NAMES) + 1),
-                                    dict(objects_per_image=(2, 1))])
+@pytest.mark.parametrize(
+    "kwargs", [dict(num_classes=0), dict(num_classes=len(OBJECT_NAMES) + 1), dict(objects_per_image=(2, 1))]
+)
 def test_bad_settings_are_refused(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_bananas(tmp_path, num_train=1, num_val=1, image_size=32, **kwargs)

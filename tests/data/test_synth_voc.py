@@ -9,7 +9,9 @@ from litvision.data.voc import IGNORE_INDEX, VOC_PALETTE, read_split
 
 
 def _digests(root):
-    return {p.relative_to(root): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_layout_and_splits(voc_root, synth_args):
@@ -60,10 +62,26 @@ def test_deterministic_given_the_seed(tmp_path):
 
 
 def test_class_subset_and_cli(tmp_path, capsys):
-    main(["--out", str(tmp_path), "--train", "4", "--val", "2", "--height", "32", "--width", "40", "--classes", "horse", "cat"])
+    main(
+        [
+            "--out",
+            str(tmp_path),
+            "--train",
+            "4",
+            "--val",
+            "2",
+            "--height",
+            "32",
+            "--width",
+            "40",
+            "--classes",
+            "horse",
+            "cat",
+        ]
+    )
     assert "4 train + 2 val" in capsys.readouterr().out
     labels = [np.array(Image.open(p)) for p in (tmp_path / "VOCdevkit/VOC2012/SegmentationClass").glob("*.png")]
-    assert set(np.unique(np.concatenate([l.ravel() for l in labels])).tolist()) <= {0, 8, 13, IGNORE_INDEX}
+    assert set(np.unique(np.concatenate([label.ravel() for label in labels])).tolist()) <= {0, 8, 13, IGNORE_INDEX}
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path), "--classes", "sheep"])
 

@@ -29,7 +29,9 @@ def test_labelled_images_errors():
     with pytest.raises(ConfigError, match=r"data.size must be two positive integers \[height, width\], got 224"):
         LabelledImagesDataModule(["skimage:coffee"], size=224)
     dm = LabelledImagesDataModule(["skimage:coffee", "/nonexistent/cup.png"])
-    with pytest.raises(DataError, match=r"data.images\[1\]=/nonexistent/cup.png: image file /nonexistent/cup.png does not exist"):
+    with pytest.raises(
+        DataError, match=r"data.images\[1\]=/nonexistent/cup.png: image file /nonexistent/cup.png does not exist"
+    ):
         dm.setup("test")
 
 

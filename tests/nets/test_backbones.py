@@ -4,8 +4,8 @@ from torch import nn
 
 from litvision.errors import WeightsUnavailableError
 from litvision.nets.backbones import BACKBONES, create_backbone, get_spec
-from litvision.nets.classifier import pretrained_classifier
 from litvision.nets.cifar_resnet import cifar_resnet18
+from litvision.nets.classifier import pretrained_classifier
 
 
 def test_efficientnet_lite0_imagenet_weights_work_offline():

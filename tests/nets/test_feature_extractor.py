@@ -60,14 +60,27 @@ def test_default_layers_are_the_seeds_and_cs231n_choices():
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].content] == [3]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].style] == [1, 4, 6, 7]
     effnet = layer_names("efficientnet_lite0")
-    for choice in STYLE_TRANSFER_LAYERS["efficientnet_lite0"].content + STYLE_TRANSFER_LAYERS["efficientnet_lite0"].style:
+    for choice in (
+        STYLE_TRANSFER_LAYERS["efficientnet_lite0"].content + STYLE_TRANSFER_LAYERS["efficientnet_lite0"].style
+    ):
         assert choice in effnet
 
 
 def test_squeezenet_and_effnet_names():
     assert layer_names("squeezenet1_1") == (
-        "conv1", "relu1", "pool1", "fire2", "fire3", "pool3", "fire4", "fire5", "pool5",
-        "fire6", "fire7", "fire8", "fire9",
+        "conv1",
+        "relu1",
+        "pool1",
+        "fire2",
+        "fire3",
+        "pool3",
+        "fire4",
+        "fire5",
+        "pool5",
+        "fire6",
+        "fire7",
+        "fire8",
+        "fire9",
     )
     effnet = layer_names("efficientnet_lite0")
     # timm's tf_efficientnet_lite0 has stages of 1, 2, 2, 3, 3, 4, 1 blocks

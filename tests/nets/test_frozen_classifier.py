@@ -39,14 +39,22 @@ def test_class_references(effnet):
     assert effnet.check_class("goldfish", "k") == 1 and effnet.check_class("Tiger Cat", "k") == 282
     how = r"list the class names with `python -m litvision.nets.imagenet_classes \[word\]`"
     for bad in (1000, -1, "1000"):
-        with pytest.raises(ConfigError, match=rf"model.target_class={bad} is not a class of efficientnet_lite0: "
-                                              rf"valid class indices are 0-999; {how}"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"model.target_class={bad} is not a class of efficientnet_lite0: "
+            rf"valid class indices are 0-999; {how}",
+        ):
             effnet.check_class(bad, "model.target_class")
     assert effnet.check_class("Cardigan", "k") == 264 and effnet.check_class("cardigan", "k") == 474  # corgi, jacket
-    with pytest.raises(ConfigError, match=r"model.target_class='CARDIGAN' names 2 classes .* \(264, 474\): give the index"):
+    with pytest.raises(
+        ConfigError, match=r"model.target_class='CARDIGAN' names 2 classes .* \(264, 474\): give the index"
+    ):
         effnet.check_class("CARDIGAN", "model.target_class")
-    with pytest.raises(ConfigError, match=r"'shark' is not a class name .*2: great white shark; 3: tiger shark.*"
-                                          r"0-999 or an exact name"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'shark' is not a class name .*2: great white shark; 3: tiger shark.*"
+        r"0-999 or an exact name",
+    ):
         effnet.check_class("shark", "model.target_class")
     for bad in (True, 2.5, None):
         with pytest.raises(ConfigError, match="is not a class: give an index 0-999 or a name"):
@@ -54,8 +62,14 @@ def test_class_references(effnet):
 
 
 def test_a_custom_classifier_names_its_own_range():
-    net = FrozenClassifier(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3)), (0.5,) * 3, (0.5,) * 3,
-                           num_classes=3, class_names=["a", "b", "c"], name="tiny")
+    net = FrozenClassifier(
+        torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3)),
+        (0.5,) * 3,
+        (0.5,) * 3,
+        num_classes=3,
+        class_names=["a", "b", "c"],
+        name="tiny",
+    )
     assert net.check_class("B", "k") == 1
     with pytest.raises(ConfigError, match=r"k=3 is not a class of tiny: valid class indices are 0-2$"):
         net.check_class(3, "k")

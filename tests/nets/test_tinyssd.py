@@ -20,8 +20,9 @@ def test_outputs_and_5444_anchors_at_256():
     assert cls_preds.shape == (2, 5444, 3)
     assert bbox_preds.shape == (2, 5444 * 4)
     # the anchors are the seeds' multibox_prior of each scale, 32, 16, 8, 4 and 1 pixels wide
-    expected = torch.cat([multibox_prior(torch.zeros(s, s), sizes, [1, 2, 0.5]) for s, sizes in
-                          zip([32, 16, 8, 4, 1], SIZES)], dim=1)
+    expected = torch.cat(
+        [multibox_prior(torch.zeros(s, s), sizes, [1, 2, 0.5]) for s, sizes in zip([32, 16, 8, 4, 1], SIZES)], dim=1
+    )
     assert torch.equal(anchors, expected)
 
 
@@ -78,8 +79,9 @@ def test_a_few_steps_fit_one_batch():
     torch.manual_seed(0)
     net = TinySSD(num_classes=1, features=TinySSDFeatures())
     images = torch.rand(4, 3, 64, 64)
-    labels = torch.tensor([[[0, 0.1, 0.1, 0.5, 0.6]], [[0, 0.4, 0.3, 0.9, 0.8]],
-                           [[0, 0.2, 0.5, 0.6, 0.9]], [[-1, 0, 0, 0, 0]]])
+    labels = torch.tensor(
+        [[[0, 0.1, 0.1, 0.5, 0.6]], [[0, 0.4, 0.3, 0.9, 0.8]], [[0, 0.2, 0.5, 0.6, 0.9]], [[-1, 0, 0, 0, 0]]]
+    )
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
     losses = []
     for _ in range(15):

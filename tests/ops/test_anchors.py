@@ -91,8 +91,11 @@ def textbook_detection(cls_probs, offset_preds, anchors, nms_threshold=0.5, pos_
 def small_anchor_set():
     """Anchors of a 6x6 and a 3x3 feature map (225 anchors): dense enough for reassignments."""
     return torch.cat(
-        [multibox_prior(torch.zeros(1, 1, 6, 6), [0.3, 0.2], [1, 2, 0.5]),
-         multibox_prior(torch.zeros(1, 1, 3, 3), [0.6, 0.45], [1, 2, 0.5])], dim=1
+        [
+            multibox_prior(torch.zeros(1, 1, 6, 6), [0.3, 0.2], [1, 2, 0.5]),
+            multibox_prior(torch.zeros(1, 1, 3, 3), [0.6, 0.45], [1, 2, 0.5]),
+        ],
+        dim=1,
     )
 
 
@@ -115,8 +118,15 @@ def test_multibox_prior_seed_example():
     anchors = multibox_prior(torch.zeros(1, 3, 561, 728), sizes=[0.75, 0.5, 0.25], ratios=[1, 2, 0.5])
     assert anchors.shape == (1, 2042040, 4)
     boxes = anchors.reshape(561, 728, 5, 4)[250, 250]
-    expected = torch.tensor([[0.06, 0.07, 0.63, 0.82], [0.15, 0.20, 0.54, 0.70], [0.25, 0.32, 0.44, 0.57],
-                             [-0.06, 0.18, 0.75, 0.71], [0.14, -0.08, 0.55, 0.98]])
+    expected = torch.tensor(
+        [
+            [0.06, 0.07, 0.63, 0.82],
+            [0.15, 0.20, 0.54, 0.70],
+            [0.25, 0.32, 0.44, 0.57],
+            [-0.06, 0.18, 0.75, 0.71],
+            [0.14, -0.08, 0.55, 0.98],
+        ]
+    )
     torch.testing.assert_close(boxes, expected, atol=0.005, rtol=0)
     # the seeds' pixel values of the first three
     pixels = boxes[:3] * torch.tensor([728, 561, 728, 561])
@@ -154,32 +164,51 @@ def test_offsets_use_fixed_precedence_and_invert():
     box = torch.tensor([[0.5, 0.4, 0.7, 0.8]])  # centre (0.6, 0.6), size (0.2, 0.4)
     offsets = offset_boxes(anchor, box)
     # 10 * (0.6 - 0.5) / 0.2 = 5 (the seed's precedence would give 10 * (0.6 - 0.5 / 0.2) = -19)
-    torch.testing.assert_close(offsets, torch.tensor([[5.0, 5.0, 0.0, 5 * torch.log(torch.tensor(2.0)).item()]]),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        offsets, torch.tensor([[5.0, 5.0, 0.0, 5 * torch.log(torch.tensor(2.0)).item()]]), atol=1e-4, rtol=0
+    )
     torch.testing.assert_close(offset_inverse(anchor, offsets), box, atol=1e-5, rtol=0)
 
 
 def test_multibox_target_seed_example_with_fixed_offsets():
     ground_truth = torch.tensor([[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]])
-    anchors = torch.tensor([[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98],
-                            [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]])
+    anchors = torch.tensor(
+        [
+            [0, 0.1, 0.2, 0.3],
+            [0.15, 0.2, 0.4, 0.4],
+            [0.63, 0.05, 0.88, 0.98],
+            [0.66, 0.45, 0.8, 0.8],
+            [0.57, 0.3, 0.92, 0.9],
+        ]
+    )
     offsets, mask, classes = multibox_target(anchors.unsqueeze(0), ground_truth.unsqueeze(0))
     assert torch.equal(classes, torch.tensor([[0, 1, 2, 0, 2]]))
     assert torch.equal(mask, torch.tensor([[0.0] * 4 + [1.0] * 8 + [0.0] * 4 + [1.0] * 4]))
-    expected = torch.tensor([[0, 0, 0, 0, 1.40, 10.00, 2.59, 7.18, -1.20, 0.27, 1.68, -1.57,
-                              0, 0, 0, 0, -0.57, -1.00, 0.00, 0.63]])
+    expected = torch.tensor(
+        [[0, 0, 0, 0, 1.40, 10.00, 2.59, 7.18, -1.20, 0.27, 1.68, -1.57, 0, 0, 0, 0, -0.57, -1.00, 0.00, 0.63]]
+    )
     torch.testing.assert_close(offsets, expected, atol=0.005, rtol=0)
 
 
 def test_multibox_detection_seed_example():
-    anchors = torch.tensor([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95],
-                            [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]])
+    anchors = torch.tensor(
+        [[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]
+    )
     offset_preds = torch.tensor([0] * anchors.numel())
     cls_probs = torch.tensor([[0] * 4, [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]])
-    output = multibox_detection(cls_probs.unsqueeze(0), offset_preds.unsqueeze(0), anchors.unsqueeze(0),
-                                nms_threshold=0.5)
-    expected = torch.tensor([[[0.0, 0.9, 0.10, 0.08, 0.52, 0.92], [1.0, 0.9, 0.55, 0.20, 0.90, 0.88],
-                              [-1.0, 0.8, 0.08, 0.20, 0.56, 0.95], [-1.0, 0.7, 0.15, 0.30, 0.62, 0.91]]])
+    output = multibox_detection(
+        cls_probs.unsqueeze(0), offset_preds.unsqueeze(0), anchors.unsqueeze(0), nms_threshold=0.5
+    )
+    expected = torch.tensor(
+        [
+            [
+                [0.0, 0.9, 0.10, 0.08, 0.52, 0.92],
+                [1.0, 0.9, 0.55, 0.20, 0.90, 0.88],
+                [-1.0, 0.8, 0.08, 0.20, 0.56, 0.95],
+                [-1.0, 0.7, 0.15, 0.30, 0.62, 0.91],
+            ]
+        ]
+    )
     assert output.shape == (1, 4, 6)
     torch.testing.assert_close(output, expected)
 

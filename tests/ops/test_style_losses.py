@@ -126,8 +126,14 @@ def test_weighted_total_reproduces_the_seeds_compute_loss(gen):
     seed_total = sum(10 * styles_l + contents_l + [tv_l])
 
     loss = style_transfer_loss(
-        images, hat["content"], ref["content"], hat["style"], grams,
-        content_weight=1, style_weight=1e4, tv_weight=10,
+        images,
+        hat["content"],
+        ref["content"],
+        hat["style"],
+        grams,
+        content_weight=1,
+        style_weight=1e4,
+        tv_weight=10,
     )
     torch.testing.assert_close(loss.total, seed_total)
     torch.testing.assert_close(loss.content, sum(contents_l))
@@ -143,8 +149,14 @@ def test_per_layer_weights(gen):
     hat, ref = _features(gen), _features(gen)
     grams = {k: gram_matrix(v) for k, v in ref["style"].items()}
     loss = style_transfer_loss(
-        images, hat["content"], ref["content"], hat["style"], grams,
-        content_weight={"c": 2.0}, style_weight={"s1": 0.0, "s2": 5.0}, tv_weight=0.0,
+        images,
+        hat["content"],
+        ref["content"],
+        hat["style"],
+        grams,
+        content_weight={"c": 2.0},
+        style_weight={"s1": 0.0, "s2": 5.0},
+        tv_weight=0.0,
     )
     assert loss.style_per_layer["s1"].item() == 0.0
     torch.testing.assert_close(loss.style_per_layer["s2"], 5.0 * style_loss(hat["style"]["s2"], grams["s2"]))
@@ -157,11 +169,27 @@ def test_mismatched_layers_are_rejected(gen):
     hat, ref = _features(gen), _features(gen)
     grams = {k: gram_matrix(v) for k, v in ref["style"].items()}
     with pytest.raises(ValueError, match="s2"):
-        style_transfer_loss(images, hat["content"], ref["content"], hat["style"], {"s1": grams["s1"]},
-                            content_weight=1, style_weight=1, tv_weight=1)
+        style_transfer_loss(
+            images,
+            hat["content"],
+            ref["content"],
+            hat["style"],
+            {"s1": grams["s1"]},
+            content_weight=1,
+            style_weight=1,
+            tv_weight=1,
+        )
     with pytest.raises(ValueError, match="style weights"):
-        style_transfer_loss(images, hat["content"], ref["content"], hat["style"], grams,
-                            content_weight=1, style_weight={"s1": 1.0}, tv_weight=1)
+        style_transfer_loss(
+            images,
+            hat["content"],
+            ref["content"],
+            hat["style"],
+            grams,
+            content_weight=1,
+            style_weight={"s1": 1.0},
+            tv_weight=1,
+        )
 
 
 def test_each_image_of_a_batch_gets_the_gradient_it_would_get_alone(gen):
@@ -175,8 +203,14 @@ def test_each_image_of_a_batch_gets_the_gradient_it_would_get_alone(gen):
         x = images[idx].clone().requires_grad_(True)
         feats = {k: v[idx].clone().requires_grad_(True) for k, v in hat.items()}
         loss = style_transfer_loss(
-            x, {"c": feats["c"]}, {"c": content_targets["c"][idx]}, {"s": feats["s"]}, style_grams,
-            content_weight=1.0, style_weight=100.0, tv_weight=0.5,
+            x,
+            {"c": feats["c"]},
+            {"c": content_targets["c"][idx]},
+            {"s": feats["s"]},
+            style_grams,
+            content_weight=1.0,
+            style_weight=100.0,
+            tv_weight=0.5,
         )
         loss.total.backward()
         return x.grad, feats["c"].grad, feats["s"].grad

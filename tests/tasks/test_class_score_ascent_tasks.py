@@ -24,8 +24,9 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # not 0.5: the pixel r
 def tiny_classifier(classes=5):
     """A small random net whose scores depend strongly on the pixels (large weights, tanh)."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.Tanh(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                        nn.Linear(64, classes))
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.Tanh(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(64, classes)
+    )
     with torch.no_grad():
         net[0].weight.mul_(3)
         net[4].weight.mul_(5)
@@ -34,8 +35,16 @@ def tiny_classifier(classes=5):
 
 def fit(task, steps, image=None, size=(16, 20), callbacks=()):
     data = StartImageDataModule(steps=steps, image=image, size=list(size))
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=list(callbacks))
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=list(callbacks),
+    )
     trainer.fit(task, datamodule=data)
     return trainer
 
@@ -66,8 +75,9 @@ def test_blur_matches_the_notes_scipy_filter():
 def test_class_visualization_raises_the_score_and_keeps_real_pixels(monkeypatch):
     blurred_after = []
     monkeypatch.setattr(class_visualization, "blur_", lambda images, sigma: blurred_after.append(task.steps_taken))
-    task = ClassVisualizationTask(tiny_classifier(), 3, partial(NormalizedGradientDescent, lr=1.0), blur_every=4,
-                                  max_jitter=2, l2_reg=0.0)
+    task = ClassVisualizationTask(
+        tiny_classifier(), 3, partial(NormalizedGradientDescent, lr=1.0), blur_every=4, max_jitter=2, l2_reg=0.0
+    )
     recorder = ImageRecorder()
     fit(task, steps=10, callbacks=[recorder])
     result = task.result()
@@ -81,8 +91,15 @@ def test_class_visualization_raises_the_score_and_keeps_real_pixels(monkeypatch)
 
 def test_the_l2_regulariser_pulls_the_image_towards_zero():
     """With the score's gradient negligible against the regulariser's, the step is -lr * I / ||I||."""
-    task = ClassVisualizationTask(tiny_classifier(), 0, partial(NormalizedGradientDescent, lr=0.5), l2_reg=1e3,
-                                  max_jitter=0, blur_every=0, noise_std=0.1)
+    task = ClassVisualizationTask(
+        tiny_classifier(),
+        0,
+        partial(NormalizedGradientDescent, lr=0.5),
+        l2_reg=1e3,
+        max_jitter=0,
+        blur_every=0,
+        noise_std=0.1,
+    )
     recorder = ImageRecorder()
     start = []
     task.on_fit_start = lambda: start.append(task.synthesised.detach().clone())

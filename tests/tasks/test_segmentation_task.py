@@ -90,10 +90,13 @@ def test_loss_ignores_255_and_survives_a_batch_with_nothing_labelled():
     assert loss.item() == 0 and torch.isfinite(logits.grad).all()
 
 
-@pytest.mark.parametrize(("backbone", "mean", "std"), [
-    ("resnet18", IMAGENET_MEAN, IMAGENET_STD),
-    ("efficientnet_lite0", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-])
+@pytest.mark.parametrize(
+    ("backbone", "mean", "std"),
+    [
+        ("resnet18", IMAGENET_MEAN, IMAGENET_STD),
+        ("efficientnet_lite0", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    ],
+)
 def test_images_are_normalised_with_the_backbones_mean_and_std(backbone, mean, std):
     task = _task(backbone)
     images = torch.randint(0, 256, (2, 3, 5, 6), dtype=torch.uint8)
@@ -112,8 +115,12 @@ def test_net_and_task_must_agree_on_classes():
 
 def test_identity_names_the_backbone():
     identity = _task("efficientnet_lite0").identity()
-    assert identity == {"task": "litvision.tasks.segmentation.SegmentationTask", "net": "FCN",
-                        "backbone": "efficientnet_lite0", "num_classes": 21}
+    assert identity == {
+        "task": "litvision.tasks.segmentation.SegmentationTask",
+        "net": "FCN",
+        "backbone": "efficientnet_lite0",
+        "num_classes": 21,
+    }
 
 
 # --- predict_files -----------------------------------------------------------------------------------
@@ -150,8 +157,13 @@ def test_predict_files_writes_full_size_colourised_masks(tmp_path, predict_max_s
             image = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)
             with torch.no_grad():
                 assert np.array_equal(indices, task(image[None]).argmax(1)[0].numpy())
-    assert {p.name for p in out.iterdir()} == {"predictions.json", "cat_jpg_mask.png", "cat_jpg_overlay.png",
-                                               "cat_png_mask.png", "cat_png_overlay.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "predictions.json",
+        "cat_jpg_mask.png",
+        "cat_jpg_overlay.png",
+        "cat_png_mask.png",
+        "cat_png_overlay.png",
+    }
 
 
 def test_overlay_leaves_background_as_is_and_blends_classes(tmp_path):

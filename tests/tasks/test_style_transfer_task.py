@@ -28,9 +28,7 @@ def make_task(backbone="squeezenet1_1", lr=0.05, step_size=50, gamma=0.8, **kwar
 
 
 def make_data(scales=((24, 32, 4),), content=("skimage:chelsea",), style="skimage:coffee", backbone="squeezenet1_1"):
-    return StyleImagesDataModule(
-        list(content), style, [{"size": [h, w], "steps": n} for h, w, n in scales], backbone
-    )
+    return StyleImagesDataModule(list(content), style, [{"size": [h, w], "steps": n} for h, w, n in scales], backbone)
 
 
 class Recorder(L.Callback):
@@ -40,11 +38,13 @@ class Recorder(L.Callback):
         self.steps, self.scale_results = [], []
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-        self.steps.append({
-            "image": pl_module.synthesised.detach().clone(),
-            "lr": optimizer.param_groups[0]["lr"],
-            "params": [p for group in optimizer.param_groups for p in group["params"]],
-        })
+        self.steps.append(
+            {
+                "image": pl_module.synthesised.detach().clone(),
+                "lr": optimizer.param_groups[0]["lr"],
+                "params": [p for group in optimizer.param_groups for p in group["params"]],
+            }
+        )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.steps[-1].update({k: float(v) for k, v in trainer.callback_metrics.items()})
@@ -55,9 +55,17 @@ class Recorder(L.Callback):
 
 def fit(task, data, tmp_path, callbacks=(), **trainer_kwargs):
     kwargs = {"max_epochs": len(data.scales), "reload_dataloaders_every_n_epochs": 1, **trainer_kwargs}
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                        callbacks=list(callbacks), **kwargs)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=list(callbacks),
+        **kwargs,
+    )
     trainer.fit(task, datamodule=data)
     return trainer
 
@@ -108,8 +116,15 @@ def test_losses_decrease_and_every_part_is_logged(tmp_path):
     assert losses[-1] < 0.8 * losses[0], losses
     last = recorder.steps[-1]
     layers = ("relu1", "fire3", "fire4", "fire5")  # squeezenet's default (cs231n) style layers
-    assert {"train/content_loss", "train/style_loss", "train/tv_loss", *(f"train/style_loss/{n}" for n in layers)} <= set(last)
-    assert last["train/loss"] == pytest.approx(last["train/content_loss"] + last["train/style_loss"] + last["train/tv_loss"], rel=1e-5)
+    assert {
+        "train/content_loss",
+        "train/style_loss",
+        "train/tv_loss",
+        *(f"train/style_loss/{n}" for n in layers),
+    } <= set(last)
+    assert last["train/loss"] == pytest.approx(
+        last["train/content_loss"] + last["train/style_loss"] + last["train/tv_loss"], rel=1e-5
+    )
     assert last["train/style_loss"] == pytest.approx(sum(last[f"train/style_loss/{n}"] for n in layers), rel=1e-5)
 
 
@@ -126,7 +141,9 @@ def test_several_content_images_are_each_optimised_on_their_own(tmp_path):
         alone, alone_recorder = make_task(), GradientRecorder()
         fit(alone, make_data(scales=((24, 32, 2),), content=(content,)), tmp_path / str(i), [alone_recorder])
         expected = alone_recorder.grads[0][0]  # the first step, where both start from the same image
-        torch.testing.assert_close(2 * recorder.grads[0][i], expected, rtol=1e-4, atol=1e-5 * expected.abs().max().item())
+        torch.testing.assert_close(
+            2 * recorder.grads[0][i], expected, rtol=1e-4, atol=1e-5 * expected.abs().max().item()
+        )
     assert not torch.allclose(together.synthesised[0], together.synthesised[1])
     shown = together.display_images()
     assert shown["content"].shape == shown["result"].shape == (2, 3, 24, 32) and shown["style"].shape == (1, 3, 24, 32)
@@ -162,6 +179,7 @@ def test_scale_switch_resizes_the_image_and_restarts_the_optimiser(tmp_path):
 
 # --- bad input: clear errors before the first step -------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -186,13 +204,26 @@ def test_per_layer_weights_by_name_or_index():
     "data, trainer_kwargs, error, message",
     [
         (dict(content=("missing.png",)), {}, DataError, r"data.content\[0\]=missing.png: .*does not exist"),
-        (dict(scales=((8, 40, 2),)), {}, ConfigError,
-         r"data.scales\[0\].size=\[8, 40\]: image size 8x40 is too small for layer fire5 of squeezenet1_1: "
-         r".*at least 9 pixels"),
-        (dict(backbone="efficientnet_lite0"), {}, ConfigError,
-         "data.backbone=efficientnet_lite0 normalises the images for another network than model.backbone=squeezenet1_1"),
-        (dict(scales=((24, 32, 2), (48, 64, 2))), {"reload_dataloaders_every_n_epochs": 0}, ConfigError,
-         "set trainer.reload_dataloaders_every_n_epochs=1"),
+        (
+            dict(scales=((8, 40, 2),)),
+            {},
+            ConfigError,
+            r"data.scales\[0\].size=\[8, 40\]: image size 8x40 is too small for layer fire5 of squeezenet1_1: "
+            r".*at least 9 pixels",
+        ),
+        (
+            dict(backbone="efficientnet_lite0"),
+            {},
+            ConfigError,
+            "data.backbone=efficientnet_lite0 normalises the images for another network than "
+            "model.backbone=squeezenet1_1",
+        ),
+        (
+            dict(scales=((24, 32, 2), (48, 64, 2))),
+            {"reload_dataloaders_every_n_epochs": 0},
+            ConfigError,
+            "set trainer.reload_dataloaders_every_n_epochs=1",
+        ),
     ],
 )
 def test_bad_data_fails_before_the_first_step(data, trainer_kwargs, error, message, tmp_path):
@@ -203,7 +234,8 @@ def test_bad_data_fails_before_the_first_step(data, trainer_kwargs, error, messa
 
 
 def test_needs_the_style_images_data_module(tmp_path):
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, max_steps=1,
-                        default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, max_steps=1, default_root_dir=tmp_path
+    )
     with pytest.raises(ConfigError, match="needs data=style_images"):
         trainer.fit(make_task(), train_dataloaders=[torch.zeros(1)])

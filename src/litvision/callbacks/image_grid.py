@@ -38,7 +38,9 @@ class AugmentedBatchGrid(L.Callback):
         self.max_images, self.nrow = max_images, nrow
         self.done = False
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self.done or not trainer.is_global_zero:
             return
         self.done = True

@@ -62,10 +62,16 @@ class ImageOutputs(L.Callback):
                 writer.add_images(f"images/{name}", images, step)
             self.shown_at = step
 
-    def show_final(self, trainer: L.Trainer, pl_module: L.LightningModule, names: tuple[str, ...] | None = None) -> None:
+    def show_final(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, names: tuple[str, ...] | None = None
+    ) -> None:
         """The display images at the end of fit, unless the last step already logged them."""
         writer = tensorboard_writer(trainer)
-        if writer is None or self.shown_at == trainer.global_step or not callable(getattr(pl_module, "display_images", None)):
+        if (
+            writer is None
+            or self.shown_at == trainer.global_step
+            or not callable(getattr(pl_module, "display_images", None))
+        ):
             return
         for name, images in pl_module.display_images().items():
             if names is None or name in names:

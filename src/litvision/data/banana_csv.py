@@ -122,8 +122,12 @@ def read_banana_split(split_dir: str | Path, num_classes: int | None = None) -> 
                     raise DataError(f"{where}: xmax {values['xmax']} is not greater than xmin {values['xmin']}")
                 if y2 <= y1:
                     raise DataError(f"{where}: ymax {values['ymax']} is not greater than ymin {values['ymin']}")
-                for column, value, limit in (("xmin", x1, record.width), ("xmax", x2, record.width),
-                                             ("ymin", y1, record.height), ("ymax", y2, record.height)):
+                for column, value, limit in (
+                    ("xmin", x1, record.width),
+                    ("xmax", x2, record.width),
+                    ("ymin", y1, record.height),
+                    ("ymax", y2, record.height),
+                ):
                     if not 0 <= value <= limit:
                         raise DataError(
                             f"{where}: {column} {values[column]} is outside the image {name} "
@@ -136,9 +140,11 @@ def read_banana_split(split_dir: str | Path, num_classes: int | None = None) -> 
                     f"{where}: {name} is listed both without boxes (empty fields) and with boxes "
                     f"(first listed on line {first_line[name]}); keep one or the other"
                 )
-    unlisted = sorted(
-        p.name for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in images
-    ) if images_dir.is_dir() else []
+    unlisted = (
+        sorted(p.name for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in images)
+        if images_dir.is_dir()
+        else []
+    )
     if unlisted:
         shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
         raise DataError(

@@ -20,8 +20,8 @@ normalised by that image's width and height); `collate_detection` pads targets w
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from PIL import Image
@@ -41,6 +41,8 @@ SHA1 = "5de26c8fce5ccdea9f91267273464dc968d20d72"
 ARCHIVE_FOLDER = "banana-detection"  # what the zip extracts to
 SPLITS = {"train": "bananas_train", "val": "bananas_val"}
 CLASSES_FILE = "classes.txt"  # optional, beside the split folders: class names, one per line
+
+
 def _as_pipeline(transforms: Callable | Sequence[Callable] | None) -> Callable | None:
     """A list of transforms.v2 objects as one Compose; a callable or None as it is."""
     if transforms is None or callable(transforms):
@@ -60,8 +62,9 @@ def detection_input(image: Image.Image, transforms: Callable | Sequence[Callable
     are all accounted for). Maps predictions back to the original image's pixels."""
     pixels = tv_tensors.Image(v2.functional.pil_to_tensor(image))
     height, width = pixels.shape[-2:]
-    frame = tv_tensors.BoundingBoxes(torch.tensor([[0.0, 0.0, width, height]]), format="XYXY",
-                                     canvas_size=(height, width), clamping_mode=None)
+    frame = tv_tensors.BoundingBoxes(
+        torch.tensor([[0.0, 0.0, width, height]]), format="XYXY", canvas_size=(height, width), clamping_mode=None
+    )
     pipeline = _as_pipeline(transforms)
     if pipeline is not None:
         pixels, frame = pipeline(pixels, frame)
@@ -76,8 +79,12 @@ class BananasDataset(Dataset):
     Images are read with litvision.data.images.load_image (RGB, EXIF orientation applied), the same
     reader prediction uses."""
 
-    def __init__(self, split_dir: str | Path, transforms: Callable | Sequence[Callable] | None = None,
-                 num_classes: int | None = None) -> None:
+    def __init__(
+        self,
+        split_dir: str | Path,
+        transforms: Callable | Sequence[Callable] | None = None,
+        num_classes: int | None = None,
+    ) -> None:
         self.split_dir = Path(split_dir)
         self.images = read_banana_split(self.split_dir, num_classes)
         self.transforms = _as_pipeline(transforms)
@@ -231,8 +238,10 @@ class BananasDataModule(VisionDataModule):
             elif self.prepare is not None:
                 hint = "set data.download=true to generate them, or point data.root at an existing copy"
             else:
-                hint = (f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it "
-                        f"into {self.root}")
+                hint = (
+                    f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it "
+                    f"into {self.root}"
+                )
             raise DataError(
                 f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
                 f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
@@ -69,9 +69,7 @@ class ImageFolderDataModule(VisionDataModule):
         if self.download and self.prepare is not None:
             self.prepare(self.root)
         if missing := self._missing():
-            how = (
-                "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
-            )
+            how = "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
             raise DataError(
                 f"{missing[0]} does not exist. Expected ImageFolder layout {self.root}/{self.train_dir}/<class>/"
                 f"<image> and {self.root}/{self.test_dir}/<class>/<image>: {how}put a copy there, or point "

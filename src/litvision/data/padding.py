@@ -3,7 +3,8 @@ type, and a collate function that pads samples of different sizes to the largest
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -11,6 +12,7 @@ from torch.utils.data import default_collate
 from torchvision.transforms import v2
 
 from litvision.data.voc_labels import IGNORE_INDEX
+
 
 class PadToSize(v2.Transform):
     """Pad (evenly on both sides) to at least `size`, with a fill value per tv_tensor type (the data

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -30,8 +31,8 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from litvision.data.base import VisionDataModule, split_indices
-from litvision.data.padding import PadCollate, PadToSize
 from litvision.data.download import download_file, extract_archive
+from litvision.data.padding import PadCollate, PadToSize
 from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import IMAGENET_MEAN
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 # the seeds' source for the official archive (d2l.DATA_URL + name) and its SHA-1
 VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
+
 
 def read_image(path: str | Path) -> torch.Tensor:
     """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
@@ -78,7 +80,9 @@ def label_path(voc_dir: Path, image_id: str) -> Path:
     return voc_dir / "SegmentationClass" / f"{image_id}.png"
 
 
-def _scan_one(voc_dir: Path, image_id: str, num_classes: int, check_values: bool) -> tuple[tuple[int, int] | None, str | None]:
+def _scan_one(
+    voc_dir: Path, image_id: str, num_classes: int, check_values: bool
+) -> tuple[tuple[int, int] | None, str | None]:
     image_file, label_file = image_path(voc_dir, image_id), label_path(voc_dir, image_id)
     missing = [str(p) for p in (image_file, label_file) if not p.is_file()]
     if missing:
@@ -95,7 +99,10 @@ def _scan_one(voc_dir: Path, image_id: str, num_classes: int, check_values: bool
             with Image.open(label_file) as img:
                 label_size, mode = img.size, img.mode
             if mode not in ("P", "L", "RGB", "RGBA"):
-                return None, f"{label_file}: label image mode {mode!r}; expected a palette (P), greyscale (L) or RGB PNG"
+                return (
+                    None,
+                    f"{label_file}: label image mode {mode!r}; expected a palette (P), greyscale (L) or RGB PNG",
+                )
     except DataError as err:
         return None, str(err)
     except (OSError, SyntaxError) as err:
@@ -109,7 +116,10 @@ def _scan_one(voc_dir: Path, image_id: str, num_classes: int, check_values: bool
 
 
 def scan_split(
-    voc_dir: str | Path, ids: Sequence[str], num_classes: int = len(VOC_CLASSES), check_values: bool = True,
+    voc_dir: str | Path,
+    ids: Sequence[str],
+    num_classes: int = len(VOC_CLASSES),
+    check_values: bool = True,
     threads: int | None = None,
 ) -> list[tuple[int, int]]:
     """Validate a split before training and return each image's (height, width).
@@ -377,8 +387,12 @@ class VOCSegmentationDataModule(VisionDataModule):
             train_idx, val_idx = split_indices(len(ids), self.val_fraction, self.split_seed)
             chosen = train_idx if role == "train" else val_idx
             part = "held-out validation part" if role == "val" else "training part"
-            return (f"VOC split {split!r} ({part}, data.val_fraction={self.val_fraction})", split,
-                    [ids[i] for i in chosen], [sizes[i] for i in chosen])
+            return (
+                f"VOC split {split!r} ({part}, data.val_fraction={self.val_fraction})",
+                split,
+                [ids[i] for i in chosen],
+                [sizes[i] for i in chosen],
+            )
         return f"VOC split {split!r}", split, ids, sizes
 
     def _build(self, role: str) -> VOCSegmentation:
@@ -398,8 +412,10 @@ class VOCSegmentationDataModule(VisionDataModule):
                     f"is {largest[0]}x{largest[1]}): choose a smaller data.crop_size or set data.small_images=pad."
                 )
             if self.dropped[role]:
-                dropped = (f" (dropped {self.dropped[role]} of {len(ids)} smaller than the {ch}x{cw} crop: "
-                           "data.small_images=drop)")
+                dropped = (
+                    f" (dropped {self.dropped[role]} of {len(ids)} smaller than the {ch}x{cw} crop: "
+                    "data.small_images=drop)"
+                )
             ids = kept
         use = {"train": "training", "val": "validation", "test": "testing"}[role]
         log.info("%s: %d images for %s%s", what, len(ids), use, dropped)  # the seeds' "read 1114 examples"

@@ -7,9 +7,9 @@ init) or a path to a state dict.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -105,8 +105,11 @@ BACKBONES: dict[str, BackboneSpec] = {
         _tv("squeezenet1_1"), _torchvision_loader("SqueezeNet1_1_Weights"), head="classifier.1"
     ),
     "efficientnet_lite0": BackboneSpec(
-        _timm("tf_efficientnet_lite0"), _load_efficientnet_lite0, head="classifier",
-        mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+        _timm("tf_efficientnet_lite0"),
+        _load_efficientnet_lite0,
+        head="classifier",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
     ),
 }
 
@@ -159,7 +162,9 @@ def _check_materialised(model: nn.Module, name: str) -> None:
     """A tensor left on the meta device (a buffer that no state dict carries) would fail much later."""
     left = [k for k, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if left:
-        raise RuntimeError(f"{name}: {', '.join(left[:3])} not loaded from the weights; build it without the meta device")
+        raise RuntimeError(
+            f"{name}: {', '.join(left[:3])} not loaded from the weights; build it without the meta device"
+        )
 
 
 def replace_head(model: nn.Module, name: str, num_classes: int) -> nn.Linear:

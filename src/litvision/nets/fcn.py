@@ -5,7 +5,7 @@ upsampling back to the input size."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -192,4 +192,3 @@ class FeatureExtractor(FrozenNet):
             if name in wanted:
                 found[name] = x
         return {name: found[name] for name in self.layer_names}
-

@@ -77,6 +77,7 @@ class FrozenClassifier(FrozenNet):
             )
         return value
 
+
 def imagenet_classifier(backbone: str, weights: str | None = "imagenet") -> FrozenClassifier:
     """A registry backbone with its ImageNet head (1000 classes, named) and its input normalisation.
     `weights` as for `create_backbone`: "imagenet", None (random: for tests) or a state-dict file."""

@@ -8,7 +8,7 @@ stride-8/16/32 stages of an ImageNet EfficientNet-Lite0. Inputs are float images
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +25,11 @@ def down_sample_blk(in_channels: int, out_channels: int) -> nn.Sequential:
     """Two 3x3 conv-BN-ReLU layers and a 2x2 max-pool: halves height and width."""
     layers: list[nn.Module] = []
     for _ in range(2):
-        layers += [nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1), nn.BatchNorm2d(out_channels), nn.ReLU()]
+        layers += [
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+        ]
         in_channels = out_channels
     layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)
@@ -46,8 +50,13 @@ class TinySSDFeatures(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stages = nn.ModuleList(
-            [base_net(), down_sample_blk(64, 128), down_sample_blk(128, 128), down_sample_blk(128, 128),
-             nn.AdaptiveMaxPool2d((1, 1))]
+            [
+                base_net(),
+                down_sample_blk(64, 128),
+                down_sample_blk(128, 128),
+                down_sample_blk(128, 128),
+                nn.AdaptiveMaxPool2d((1, 1)),
+            ]
         )
 
     def forward(self, x: Tensor) -> list[Tensor]:

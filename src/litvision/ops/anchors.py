@@ -11,7 +11,7 @@ start at 0; -1 marks padding rows. In the outputs of `multibox_target` class 0 i
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

@@ -24,8 +24,7 @@ def bilinear_kernel(in_channels: int, out_channels: int, kernel_size: int) -> to
     channels."""
     if in_channels != out_channels:
         raise ValueError(
-            f"a bilinear kernel maps each channel to itself; got in_channels={in_channels}, "
-            f"out_channels={out_channels}"
+            f"a bilinear kernel maps each channel to itself; got in_channels={in_channels}, out_channels={out_channels}"
         )
     tent = bilinear_kernel_1d(kernel_size)
     weight = torch.zeros(in_channels, out_channels, kernel_size, kernel_size)

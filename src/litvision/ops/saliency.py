@@ -9,7 +9,9 @@ import torch
 from torch import Tensor
 
 
-def saliency_maps(scores_of: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def saliency_maps(
+    scores_of: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """`scores_of` maps (N, C, H, W) images to (N, K) unnormalised class scores; `labels` (N,) picks
     the score explained for each image, a negative entry meaning the image's top-scoring class.
 

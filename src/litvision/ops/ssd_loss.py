@@ -26,9 +26,9 @@ def multibox_loss(
     anchors with the highest loss (at least `neg_pos_ratio` of them, so images without objects still
     teach background); the box loss is unchanged."""
     batch, num_anchors, num_classes = cls_preds.shape
-    cls = F.cross_entropy(
-        cls_preds.reshape(-1, num_classes), cls_labels.reshape(-1), reduction="none"
-    ).reshape(batch, num_anchors)
+    cls = F.cross_entropy(cls_preds.reshape(-1, num_classes), cls_labels.reshape(-1), reduction="none").reshape(
+        batch, num_anchors
+    )
     bbox = F.l1_loss(bbox_preds * bbox_masks, bbox_labels * bbox_masks, reduction="none").mean(dim=1)
     if neg_pos_ratio is None:
         return cls.mean(dim=1) + bbox

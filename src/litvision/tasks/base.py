@@ -4,8 +4,9 @@ task or net is refused with a clear error instead of a wall of missing keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import torch

@@ -99,8 +99,12 @@ class ClassScoreAscentTask(ImageParameterTask):
         top = probabilities.topk(min(k, scores.shape[1]), dim=1)
         return [
             [
-                {"index": i, "name": self.classifier.class_name(i), "probability": _significant(p),
-                 "score": round(float(s[i]), 4)}
+                {
+                    "index": i,
+                    "name": self.classifier.class_name(i),
+                    "probability": _significant(p),
+                    "score": round(float(s[i]), 4),
+                }
                 for p, i in zip(ps, idx)
             ]
             for ps, idx, s in zip(top.values.tolist(), top.indices.tolist(), scores)
@@ -112,8 +116,11 @@ class ClassScoreAscentTask(ImageParameterTask):
         scores = self.classifier(images.to(self.device))[0]
         probability = scores.softmax(dim=0)[self.target_class]
         rank = int((scores > scores[self.target_class]).sum()) + 1
-        return {"score": round(float(scores[self.target_class]), 4), "probability": _significant(float(probability)),
-                "rank": rank}
+        return {
+            "score": round(float(scores[self.target_class]), 4),
+            "probability": _significant(float(probability)),
+            "rank": rank,
+        }
 
     def log_target(self, scores: Tensor) -> None:
         """train/target_score, train/target_prob, train/target_rank of the image the scores belong to."""

@@ -122,8 +122,15 @@ class ClassVisualizationTask(ClassScoreAscentTask):
         log.info(
             "Class visualisation of %r (class %d) after %d steps: score %.2f -> %.2f, probability %.3g -> %.3g, "
             "rank %d -> %d (top-1 now %r)",
-            self.target_name, self.target_class, self.steps_taken, self.start_standing["score"], end["score"],
-            self.start_standing["probability"], end["probability"], self.start_standing["rank"], end["rank"],
+            self.target_name,
+            self.target_class,
+            self.steps_taken,
+            self.start_standing["score"],
+            end["score"],
+            self.start_standing["probability"],
+            end["probability"],
+            self.start_standing["rank"],
+            end["rank"],
             top5[0]["name"],
         )
         self._result = {
@@ -134,8 +141,13 @@ class ClassVisualizationTask(ClassScoreAscentTask):
             "target_at_start": self.start_standing,
             "target_at_end": end,
             "top5_at_end": top5,
-            "settings": {"l2_reg": self.l2_reg, "max_jitter": self.max_jitter, "blur_every": self.blur_every,
-                         "blur_sigma": self.blur_sigma, "noise_std": self.noise_std},
+            "settings": {
+                "l2_reg": self.l2_reg,
+                "max_jitter": self.max_jitter,
+                "blur_every": self.blur_every,
+                "blur_sigma": self.blur_sigma,
+                "noise_std": self.noise_std,
+            },
         }
         return self._result
 
@@ -143,4 +155,7 @@ class ClassVisualizationTask(ClassScoreAscentTask):
         return {"class_visualization": self.to_pixels(self.synthesised)}
 
     def output_files(self) -> dict[str, Tensor | dict]:
-        return {"class_visualization.png": self.to_pixels(self.synthesised)[0], "class_visualization.json": self.result()}
+        return {
+            "class_visualization.png": self.to_pixels(self.synthesised)[0],
+            "class_visualization.json": self.result(),
+        }

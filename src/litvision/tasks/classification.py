@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,8 +44,15 @@ class ClassificationTask(VisionTask):
         loss = F.cross_entropy(logits, labels)
         metric(logits, labels)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step,
-                 batch_size=len(labels))
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=not on_step,
+            batch_size=len(labels),
+        )
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
         return loss
 
@@ -69,8 +77,10 @@ class ClassificationTask(VisionTask):
             images = torch.stack([datamodule.test_transforms(load_image(f)) for f in chunk]).to(self.device)
             top = self(images).softmax(dim=-1).topk(min(5, self.num_classes), dim=-1)
             for path, probs, indices in zip(chunk, top.values.tolist(), top.indices.tolist()):
-                ranked = [{"class": self.class_name(i), "index": i, "probability": round(p, 6)}
-                          for p, i in zip(probs, indices)]
+                ranked = [
+                    {"class": self.class_name(i), "index": i, "probability": round(p, 6)}
+                    for p, i in zip(probs, indices)
+                ]
                 results.append({"file": str(path), **ranked[0], "top5": ranked})
         (out_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
         return results

@@ -10,8 +10,9 @@ litvision.nets.tinyssd.TinySSD does.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -108,8 +109,15 @@ class DetectionTask(VisionTask):
             bbox_mae.update(abs_err.mean(), weight=abs_err.numel())
         batch_size = images.shape[0]
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step,
-                 batch_size=batch_size)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=not on_step,
+            batch_size=batch_size,
+        )
         self.log(f"{stage}/class_err", class_err, on_step=False, on_epoch=True, batch_size=batch_size)
         self.log(f"{stage}/bbox_mae", bbox_mae, on_step=False, on_epoch=True, batch_size=batch_size)
         return loss, (anchors, cls_preds, bbox_preds)
@@ -128,8 +136,11 @@ class DetectionTask(VisionTask):
         getattr(self, f"{stage}_mean_ap").update(preds, truths)
         if stage == "val" and batch_idx == 0 and self.grid_images > 0:
             n = self.grid_images
-            self._grid_batch = (images[:n].detach().cpu(), [{k: v.cpu() for k, v in p.items()} for p in preds[:n]],
-                                [{k: v.cpu() for k, v in t.items()} for t in truths[:n]])
+            self._grid_batch = (
+                images[:n].detach().cpu(),
+                [{k: v.cpu() for k, v in p.items()} for p in preds[:n]],
+                [{k: v.cpu() for k, v in t.items()} for t in truths[:n]],
+            )
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, batch_idx, "val")
@@ -162,9 +173,17 @@ class DetectionTask(VisionTask):
         drawn = []
         for image, pred, truth in zip(denormalize(self.trainer, images), preds, truths):
             shown = pred["scores"] >= self.draw_score_threshold
-            drawn.append(draw_detections(to_uint8(image), pred["boxes"][shown], pred["labels"][shown].tolist(),
-                                         pred["scores"][shown].tolist(), self.class_names, truth["boxes"],
-                                         truth["labels"].tolist()))
+            drawn.append(
+                draw_detections(
+                    to_uint8(image),
+                    pred["boxes"][shown],
+                    pred["labels"][shown].tolist(),
+                    pred["scores"][shown].tolist(),
+                    self.class_names,
+                    truth["boxes"],
+                    truth["labels"].tolist(),
+                )
+            )
         writer.add_image("val/detections", make_grid(torch.stack(drawn), nrow=4, padding=2), self.global_step)
 
     # --- prediction on image files (predict.py) ------------------------------------------------------
@@ -184,22 +203,34 @@ class DetectionTask(VisionTask):
             scores, labels = detection["scores"].cpu(), detection["labels"].cpu()
             shown = scores >= self.draw_score_threshold
             pixels = pil_to_tensor(image)
-            drawn = draw_detections(pixels, boxes[shown], labels[shown].tolist(), scores[shown].tolist(),
-                                    self.class_names, width=max(2, round(max(width, height) / 256)))
+            drawn = draw_detections(
+                pixels,
+                boxes[shown],
+                labels[shown].tolist(),
+                scores[shown].tolist(),
+                self.class_names,
+                width=max(2, round(max(width, height) / 256)),
+            )
             out_name = unique_name(Path(path).stem, used_names) + ".png"
             to_pil_image(drawn).save(out_dir / out_name)
-            results.append({
-                "file": str(path),
-                "output_image": str(out_dir / out_name),
-                "width": width,
-                "height": height,
-                "drawn_score_threshold": self.draw_score_threshold,
-                "detections": [
-                    {"class": self.class_name(int(c)), "index": int(c), "score": round(float(s), 6),
-                     "box": [round(float(v), 2) for v in b]}
-                    for b, s, c in zip(boxes, scores, labels)
-                ],
-            })
+            results.append(
+                {
+                    "file": str(path),
+                    "output_image": str(out_dir / out_name),
+                    "width": width,
+                    "height": height,
+                    "drawn_score_threshold": self.draw_score_threshold,
+                    "detections": [
+                        {
+                            "class": self.class_name(int(c)),
+                            "index": int(c),
+                            "score": round(float(s), 6),
+                            "box": [round(float(v), 2) for v in b],
+                        }
+                        for b, s, c in zip(boxes, scores, labels)
+                    ],
+                }
+            )
         (out_dir / "detections.json").write_text(json.dumps(results, indent=2) + "\n")
         return results
 

@@ -64,7 +64,9 @@ class FoolingImageTask(ClassScoreAscentTask):
 
     def initial_images(self, start: StartImage) -> Tensor:
         if start.pixels is None:
-            raise ConfigError("a fooling image starts from a photograph: set data.image (a file or e.g. skimage:chelsea)")
+            raise ConfigError(
+                "a fooling image starts from a photograph: set data.image (a file or e.g. skimage:chelsea)"
+            )
         return self.classifier.normalize(start.pixels)
 
     def setup(self, stage: str) -> None:
@@ -76,7 +78,9 @@ class FoolingImageTask(ClassScoreAscentTask):
             log.warning(
                 "The original image is already classified as the target %r (class %d, p=%s): there is nothing "
                 "to fool, and the fooling image is the original itself (0 steps).",
-                self.target_name, self.target_class, _percent(predicted["probability"]),
+                self.target_name,
+                self.target_class,
+                _percent(predicted["probability"]),
             )
 
     def scored_images(self) -> Tensor:
@@ -197,15 +201,23 @@ class FoolingImageTask(ClassScoreAscentTask):
 
         original, fooling = self.start.pixels[0].cpu(), self.fooling_pixels()[0].cpu()
         difference = self.magnified_difference()[0]
-        verdict = (f"fooled after {result['steps']} step(s)" if result["fooled"]
-                   else f"NOT fooled ({result['steps']} steps, budget spent)")
+        verdict = (
+            f"fooled after {result['steps']} step(s)"
+            if result["fooled"]
+            else f"NOT fooled ({result['steps']} steps, budget spent)"
+        )
         target = f"target: {self.target_name} ({self.target_class})"
-        panel = tile([
-            caption_below(original, ["original, top-5:", *lines(result["before"]["top5"])]),
-            caption_below(fooling, [f"{verdict}, top-5:", *lines(result["after"]["top5"])]),
-            caption_below(difference, [f"difference x{scale}", target,
-                                       f"L-inf {result['difference']['linf_8bit_levels']}/255"]),
-        ], columns=3)
+        panel = tile(
+            [
+                caption_below(original, ["original, top-5:", *lines(result["before"]["top5"])]),
+                caption_below(fooling, [f"{verdict}, top-5:", *lines(result["after"]["top5"])]),
+                caption_below(
+                    difference,
+                    [f"difference x{scale}", target, f"L-inf {result['difference']['linf_8bit_levels']}/255"],
+                ),
+            ],
+            columns=3,
+        )
         return {
             "original.png": original,
             "fooling.png": fooling,

@@ -4,8 +4,8 @@ parameters use the optimiser's base lr."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import Iterable, Mapping, Sequence
 
 from torch import nn
 

@@ -86,9 +86,16 @@ class SaliencyTask(VisionTask):
     def on_test_end(self) -> None:
         for row in self.summary():
             top1 = row["top5"][0]
-            log.info("%s: saliency of %r (class %d, %s, p=%.3g); top-1 %r (p=%.3g)", row["image"], row["class"]["name"],
-                     row["class"]["index"], row["class"]["source"], row["probability"], top1["name"],
-                     top1["probability"])
+            log.info(
+                "%s: saliency of %r (class %d, %s, p=%.3g); top-1 %r (p=%.3g)",
+                row["image"],
+                row["class"]["name"],
+                row["class"]["index"],
+                row["class"]["source"],
+                row["probability"],
+                top1["name"],
+                top1["probability"],
+            )
 
     # --- outputs -------------------------------------------------------------------------------
     def summary(self) -> list[dict]:
@@ -101,15 +108,26 @@ class SaliencyTask(VisionTask):
             probs = self.maps["probabilities"][i]
             label = int(self.maps["labels"][i])
             top = probs.topk(min(5, len(probs)))
-            rows.append({
-                "image": ref,
-                "class": {"index": label, "name": self.classifier.class_name(label),
-                          "source": "label" if self.maps["given"][i] else "predicted"},
-                "probability": float(f"{float(probs[label]):.4g}"),
-                "top5": [{"index": int(j), "name": self.classifier.class_name(int(j)), "probability": float(f"{float(p):.4g}")}
-                         for p, j in zip(top.values, top.indices)],
-                "saliency_max": float(self.maps["saliency"][i].max()),
-            })
+            rows.append(
+                {
+                    "image": ref,
+                    "class": {
+                        "index": label,
+                        "name": self.classifier.class_name(label),
+                        "source": "label" if self.maps["given"][i] else "predicted",
+                    },
+                    "probability": float(f"{float(probs[label]):.4g}"),
+                    "top5": [
+                        {
+                            "index": int(j),
+                            "name": self.classifier.class_name(int(j)),
+                            "probability": float(f"{float(p):.4g}"),
+                        }
+                        for p, j in zip(top.values, top.indices)
+                    ],
+                    "saliency_max": float(self.maps["saliency"][i].max()),
+                }
+            )
         return rows
 
     def output_files(self) -> dict[str, Tensor | list]:
@@ -122,10 +140,22 @@ class SaliencyTask(VisionTask):
             heat = hot_colormap(saliency / saliency.max().clamp_min(torch.finfo(saliency.dtype).tiny))
             source = "label" if row["class"]["source"] == "label" else "predicted"
             top1 = row["top5"][0]
-            tiles.append(caption_below(self.maps["pixels"][i], [
-                row["image"], f"{source}: {row['class']['name']} ({row['class']['index']})",
-            ]))
-            tiles.append(caption_below(heat, [
-                f"p({row['class']['name']}) = {row['probability']:.3g}", f"top-1: {top1['name']} ({top1['probability']:.3g})",
-            ]))
+            tiles.append(
+                caption_below(
+                    self.maps["pixels"][i],
+                    [
+                        row["image"],
+                        f"{source}: {row['class']['name']} ({row['class']['index']})",
+                    ],
+                )
+            )
+            tiles.append(
+                caption_below(
+                    heat,
+                    [
+                        f"p({row['class']['name']}) = {row['probability']:.3g}",
+                        f"top-1: {top1['name']} ({top1['probability']:.3g})",
+                    ],
+                )
+            )
         return {"saliency.png": tile(tiles, columns=2), "saliency.json": rows}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,8 +119,15 @@ class SegmentationTask(VisionTask):
         preds = logits.argmax(dim=1)
         metrics.update(preds, target)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step,
-                 batch_size=len(images))
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=not on_step,
+            batch_size=len(images),
+        )
         return {"loss": loss, "preds": preds}
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -201,13 +209,28 @@ class SegmentationTask(VisionTask):
             blended = (0.5 * photo + 0.5 * palette[pred]).round().astype(np.uint8)
             Image.fromarray(np.where((pred == 0)[..., None], photo, blended)).save(overlay_file)
             counts = np.bincount(pred.ravel(), minlength=self.num_classes)
-            fractions = {self.class_name(i): round(float(c) / pred.size, 6)
-                         for i, c in sorted(enumerate(counts), key=lambda ic: -ic[1]) if c}
-            results.append({"file": str(path), "mask": str(mask_file), "overlay": str(overlay_file),
-                            "height": int(pred.shape[0]), "width": int(pred.shape[1]), "class_fractions": fractions})
+            fractions = {
+                self.class_name(i): round(float(c) / pred.size, 6)
+                for i, c in sorted(enumerate(counts), key=lambda ic: -ic[1])
+                if c
+            }
+            results.append(
+                {
+                    "file": str(path),
+                    "mask": str(mask_file),
+                    "overlay": str(overlay_file),
+                    "height": int(pred.shape[0]),
+                    "width": int(pred.shape[1]),
+                    "class_fractions": fractions,
+                }
+            )
         (out_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
         return results
 
     def identity(self) -> dict:
-        return {**super().identity(), "net": type(self.net).__qualname__,
-                "backbone": getattr(self.net, "backbone", None), "num_classes": self.num_classes}
+        return {
+            **super().identity(),
+            "net": type(self.net).__qualname__,
+            "backbone": getattr(self.net, "backbone", None),
+            "num_classes": self.num_classes,
+        }

@@ -3,7 +3,7 @@ validation grid in TensorBoard and the images `predict.py` writes."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -35,12 +35,14 @@ def draw_detections(
         return class_names[i] if 0 <= i < len(class_names) else str(i)
 
     if truth_boxes is not None and len(truth_boxes):
-        image = draw_bounding_boxes(image, truth_boxes.float(), labels=[name(int(i)) for i in truth_class_ids],
-                                    colors=TRUTH_COLOUR, width=width)
+        image = draw_bounding_boxes(
+            image, truth_boxes.float(), labels=[name(int(i)) for i in truth_class_ids], colors=TRUTH_COLOUR, width=width
+        )
     if len(boxes):
         labels = [f"{name(int(c))} {float(s):.2f}" for c, s in zip(class_ids, scores)]
-        image = draw_bounding_boxes(image, boxes.float(), labels=labels,
-                                    colors=[prediction_colour(int(c)) for c in class_ids], width=width)
+        image = draw_bounding_boxes(
+            image, boxes.float(), labels=labels, colors=[prediction_colour(int(c)) for c in class_ids], width=width
+        )
     return image
 
 

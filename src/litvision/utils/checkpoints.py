@@ -27,7 +27,9 @@ def load_litvision_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated zip, ...
-        raise CheckpointMismatchError(f"checkpoint {path} cannot be read ({err}); is it a complete .ckpt file?") from err
+        raise CheckpointMismatchError(
+            f"checkpoint {path} cannot be read ({err}); is it a complete .ckpt file?"
+        ) from err
     meta = ckpt.get("litvision") if isinstance(ckpt, dict) else None
     if meta is None or "state_dict" not in ckpt:
         raise CheckpointMismatchError(

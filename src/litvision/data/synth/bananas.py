@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -27,8 +27,16 @@ from PIL import Image
 from litvision.data.synth.photos import load_photo, random_crop
 
 OBJECT_NAMES = ("coffee_cup", "cat_face", "horse", "coin")
-BACKGROUND_PHOTOS = ("astronaut", "rocket", "motorcycle", "hubble_deep_field", "immunohistochemistry",
-                     "retina", "china", "flower")
+BACKGROUND_PHOTOS = (
+    "astronaut",
+    "rocket",
+    "motorcycle",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "china",
+    "flower",
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ def _cut(image: np.ndarray, mask: np.ndarray) -> CutOut:
     return CutOut(np.dstack([image[y0:y1, x0:x1, :3], alpha]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def object_cutouts(name: str) -> tuple[CutOut, ...]:
     """The cut-outs of one object class (several for coins: one per coin)."""
     import skimage.data
@@ -87,8 +95,9 @@ def object_cutouts(name: str) -> tuple[CutOut, ...]:
     raise KeyError(f"unknown object {name!r}; choose from {', '.join(OBJECT_NAMES)}")
 
 
-def _paste(canvas: np.ndarray, cutout: CutOut, x: int, y: int, width: int, height: int,
-           flip: bool, brightness: float) -> tuple[int, int, int, int]:
+def _paste(
+    canvas: np.ndarray, cutout: CutOut, x: int, y: int, width: int, height: int, flip: bool, brightness: float
+) -> tuple[int, int, int, int]:
     """Alpha-blend `cutout` resized to (width, height) at (x, y); returns the object's tight box
     (x1, y1, x2, y2) in pixels, x2/y2 exclusive."""
     obj = Image.fromarray(cutout.rgba)
@@ -124,8 +133,9 @@ def synth_image(
     `scale` fraction of the image; a placement covering more than `max_overlap` of an earlier object
     (or being covered that much) is re-drawn, up to 50 times, then accepted (the earlier box stays
     correct, merely occluded)."""
-    canvas = random_crop(load_photo(BACKGROUND_PHOTOS[rng.integers(len(BACKGROUND_PHOTOS))]),
-                         image_size, image_size, rng)
+    canvas = random_crop(
+        load_photo(BACKGROUND_PHOTOS[rng.integers(len(BACKGROUND_PHOTOS))]), image_size, image_size, rng
+    )
     boxes: list[tuple[int, int, int, int, int]] = []
     for _ in range(num_objects):
         class_id = int(rng.integers(len(classes)))
@@ -141,8 +151,9 @@ def synth_image(
             y = int(rng.integers(0, image_size - height + 1))
             if all(_coverage((x, y, x + width, y + height), b[1:]) <= max_overlap for b in boxes):
                 break
-        box = _paste(canvas, cutout, x, y, width, height, flip=bool(rng.integers(2)),
-                     brightness=float(rng.uniform(0.8, 1.2)))
+        box = _paste(
+            canvas, cutout, x, y, width, height, flip=bool(rng.integers(2)), brightness=float(rng.uniform(0.8, 1.2))
+        )
         boxes.append((class_id, *box))
     return canvas, boxes
 
@@ -213,15 +224,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train", type=int, default=1000, help="training images")
     parser.add_argument("--val", type=int, default=100, help="validation images")
     parser.add_argument("--size", type=int, default=256, help="image side in pixels")
-    parser.add_argument("--classes", type=int, default=1, help=f"number of classes, 1..{len(OBJECT_NAMES)}: "
-                        + ", ".join(OBJECT_NAMES))
+    parser.add_argument(
+        "--classes", type=int, default=1, help=f"number of classes, 1..{len(OBJECT_NAMES)}: " + ", ".join(OBJECT_NAMES)
+    )
     parser.add_argument("--min-objects", type=int, default=1, help="fewest objects per image (0 allowed)")
     parser.add_argument("--max-objects", type=int, default=1, help="most objects per image")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    root = generate_bananas(args.out, args.train, args.val, args.size, args.classes,
-                            (args.min_objects, args.max_objects), seed=args.seed)
-    print(f"wrote {args.train} + {args.val} images ({', '.join(OBJECT_NAMES[:args.classes])}) to {root}")
+    root = generate_bananas(
+        args.out, args.train, args.val, args.size, args.classes, (args.min_objects, args.max_objects), seed=args.seed
+    )
+    print(f"wrote {args.train} + {args.val} images ({', '.join(OBJECT_NAMES[: args.classes])}) to {root}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Writes a data set in CIFAR-10's python format (cifar-10-batches-py: five training batches, a test
 batch and batches.meta, pickled dicts of uint8 rows) from 32x32 crops of ten real photographs, one
-class each (protocol-2 pickles with str keys, as torchvision reads the official Python 2 files). Read it with data.verify_checksums=false (its files are not the official ones)."""
+class each (protocol-2 pickles with str keys, as torchvision reads the official Python 2 files). Read it with
+data.verify_checksums=false (its files are not the official ones)."""
 
 from __future__ import annotations
 

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 # scikit-image's bundled colour photographs (skimage.data.<name>()), all in the wheel itself.
 SKIMAGE_PHOTOS = (
-    "astronaut", "chelsea", "coffee", "rocket", "motorcycle", "hubble_deep_field",
-    "immunohistochemistry", "retina",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "motorcycle",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
 )
 # scikit-learn's load_sample_images(): china.jpg and flower.jpg.
 SKLEARN_PHOTOS = ("china", "flower")
 PHOTOS = SKIMAGE_PHOTOS + SKLEARN_PHOTOS
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_photo(name: str) -> np.ndarray:
     """One photograph as an (H, W, 3) uint8 array."""
     if name in SKLEARN_PHOTOS:

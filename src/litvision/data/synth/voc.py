@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -54,7 +54,7 @@ BACKGROUND_PHOTOS = ("china", "hubble_deep_field", "immunohistochemistry", "reti
 NOMINAL_HEIGHT = 375  # photographs are rescaled by height / NOMINAL_HEIGHT so small sets look like VOC shrunk
 
 
-@lru_cache(maxsize=None)
+@cache
 def _scaled_photo(name: str, scale: float) -> np.ndarray:
     photo = load_photo(name)
     if abs(scale - 1) < 1e-6:
@@ -64,7 +64,7 @@ def _scaled_photo(name: str, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _horse() -> np.ndarray:
     import skimage.data
 
@@ -105,8 +105,14 @@ def boundary_band(label: np.ndarray, width: int) -> np.ndarray:
 
 
 def render_sample(
-    rng: np.random.Generator, height: int, width: int, classes: Sequence[ObjectClass], first_class: ObjectClass,
-    photo_scale: float, boundary_width: int = 5, difficult_fraction: float = 0.05,
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    classes: Sequence[ObjectClass],
+    first_class: ObjectClass,
+    photo_scale: float,
+    boundary_width: int = 5,
+    difficult_fraction: float = 0.05,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One (H, W, 3) uint8 image and its (H, W) uint8 label."""
     background = BACKGROUND_PHOTOS[int(rng.integers(len(BACKGROUND_PHOTOS)))]
@@ -192,7 +198,9 @@ def _object_class(name: str) -> ObjectClass:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", required=True, help="folder to write VOCdevkit/VOC2012 into (use it as data.root)")
     parser.add_argument("--train", type=int, default=64, help="number of training images")
     parser.add_argument("--val", type=int, default=32, help="number of validation images")
@@ -207,8 +215,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     voc_dir = generate_voc(
-        args.out, args.train, args.val, args.height, args.width, args.jitter, args.small_fraction,
-        args.small_scale, args.classes, args.boundary_width, args.difficult_fraction, args.seed,
+        args.out,
+        args.train,
+        args.val,
+        args.height,
+        args.width,
+        args.jitter,
+        args.small_fraction,
+        args.small_scale,
+        args.classes,
+        args.boundary_width,
+        args.difficult_fraction,
+        args.seed,
     )
     print(f"wrote {args.train} train + {args.val} val images to {voc_dir}")
 
