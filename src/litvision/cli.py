@@ -4,6 +4,7 @@ litvision.predict."""
 from __future__ import annotations
 
 import logging
+import warnings
 from importlib.resources import files
 
 import hydra
@@ -18,6 +19,9 @@ CONFIG_DIR = str(files("litvision") / "conf")
 log = logging.getLogger("litvision")
 
 register_resolvers()
+# conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names and hold every key, so they work
+# whether or not Hydra still validates them against its schemas of the same name (deprecated, warned)
+warnings.filterwarnings("ignore", message=r"[\s\S]*is validated against ConfigStore schema with the same name")
 
 
 def _fail(err: LitvisionError) -> None:
