@@ -10,7 +10,6 @@ from importlib.resources import files
 import hydra
 from omegaconf import DictConfig
 
-from litvision import run
 from litvision.errors import LitvisionError
 from litvision.utils.resolvers import register_resolvers
 
@@ -31,6 +30,9 @@ def _fail(err: LitvisionError) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train(cfg: DictConfig) -> float | None:
+    # imported here: the launching process of a sweep (submitit, Optuna) needs no torch
+    from litvision import run
+
     try:
         metrics = run.train(cfg)
     except LitvisionError as err:
@@ -51,6 +53,8 @@ def predict(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def evaluate(cfg: DictConfig) -> None:
+    from litvision import run
+
     try:
         run.evaluate(cfg)
     except LitvisionError as err:

@@ -6,6 +6,7 @@ trials. Hydra loads sweepers only from the hydra_plugins package, hence this mod
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ class OptunaSweeper(_OptunaSweeper):
 
         impl = self.sweeper
         # a storage object instead of its URL (or None: in memory), so the trials can be read back after
-        impl.storage = optuna.storages.get_storage(impl.storage)
+        impl.storage = _open_storage(impl.storage)
         try:
             return super().sweep(arguments)
         finally:
@@ -33,3 +34,19 @@ class OptunaSweeper(_OptunaSweeper):
                 study = optuna.load_study(study_name=name, storage=impl.storage)
                 path = write_trials_csv(study, Path(str(impl.sweep_dir)) / "trials.csv")
                 log.info("All %d trials of study %s: %s", len(study.trials), name, path)
+
+
+def _open_storage(url: Any, attempts: int = 5) -> Any:
+    """optuna.storages.get_storage, retried: sweeps started together on a new database race to create its
+    tables and all but one fail ("table ... already exists", Optuna issue #1092); a retry finds them made."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.get_storage(url)
+        except SQLAlchemyError as err:
+            if attempt == attempts - 1:
+                raise
+            log.info("Optuna storage not ready (%s), retrying", type(err).__name__)
+            time.sleep(1 + attempt)
