@@ -42,10 +42,28 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def _job_tasks() -> int | None:
+    """The number of tasks (processes) of the submitit job this process belongs to; None outside one."""
+    if "SUBMITIT_EXECUTOR" not in os.environ:
+        return None
+    import submitit
+
+    return submitit.JobEnvironment().num_tasks
+
+
 def check_process_launch(trainer: L.Trainer, sweep: bool | None = None) -> None:
-    """Refuse DDP that Lightning would start by re-running the command line (its subprocess-script
-    launcher) inside a sweep job: there the command is the sweep (or submitit's job runner), so the copies
-    would run the whole sweep again. Under submitit the launcher starts one task per device instead."""
+    """Refuse process layouts that cannot work: a submitit job whose task count is not the trainer's
+    process count (the tasks would train side by side in one folder, or wait for ranks that never come),
+    and DDP that Lightning would start by re-running the command line (its subprocess-script launcher)
+    inside a sweep job, where the command is the sweep: the copies would run the whole sweep again."""
+    tasks = _job_tasks()
+    if tasks is not None and tasks != trainer.world_size:
+        raise ConfigError(
+            f"this submitit job runs {tasks} task(s) but the trainer {trainer.world_size} process(es) "
+            f"({trainer.num_nodes} node(s) x {trainer.num_devices} device(s)): one task per device, so set "
+            f"hydra.launcher.tasks_per_node={trainer.num_devices} (submitit_local) or "
+            f"hydra.launcher.gpus_per_node={trainer.num_devices} (submitit_slurm)"
+        )
     sweep = in_sweep() if sweep is None else sweep
     strategy = trainer.strategy
     relaunches = isinstance(strategy.launcher, _SubprocessScriptLauncher) and not (

@@ -64,6 +64,18 @@ def test_ddp_that_lightning_would_relaunch_inside_a_sweep_is_a_clear_error():
     check_process_launch(trainer, sweep=False)  # a single run: Lightning starts the second process itself
 
 
+def test_a_submitit_job_needs_one_task_per_device(monkeypatch):
+    trainer = L.Trainer(strategy="ddp", accelerator="cpu", devices=2, logger=False)
+    job = {"SUBMITIT_EXECUTOR": "local", "SUBMITIT_LOCAL_JOB_ID": "1", "SUBMITIT_LOCAL_NTASKS": "1"}
+    for key, value in job.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=r"runs 1 task\(s\) but the trainer 2 .*tasks_per_node=2"):
+        check_process_launch(trainer, sweep=True)
+    monkeypatch.setenv("SUBMITIT_LOCAL_NTASKS", "2")
+    with pytest.raises(ConfigError, match="inside a sweep"):  # 2 tasks, but Lightning was not told their ranks
+        check_process_launch(trainer, sweep=True)
+
+
 @pytest.mark.slow
 def test_two_optuna_sweeps_share_one_sqlite_study(tmp_path, data_root):
     study = tmp_path / "study.db"
