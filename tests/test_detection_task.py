@@ -224,7 +224,7 @@ def test_predict_files_writes_boxes_in_each_image_pixels(tmp_path):
     # anchor 0 scores 0.99+ for class 1 ("cat"), anchor 2 (the whole input) 0.3-ish for class 0, below the
     # drawing threshold but in the JSON
     logits = torch.tensor([[[0.0, 0.0, 10.0], [10.0, 0.0, 0.0], [0.0, 0.5, 0.0]]])
-    task = fixed_task(logits, draw_score_threshold=0.5).eval()
+    task = fixed_task(logits).eval()
     task.class_names = ["dog", "cat"]
     dm = BananasDataModule(root=tmp_path, num_classes=2, test_transforms=v2.Resize([32, 32]), num_workers=0)
     inputs = tmp_path / "in"
