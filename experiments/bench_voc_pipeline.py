@@ -31,8 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CROP = (320, 480)
 # preload: the seeds' VOCSegDataset (normalised float32 held in memory);
-# stream: VOCSegmentationDataModule as it ships (uint8 batches, for the task to normalise on its device);
-# stream_cpu_norm: the same plus the task's normalisation run in the consuming process, as when
+# stream: VOCSegmentationDataModule as it ships (uint8 batches, for the net to normalise on its device);
+# stream_cpu_norm: the same plus the net's normalisation run in the consuming process, as when
 # training on the CPU
 VARIANTS = ("preload", "stream", "stream_cpu_norm")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -182,7 +182,9 @@ def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, e
     import torchvision  # noqa: F401
 
     import litvision.data.voc  # noqa: F401
-    from litvision.tasks.segmentation import normalize_images
+    from litvision.nets.normalization import InputNormalization
+
+    normalize = InputNormalization(MEAN, STD)  # what the FCN does first (resnet18's statistics)
 
     torch.set_num_threads(1)
     baseline_kb = pss_kb(os.getpid())
@@ -198,8 +200,8 @@ def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, e
             if first_batch is None:
                 first_batch = time.perf_counter()
                 shapes = (tuple(x.shape), str(x.dtype), tuple(y.shape), str(y.dtype))
-            if variant == "stream_cpu_norm":  # what SegmentationTask does first, here on the CPU
-                x = normalize_images(x, MEAN, STD)
+            if variant == "stream_cpu_norm":  # what the net does first, here on the CPU
+                x = normalize(x)
             x.sum(), y.max()  # the model reads the batch
             images += x.shape[0]
         epoch_ends.append(time.perf_counter())
