@@ -63,11 +63,11 @@ class StyleStepProblem:
 
 def build_problem(extractor: FeatureExtractor, size: tuple[int, int]) -> StyleStepProblem:
     extractor.check_input_size(*size)
-    content = extractor.normalize(load_image_tensor(CONTENT, size)[None])
-    style = extractor.normalize(load_image_tensor(STYLE, size)[None])
+    content = extractor.input_normalization(load_image_tensor(CONTENT, size)[None])
+    style = extractor.input_normalization(load_image_tensor(STYLE, size)[None])
     content_names, style_names = CONTENT_LAYERS, STYLE_LAYERS
     with torch.no_grad():
-        content_feats, style_feats = extractor(content), extractor(style)
+        content_feats, style_feats = extractor.forward_normalized(content), extractor.forward_normalized(style)
     return StyleStepProblem(
         extractor=extractor,
         size=size,
@@ -88,7 +88,7 @@ def plain_pytorch(problem: StyleStepProblem, steps: int) -> tuple[list[float], l
     for _ in range(steps):
         start = time.perf_counter()
         optimizer.zero_grad()
-        feats = problem.extractor(image)
+        feats = problem.extractor.forward_normalized(image)
         loss = style_transfer_loss(
             image,
             {k: feats[k] for k in problem.content_names},

@@ -84,10 +84,10 @@ def stylise(
     log_every: int = 50,
 ) -> tuple[torch.Tensor, dict]:
     """Content and style are (1, 3, H, W) in [0, 1]; returns the result in [0, 1] and final losses."""
-    content_n, style_n = extractor.normalize(content), extractor.normalize(style)
+    content_n, style_n = extractor.input_normalization(content), extractor.input_normalization(style)
     with torch.no_grad():
-        content_feats = extractor(content_n)
-        style_feats = extractor(style_n)
+        content_feats = extractor.forward_normalized(content_n)
+        style_feats = extractor.forward_normalized(style_n)
     content_targets = {k: content_feats[k] for k in recipe.content_layers}
     style_grams = {k: gram_matrix(style_feats[k]) for k in recipe.style_layers}
 
@@ -96,7 +96,7 @@ def stylise(
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50, gamma=0.8)
     for step in range(1, steps + 1):
         optimizer.zero_grad()
-        feats = extractor(image)
+        feats = extractor.forward_normalized(image)
         loss = style_transfer_loss(
             image,
             {k: feats[k] for k in recipe.content_layers},
@@ -116,7 +116,7 @@ def stylise(
                 f"tv {loss.tv.item():.3f} total {loss.total.item():.3f}"
             )
     final = {"content": loss.content.item(), "style": loss.style.item(), "tv": loss.tv.item()}
-    return extractor.denormalize(image.detach()).clamp(0, 1), final
+    return extractor.input_normalization.denormalize(image.detach()), final
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ def test_squeezenet_and_effnet_names():
 def test_vgg_runs_only_up_to_the_deepest_layer_and_returns_requested_order(vgg):
     assert len(vgg.layers) == 29  # features[0..28]
     assert vgg.layer_names == ("conv4_4", "conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-    out = vgg(torch.randn(2, 3, 32, 48))
+    out = vgg.forward_normalized(torch.randn(2, 3, 32, 48))
     assert list(out) == list(vgg.layer_names)
     assert out["conv1_1"].shape == (2, 64, 32, 48)
     assert out["conv4_4"].shape == (2, 512, 4, 6)
@@ -101,7 +101,7 @@ def test_vgg_runs_only_up_to_the_deepest_layer_and_returns_requested_order(vgg):
 def test_vgg_conv_outputs_are_not_overwritten_by_the_following_relu(vgg):
     """The seeds' extract_features returns VGG's in-place ReLU outputs under conv indices."""
     x = torch.randn(1, 3, 16, 16)
-    out = vgg(x)
+    out = vgg.forward_normalized(x)
     conv1_1 = vgg.layers.conv1_1
     torch.testing.assert_close(out["conv1_1"], nn.functional.conv2d(x, conv1_1.weight, conv1_1.bias, padding=1))
     assert out["conv1_1"].min() < 0
@@ -129,7 +129,7 @@ def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
                 styles.append(x)
             if i in SEED_CONTENT:
                 contents.append(x)
-        ours = extractor(image)
+        ours = extractor.forward_normalized(image)
     for name, seeds_feature in zip(defaults.content, contents):
         torch.testing.assert_close(ours[name], seeds_feature, msg=name)
     for name, seeds_feature in zip(defaults.style, styles):
@@ -141,7 +141,7 @@ def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
 def test_every_layer_output_equals_a_separate_run_to_that_layer(fixture, request):
     extractor = request.getfixturevalue(fixture)
     x = torch.randn(1, 3, 40, 56)
-    out = extractor(x)
+    out = extractor.forward_normalized(x)
     assert list(out) == list(extractor.layer_names)
     with torch.no_grad():
         for depth, name in enumerate(extractor.layer_names, start=1):
@@ -215,7 +215,7 @@ def test_frozen_and_always_in_eval_mode(effnet_all):
     assert not any(m.training for m in effnet_all.modules())
     stats = effnet_all.layers.stem[1].running_mean.clone()
     x = torch.randn(2, 3, 32, 32, requires_grad=True)
-    out = effnet_all(x)
+    out = effnet_all.forward_normalized(x)
     torch.testing.assert_close(effnet_all.layers.stem[1].running_mean, stats)  # BN stats untouched
     sum(v.sum() for v in out.values()).backward()
     assert x.grad is not None
@@ -257,13 +257,17 @@ def test_extractor_moves_with_its_parent(squeezenet_all):
     holder = _Holder(build("squeezenet1_1", ["fire2"]))
     holder.double()
     assert holder.extractor.layers.conv1.weight.dtype == torch.float64
-    assert holder.extractor(torch.zeros(1, 3, 16, 16, dtype=torch.float64))["fire2"].dtype == torch.float64
+    zeros = torch.zeros(1, 3, 16, 16, dtype=torch.float64)
+    assert holder.extractor.forward_normalized(zeros)["fire2"].dtype == torch.float64
 
 
 @pytest.mark.parametrize("fixture, mean, std", [("vgg", 0.485, 0.229), ("effnet_all", 0.5, 0.5)])
 def test_normalisation_is_the_backbones(fixture, mean, std, request):
     extractor = request.getfixturevalue(fixture)
-    images = torch.rand(2, 3, 5, 5)
-    normalised = extractor.normalize(images)
-    torch.testing.assert_close(normalised[:, 0], (images[:, 0] - mean) / std)
-    torch.testing.assert_close(extractor.denormalize(normalised), images)
+    images = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
+    normalised = extractor.input_normalization(images)
+    torch.testing.assert_close(normalised[:, 0], (images[:, 0] / 255 - mean) / std)
+    torch.testing.assert_close(extractor.input_normalization.denormalize(normalised), images / 255)
+    with torch.no_grad():  # the extractor takes pixels and normalises them itself
+        for name, feature in extractor(images).items():
+            torch.testing.assert_close(feature, extractor.forward_normalized(normalised)[name], msg=name)

@@ -143,9 +143,10 @@ def resolve_layer(backbone: str, names: Sequence[str], ref: LayerRef) -> str:
 class FeatureExtractor(FrozenNet):
     """Activations of the requested layers of a frozen backbone.
 
-    `forward(images)` takes images normalised for the backbone (see `normalize`) of shape
-    (N, 3, H, W) and returns {layer name: activation}, in the order the layers were requested
-    (duplicates removed). `weights` is as for `create_backbone`: "imagenet", None or a file.
+    `forward(images)` takes (N, 3, H, W) uint8 images or pixels in [0, 1] (normalised here with the
+    backbone's statistics; `forward_normalized` takes them normalised) and returns {layer name:
+    activation}, in the order the layers were requested (duplicates removed). `weights` is as for
+    `create_backbone`: "imagenet", None or a file.
     """
 
     def __init__(self, backbone: str, layers: Sequence[LayerRef], weights: str | None = "imagenet"):
@@ -182,7 +183,7 @@ class FeatureExtractor(FrozenNet):
     def describe_input(self) -> str:
         return f"layer {self.deepest_layer} of {self.backbone}"
 
-    def forward(self, images: Tensor) -> dict[str, Tensor]:
+    def forward_normalized(self, images: Tensor) -> dict[str, Tensor]:
         self.check_input_size(images.shape[-2], images.shape[-1])
         wanted = set(self.layer_names)
         found: dict[str, Tensor] = {}

@@ -94,7 +94,7 @@ class ClassScoreAscentTask(ImageParameterTask):
     @torch.no_grad()
     def top_classes(self, images: Tensor, k: int = 5) -> list[list[dict]]:
         """The k best classes of each normalised image: [{index, name, probability, score}, ...]."""
-        scores = self.classifier(images.to(self.device))
+        scores = self.classifier.forward_normalized(images.to(self.device))
         probabilities = scores.softmax(dim=1)
         top = probabilities.topk(min(k, scores.shape[1]), dim=1)
         return [
@@ -113,7 +113,7 @@ class ClassScoreAscentTask(ImageParameterTask):
     @torch.no_grad()
     def target_standing(self, images: Tensor) -> dict:
         """The target class's score, probability and rank (1 = predicted) for one normalised image."""
-        scores = self.classifier(images.to(self.device))[0]
+        scores = self.classifier.forward_normalized(images.to(self.device))[0]
         probability = scores.softmax(dim=0)[self.target_class]
         rank = int((scores > scores[self.target_class]).sum()) + 1
         return {

@@ -75,7 +75,7 @@ class ClassVisualizationTask(ClassScoreAscentTask):
 
     def initial_images(self, start: StartImage) -> Tensor:
         if start.pixels is not None:
-            return self.classifier.normalize(start.pixels)
+            return self.classifier.input_normalization(start.pixels)
         return torch.randn(1, 3, *start.size) * self.noise_std  # seeded by the run
 
     def setup(self, stage: str) -> None:
@@ -91,7 +91,7 @@ class ClassVisualizationTask(ClassScoreAscentTask):
             seen = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
         else:
             seen = image
-        scores = self.classifier(seen)
+        scores = self.classifier.forward_normalized(seen)
         penalty = self.l2_reg * image.square().sum()
         objective = scores[:, self.target_class].sum() - penalty
         self.log_target(scores)
