@@ -31,6 +31,8 @@ __all__ = [
     "box_center_to_corner",
     "offset_boxes",
     "offset_inverse",
+    "decode_offsets",
+    "nms_keep_mask",
     "assign_anchor_to_bbox",
     "multibox_target",
     "multibox_detection",
@@ -95,6 +97,13 @@ def offset_inverse(anchors: Tensor, offset_preds: Tensor) -> Tensor:
     pred_xy = offset_preds[..., :2] * anc[..., 2:] / XY_SCALE + anc[..., :2]
     pred_wh = torch.exp(offset_preds[..., 2:] / WH_SCALE) * anc[..., 2:]
     return box_center_to_corner(torch.cat((pred_xy, pred_wh), dim=-1))
+
+
+def decode_offsets(anchors: Tensor, offset_preds: Tensor) -> Tensor:
+    """Every anchor's predicted box: anchors (1, A, 4) or (A, 4), offsets (B, A*4) -> (B, A, 4) corners.
+    The one offset decoding of both decoders (`multibox_detection`, ops.detection.decode_detections)."""
+    anchors = anchors.reshape(-1, 4)
+    return offset_inverse(anchors, offset_preds.reshape(offset_preds.shape[0], anchors.shape[0], 4))
 
 
 def _iou_boxes_vs_anchors(boxes: Tensor, anchors: Tensor) -> Tensor:
@@ -216,22 +225,42 @@ def multibox_target(anchors: Tensor, labels: Tensor, iou_threshold: float = 0.5)
     return bbox_offset.reshape(batch, -1), bbox_mask.reshape(batch, -1), class_labels
 
 
-def _nms_keep_mask(boxes: Tensor, order: Tensor, nms_threshold: float) -> Tensor:
-    """Greedy NMS in the order given: boxes (B, A, 4), order (B, A) anchor indices by decreasing score.
-    Returns a (B, A) bool mask of the anchors kept.
+def nms_keep_mask(
+    boxes: Tensor,
+    order: Tensor,
+    nms_threshold: float,
+    groups: Tensor | None = None,
+    valid: Tensor | None = None,
+) -> Tensor:
+    """Greedy NMS in the order given, per image: boxes (B, N, 4), order (B, N) box indices by decreasing
+    score. `groups` (B, N): boxes compete only within their group (per-class NMS); `valid` (B, N): the
+    other boxes are neither kept nor suppress any. Returns a (B, N) bool mask of the boxes kept. The one
+    NMS of both decoders (`multibox_detection`, ops.detection.decode_detections).
 
-    One torchvision.ops.nms call per image: greedy NMS is sequential within an image, and a single
-    call over the whole batch (batched_nms's coordinate offset trick) costs B times more on a CPU (the
-    kernel scans every later box for each kept one), rounds shifted float32 coordinates differently (a
-    batch could disagree with its images one by one) and assumes non-negative coordinates; above 1000
+    One torchvision.ops.nms call per image and group: greedy NMS is sequential within an image, and a
+    single call over the whole batch (batched_nms's coordinate offset trick) costs B times more on a CPU
+    (the kernel scans every later box for each kept one), rounds shifted float32 coordinates differently
+    (a batch could disagree with its images one by one) and assumes non-negative coordinates; above 1000
     boxes torchvision's batched_nms runs this same per-group loop itself. Strictly decreasing rank
     scores make the kernel follow `order` exactly, so equal scores cannot be reordered."""
-    batch, num_anchors = order.shape
+    batch, num_boxes = order.shape
     ranked = boxes.gather(1, order.unsqueeze(-1).expand(-1, -1, 4))
-    rank_scores = -torch.arange(num_anchors, dtype=boxes.dtype, device=boxes.device)
-    keep_ranked = torch.zeros(batch, num_anchors, dtype=torch.bool, device=boxes.device)
+    rank_scores = -torch.arange(num_boxes, dtype=boxes.dtype, device=boxes.device)
+    ranked_valid = None if valid is None else valid.gather(1, order)
+    ranked_groups = None if groups is None else groups.gather(1, order)
+    keep_ranked = torch.zeros(batch, num_boxes, dtype=torch.bool, device=boxes.device)
     for image in range(batch):
-        keep_ranked[image, nms(ranked[image], rank_scores, nms_threshold)] = True
+        if ranked_valid is None:
+            candidates = torch.arange(num_boxes, device=boxes.device)
+        else:
+            candidates = ranked_valid[image].nonzero().squeeze(1)
+        if ranked_groups is None:
+            members = [candidates]
+        else:
+            group_of = ranked_groups[image, candidates]
+            members = [candidates[group_of == g] for g in group_of.unique()]
+        for slots in members:  # rank positions, in order
+            keep_ranked[image, slots[nms(ranked[image, slots], rank_scores[slots], nms_threshold)]] = True
     return torch.zeros_like(keep_ranked).scatter_(1, order, keep_ranked)
 
 
@@ -249,13 +278,11 @@ def multibox_detection(
     decreasing confidence (ties: lower anchor index first), then the suppressed ones by anchor index
     with class -1. Rows whose confidence is below `pos_threshold` get class -1 and confidence
     1 - confidence (the seeds' convention)."""
-    anchors = anchors.reshape(-1, 4)
-    batch, _, num_anchors = cls_probs.shape
     conf, class_id = cls_probs[:, 1:].max(dim=1)  # (B, A)
-    boxes = offset_inverse(anchors, offset_preds.reshape(batch, num_anchors, 4))
+    boxes = decode_offsets(anchors, offset_preds)
 
     order = torch.sort(conf, dim=1, descending=True, stable=True).indices
-    kept = _nms_keep_mask(boxes, order, nms_threshold)
+    kept = nms_keep_mask(boxes, order, nms_threshold)
 
     # output position: kept anchors in score order, then the others in anchor order
     kept_ranked = kept.gather(1, order)
