@@ -166,9 +166,15 @@ def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
 
 
 def streaming_pipeline(voc_dir: str, batch_size: int, num_workers: int):
-    from litvision.data.voc import VOCSegmentationDataModule
+    """VOCSegmentationDataModule as data=voc builds it, with its augment presets (the joint crops)."""
+    import hydra
+    from hydra import compose, initialize_config_dir
 
-    dm = VOCSegmentationDataModule(voc_dir, batch_size=batch_size, num_workers=num_workers, crop_size=CROP)
+    from litvision.cli import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["data=voc", f"data.crop_size=[{CROP[0]},{CROP[1]}]"])
+    dm = hydra.utils.instantiate(cfg.data, root=voc_dir, download=False, batch_size=batch_size, num_workers=num_workers)
     dm.setup("fit")  # validates and builds train and val
     return dm.train_dataloader(), [dm]
 
@@ -177,6 +183,7 @@ def streaming_pipeline(voc_dir: str, batch_size: int, num_workers: int):
 
 
 def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, epochs: int) -> dict:
+    import hydra  # noqa: F401
     import lightning  # noqa: F401
     import torch  # noqa: F401  (imports are part of the baseline, not of the pipeline)
     import torchvision  # noqa: F401
@@ -426,7 +433,7 @@ def main() -> None:
             "holds every image as normalised float32 at full size plus two 128 MB colour lookup tables (one per split); "
             "the streaming one holds the batches in flight (2 workers x prefetch 2, about 15 MB of uint8 images and 5 MB of uint8 masks per batch), "
             "whatever the size of the data set. The data module delivers uint8 batches (images and masks) through "
-            "torch's default_collate; the segmentation task normalises them on its device ('stream'). "
+            "torch's default_collate; the net normalises them on its device ('stream'). "
             "'stream_cpu_norm' also runs that normalisation in the consuming process, as a CPU training run pays it.",
             "",
             table(results),

@@ -153,7 +153,10 @@ def test_experiment_recipes():
         assert cfg.model.optimizer.lr == 0.2 and cfg.model.optimizer.weight_decay == 5e-4
         assert cfg.data.batch_size == 32 and cfg.model.num_classes == cfg.data.num_classes
     assert real.trainer.max_epochs == 20 and real.data.image_size == 256
-    assert real.data.sha1 == "5de26c8fce5ccdea9f91267273464dc968d20d72"
+    # the official archive's address and checksum (in the code, not repeated in the config)
+    official = run.build(real.data)
+    assert official.url.endswith("/banana-detection.zip")
+    assert official.sha1 == "5de26c8fce5ccdea9f91267273464dc968d20d72"
     assert synth.data.prepare.image_size == synth.data.image_size == 128
 
 

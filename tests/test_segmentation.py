@@ -185,7 +185,7 @@ def test_fcn_voc_without_data_and_network(tmp_path):
             "experiment=fcn_voc",
             f"paths.data_dir={data_dir}",
             "model.net.weights=null",
-            "data.url=file:///nonexistent/VOCtrainval_11-May-2012.tar",
+            "+data.url=file:///nonexistent/VOCtrainval_11-May-2012.tar",
             *TINY,
         ],
         tmp_path / "run",
