@@ -124,7 +124,7 @@ def test_ssd_bananas_reads_the_real_layout_with_config_class_names_and_mines_neg
         "data.download=false",
         *FAST,
         "debug=fdr",
-        "model.neg_pos_ratio=3",
+        "+model.neg_pos_ratio=3",
     ]  # with SSD's hard-negative mining
     cfg = compose_config(overrides, tmp_path / "run")
     assert cfg.data.classes == ["banana"] and cfg.model.optimizer.lr == 0.2 and cfg.trainer.max_epochs == 1
