@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python experiments/bench_style_step.py [--steps 3] [--warmup 1] [--repeats 2] [--threads 1]
 
-The computation is the seeds' recipe: VGG-19 `features` up to conv5_1 (the seeds' content layer 25
+The computation is the recipe of Dive into Deep Learning, ch. 13.12 (d2l): VGG-19 `features` up to conv5_1 (d2l's content layer 25
 and style layers 0, 5, 10, 19, 28, i.e. the ReLU outputs relu4_4 and relu1_1, relu2_1, relu3_1,
 relu4_1, and conv5_1), content + style (Gram) + TV loss, Adam lr 0.3 and StepLR(50, 0.8) on the
 synthesised image, which starts as the content image. The features have random weights (no VGG
@@ -44,7 +44,7 @@ from litvision.run import build, build_all
 RESULTS = Path(__file__).parent / "results"
 CONTENT, STYLE = "skimage:chelsea", "skimage:gravel"
 CONTENT_LAYERS, STYLE_LAYERS = STYLE_TRANSFER_LAYERS["vgg19"].content, STYLE_TRANSFER_LAYERS["vgg19"].style
-WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}  # the seeds' effective weights
+WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}  # d2l's effective weights
 LR, LR_STEP, LR_GAMMA = 0.3, 50, 0.8
 
 

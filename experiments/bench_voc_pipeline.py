@@ -1,8 +1,8 @@
-"""VOC segmentation data pipeline: this project's streaming VOCSegmentationDataModule against the seeds'
-preload-everything VOCSegDataset, on a generated VOC-format set of realistic image sizes (~500x375).
+"""VOC segmentation data pipeline: this project's streaming VOCSegmentationDataModule against the
+preload-everything VOCSegDataset of Dive into Deep Learning, ch. 13.9 (d2l), on a generated VOC-format set of realistic image sizes (~500x375).
 
-Each (data-set size, pipeline) runs in a fresh subprocess that builds the train and val sets (as the
-seeds' load_data_voc does) and iterates the train loader for a few epochs, touching every batch. The
+Each (data-set size, pipeline) runs in a fresh subprocess that builds the train and val sets (as
+d2l's load_data_voc does) and iterates the train loader for a few epochs, touching every batch. The
 parent samples the memory of that process and its DataLoader workers every 20 ms:
 
 - peak PSS (proportional set size, summed over the process tree): the honest total, since forked
@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CROP = (320, 480)
-# preload: the seeds' VOCSegDataset (normalised float32 held in memory);
+# preload: d2l's VOCSegDataset (normalised float32 held in memory);
 # stream: VOCSegmentationDataModule as it ships (uint8 batches, for the net to normalise on its device);
 # stream_cpu_norm: the same plus the net's normalisation run in the consuming process, as when
 # training on the CPU
@@ -77,10 +77,10 @@ def tree_pss_kb(pid: int) -> int:
     return sum(pss_kb(p) for p in _tree(pid))
 
 
-# --- the seeds' pipeline, as written there (002, "自定义语义分割数据集类") ----------------------------
+# --- d2l's pipeline, as written there (ch. 13.9, "自定义语义分割数据集类") ---------------------------
 
 
-def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
+def d2l_pipeline(voc_dir: str, batch_size: int, num_workers: int):
     import torch
     import torchvision
 
@@ -141,7 +141,7 @@ def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
             self.transform = torchvision.transforms.Normalize(mean=MEAN, std=STD)
             self.crop_size = crop_size
             features, labels = read_voc_images(voc_dir, is_train=is_train)
-            # the seeds normalise the raw 0..255 floats (img.float()), not img/255; kept as written
+            # d2l normalises the raw 0..255 floats (img.float()), not img/255; kept as written
             self.features = [self.normalize_image(feature) for feature in self.filter(features)]
             self.labels = self.filter(labels)
             self.colormap2label = voc_colormap2label()
@@ -197,7 +197,7 @@ def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, e
     baseline_kb = pss_kb(os.getpid())
     start = time.perf_counter()
     if variant == "preload":
-        loader, keep_alive = seeds_pipeline(voc_dir, batch_size, num_workers)
+        loader, keep_alive = d2l_pipeline(voc_dir, batch_size, num_workers)
     else:
         loader, keep_alive = streaming_pipeline(voc_dir, batch_size, num_workers)
     built = time.perf_counter()
@@ -417,7 +417,7 @@ def main() -> None:
     )
     report = "\n".join(
         [
-            "# VOC segmentation data pipeline: streaming data module vs the seeds' preloading dataset",
+            "# VOC segmentation data pipeline: streaming data module vs d2l's preloading dataset",
             "",
             f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs} "
             f"--repeats {args.repeats}` "
@@ -425,7 +425,7 @@ def main() -> None:
             "",
             "Data: generated VOC-format sets (`litvision.data.synth.voc`, JPEG images of about 500x375, palette PNG "
             "labels), half train, half val; both pipelines build the train and val sets and iterate the train loader. "
-            "'build' is the time to construct the data sets (the seeds decode and normalise everything there; the data "
+            "'build' is the time to construct the data sets (d2l decodes and normalises everything there; the data "
             "module validates every file), 'first batch' includes it, 'total' is build plus all epochs; 'steady' is "
             "epochs 2 onwards (its range over the repeats in brackets). Timings are medians over the repeats, memory the "
             "largest of them. Peak PSS is sampled every 20 ms over the process and its workers; 'pipeline PSS' is that "

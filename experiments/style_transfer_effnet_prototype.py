@@ -5,7 +5,7 @@ features, which load offline, to choose its content/style layers and loss weight
     PYTHONPATH=src python experiments/style_transfer_effnet_prototype.py --sweep    # + the alternatives
 
 Writes PNGs (content | style | result strips and the results alone) to
-experiments/results/style_transfer/ and prints the losses. The optimiser and schedule are the seeds'
+experiments/results/style_transfer/ and prints the losses. The optimiser and schedule are d2l's
 (Adam on the normalised image, StepLR every 50 steps x 0.8); the lr and loss weights are per recipe,
 and the image starts as the content image.
 """
@@ -38,7 +38,7 @@ class Recipe:
 
 
 DEFAULT_LAYERS = STYLE_TRANSFER_LAYERS["efficientnet_lite0"]
-# The recipe chosen from the sweep: a lower lr than the seeds' 0.3 (efficientnet's inputs are
+# The recipe chosen from the sweep: a lower lr than d2l's 0.3 (efficientnet's inputs are
 # normalised with std 0.5, not ~0.226, and its stride-2 stem turns large steps into pixel noise) and
 # a strong TV weight against that noise.
 CHOSEN = Recipe(
@@ -52,9 +52,9 @@ CHOSEN = Recipe(
 )
 
 ALTERNATIVES = [
-    # the seeds' VGG weights and lr on these layers: the image dissolves into coloured noise
+    # d2l's VGG weights and lr on these layers: the image dissolves into coloured noise
     Recipe(
-        "seeds_weights_lr0.3",
+        "d2l_weights_lr0.3",
         DEFAULT_LAYERS.content,
         DEFAULT_LAYERS.style,
         content_weight=1.0,

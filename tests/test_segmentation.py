@@ -61,7 +61,7 @@ def _voc_dir(data_dir: Path) -> Path:
 # --- configs -------------------------------------------------------------------------------------------
 
 
-def test_fcn_voc_is_the_seeds_recipe(tmp_path):
+def test_fcn_voc_is_d2l_recipe(tmp_path):
     cfg = compose_config(["experiment=fcn_voc"], tmp_path)
     assert cfg.model.net.backbone == "resnet18" and cfg.model.net.weights == "imagenet"
     assert cfg.model.optimizer._target_ == "torch.optim.SGD"

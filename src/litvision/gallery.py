@@ -1,4 +1,4 @@
-"""d2l's `apply(img, aug)` (Dive into Deep Learning, ch. 14.1): N augmented versions of one image under a
+"""d2l's `apply(img, aug)` (Dive into Deep Learning, ch. 13.1): N augmented versions of one image under a
 named pipeline from conf/augment, written as one PNG grid.
 
     python -m litvision.gallery IMAGE --augment flip_color_shape --n 8 --cols 4 --out grid.png

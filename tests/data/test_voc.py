@@ -37,7 +37,7 @@ from litvision.data.voc_labels import (
 from litvision.errors import ChecksumError, ConfigError, DataError
 
 # d2l's VOC_COLORMAP, verbatim
-SEED_COLORMAP = [
+D2L_COLORMAP = [
     [0, 0, 0],
     [128, 0, 0],
     [0, 128, 0],
@@ -96,10 +96,10 @@ def _sizes(voc_dir, split):
 # --- constants and label reading --------------------------------------------------------------------
 
 
-def test_palette_matches_the_seeds_and_the_devkit():
+def test_palette_matches_d2l_and_the_devkit():
     assert len(VOC_CLASSES) == 21 and VOC_CLASSES[1] == "aeroplane" and VOC_CLASSES[20] == "tvmonitor"
-    assert VOC_COLORMAP.tolist() == SEED_COLORMAP
-    assert BOUNDARY_COLOR == (224, 224, 192)  # the colour the seeds' map lacks
+    assert VOC_COLORMAP.tolist() == D2L_COLORMAP
+    assert BOUNDARY_COLOR == (224, 224, 192)  # the colour d2l's map lacks
     assert VOC_PALETTE.shape == (256, 3) and len({tuple(c) for c in VOC_PALETTE.tolist()}) == 256
 
 
@@ -230,8 +230,8 @@ def test_dataset_reads_images_and_label_indices(voc_root):
     assert mask.dtype == torch.uint8 and np.array_equal(mask.numpy(), label)
     assert (mask == IGNORE_INDEX).any()
 
-    seeds_like = VOCSegmentation(voc_dir, "val", boundary="background")
-    _, mask_bg = seeds_like[0]
+    d2l_like = VOCSegmentation(voc_dir, "val", boundary="background")
+    _, mask_bg = d2l_like[0]
     assert not (mask_bg == IGNORE_INDEX).any()
     assert torch.equal(mask_bg, torch.where(mask == IGNORE_INDEX, 0, mask))
 

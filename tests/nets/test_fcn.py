@@ -23,7 +23,7 @@ def efficientnet_fcn():
 def test_seed_shapes(resnet_fcn):
     x = torch.rand(1, 3, 320, 480)
     with torch.no_grad():
-        assert resnet_fcn.trunk(x).shape == (1, 512, 10, 15)  # as printed in the seeds
+        assert resnet_fcn.trunk(x).shape == (1, 512, 10, 15)  # as printed in d2l
         assert resnet_fcn(x).shape == (1, 21, 320, 480)
 
 

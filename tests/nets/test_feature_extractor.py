@@ -11,7 +11,7 @@ from litvision.nets.feature_extractor import (
     layer_names,
 )
 
-SEED_CONTENT, SEED_STYLE = [25], [0, 5, 10, 19, 28]
+D2L_CONTENT, D2L_STYLE = [25], [0, 5, 10, 19, 28]
 
 
 def build(backbone, layers, weights=None):
@@ -23,7 +23,7 @@ def build(backbone, layers, weights=None):
 @pytest.fixture(scope="module")
 def vgg():
     torch.manual_seed(0)
-    return build("vgg19", SEED_CONTENT + SEED_STYLE)
+    return build("vgg19", D2L_CONTENT + D2L_STYLE)
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +48,14 @@ def test_vgg19_names_follow_the_architecture():
     for name, module in zip(names, features):
         kind = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}[name.rstrip("0123456789_")]
         assert isinstance(module, kind), name
-    assert [names[i] for i in SEED_STYLE] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    assert [names[i] for i in D2L_STYLE] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
     assert names[25] == "conv4_4" and names[21] == "conv4_2" and names[36] == "pool5"
 
 
-def test_default_layers_are_the_seeds_and_cs231n_choices():
+def test_default_layers_are_d2l_and_cs231n_choices():
     vgg, squeeze = layer_names("vgg19"), layer_names("squeezenet1_1")
-    # the seeds' conv indices 25 and 0, 5, 10, 19 act as the ReLU right after them (in-place), 28 stays
-    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].content] == [i + 1 for i in SEED_CONTENT]
+    # d2l's conv indices 25 and 0, 5, 10, 19 act as the ReLU right after them (in-place), 28 stays
+    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].content] == [i + 1 for i in D2L_CONTENT]
     assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].style] == [1, 6, 11, 20, 28]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].content] == [3]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].style] == [1, 4, 6, 7]
@@ -99,7 +99,7 @@ def test_vgg_runs_only_up_to_the_deepest_layer_and_returns_requested_order(vgg):
 
 
 def test_vgg_conv_outputs_are_not_overwritten_by_the_following_relu(vgg):
-    """The seeds' extract_features returns VGG's in-place ReLU outputs under conv indices."""
+    """d2l's extract_features returns VGG's in-place ReLU outputs under conv indices."""
     x = torch.randn(1, 3, 16, 16)
     out = vgg.forward_normalized(x)
     conv1_1 = vgg.layers.conv1_1
@@ -107,15 +107,15 @@ def test_vgg_conv_outputs_are_not_overwritten_by_the_following_relu(vgg):
     assert out["conv1_1"].min() < 0
 
 
-def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
-    """The seeds' extract_features on VGG with in-place ReLUs, run on the same weights, gives exactly
+def test_vgg_default_layers_reproduce_d2l_in_place_features():
+    """d2l's extract_features on VGG with in-place ReLUs, run on the same weights, gives exactly
     what the default layer names give."""
     import copy
 
     defaults = STYLE_TRANSFER_LAYERS["vgg19"]
     extractor = build("vgg19", defaults.content + defaults.style)
-    seeds_net = nn.Sequential(*[copy.deepcopy(m) for m in extractor.layers])  # features[0..28]
-    for module in seeds_net:
+    d2l_net = nn.Sequential(*[copy.deepcopy(m) for m in extractor.layers])  # features[0..28]
+    for module in d2l_net:
         if isinstance(module, nn.ReLU):
             module.inplace = True  # as torchvision builds VGG
     torch.manual_seed(1)
@@ -123,17 +123,17 @@ def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
     contents, styles = [], []
     x = image.clone()
     with torch.no_grad():
-        for i in range(len(seeds_net)):  # the seeds' extract_features loop
-            x = seeds_net[i](x)
-            if i in SEED_STYLE:
+        for i in range(len(d2l_net)):  # d2l's extract_features loop
+            x = d2l_net[i](x)
+            if i in D2L_STYLE:
                 styles.append(x)
-            if i in SEED_CONTENT:
+            if i in D2L_CONTENT:
                 contents.append(x)
         ours = extractor.forward_normalized(image)
-    for name, seeds_feature in zip(defaults.content, contents):
-        torch.testing.assert_close(ours[name], seeds_feature, msg=name)
-    for name, seeds_feature in zip(defaults.style, styles):
-        torch.testing.assert_close(ours[name], seeds_feature, msg=name)
+    for name, d2l_feature in zip(defaults.content, contents):
+        torch.testing.assert_close(ours[name], d2l_feature, msg=name)
+    for name, d2l_feature in zip(defaults.style, styles):
+        torch.testing.assert_close(ours[name], d2l_feature, msg=name)
     assert ours["relu1_1"].min() >= 0 and ours["conv5_1"].min() < 0  # ReLU outputs, and one conv
 
 

@@ -148,11 +148,11 @@ def read_class_names(path: Path, num_classes: int) -> list[str]:
 
 class BananasDataModule(VisionDataModule):
     """The banana detection data set, or any data in its format (train and val; `test` is val, as in
-    the seeds).
+    d2l).
 
     `root` holds `bananas_train/` and `bananas_val/`, directly or inside `banana-detection/` (where the
     archive extracts to). When they are missing and `download` is true, `prepare(root)` creates them
-    (e.g. the offline generator), or without `prepare` the seeds' banana-detection.zip is downloaded
+    (e.g. the offline generator), or without `prepare` d2l's banana-detection.zip is downloaded
     into `root`, checked against its SHA-1 and extracted. `train_transforms` / `test_transforms` are
     transforms.v2 pipelines (a Compose or a list) applied jointly to image and boxes.
 

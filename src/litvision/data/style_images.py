@@ -5,11 +5,12 @@ and the style image (references as in `litvision.data.images`: a path, `skimage:
 `opencv-doc:starry_night`, ...) and resizes them to every scale of the schedule, as uint8 images: the
 feature extractor normalises them itself.
 
-The schedule is a list of scales, `{size: [H, W], steps: n}`, optimised in order (the two-scale
-recipe of the dedicated notes is 150x225 then 300x450). Training epoch k is scale k: its loader yields the same
-`StyleImages` batch `steps` times, so `trainer.global_step` counts optimisation steps and every scale
-ends at an epoch boundary, where checkpoints are written. With more than one scale the trainer must
-ask for a new loader every epoch (`reload_dataloaders_every_n_epochs: 1`); the task checks this.
+The schedule is a list of scales, `{size: [H, W], steps: n}`, optimised in order (the two-scale recipe of
+Dive into Deep Learning, 1st edition, ch. 9.11 is 150x225 then 300x450). Training epoch k is scale k: its
+loader yields the same `StyleImages` batch `steps` times, so `trainer.global_step` counts optimisation
+steps and every scale ends at an epoch boundary, where checkpoints are written. With more than one scale
+the trainer must ask for a new loader every epoch (`reload_dataloaders_every_n_epochs: 1`); the task
+checks this.
 """
 
 from __future__ import annotations

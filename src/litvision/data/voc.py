@@ -7,7 +7,7 @@ On disk (the official VOCtrainval_11-May-2012.tar, or what `litvision.data.synth
     VOCdevkit/VOC2012/SegmentationClass/<id>.png                 palette PNG: pixel value = class index,
                                                                  255 on boundaries and difficult regions
 
-Images are decoded per sample in DataLoader workers (Dive into Deep Learning's VOCSegDataset, ch. 14.9
+Images are decoded per sample in DataLoader workers (Dive into Deep Learning's VOCSegDataset, ch. 13.9
 (d2l), decodes and normalises the whole split into memory at start-up, several GB of float32 for VOC) and
 batched as uint8; the net normalises them on its device. The crops are configuration (conf/augment:
 segmentation_random_crop, segmentation_center_crop).

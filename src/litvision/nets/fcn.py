@@ -1,5 +1,5 @@
 """Fully convolutional network (Long et al., "Fully Convolutional Networks for Semantic Segmentation";
-the FCN of Dive into Deep Learning, ch. 14.11 (d2l)): an ImageNet trunk without its pooling and
+the FCN of Dive into Deep Learning, ch. 13.11 (d2l)): an ImageNet trunk without its pooling and
 classifier, a 1x1 convolution to class scores, and a transposed convolution initialised as bilinear
 upsampling back to the input size."""
 

@@ -1,9 +1,9 @@
-"""Anchor boxes, IoU, anchor labelling and NMS decoding: the textbook-compatible API (DESIGN.md).
+"""Anchor boxes, IoU, anchor labelling and NMS decoding: the textbook-compatible API.
 
-Same shapes and semantics as the seeds (d2l), with their bugs fixed (offset precedence, integer anchor
-index, padding rows ignored) and vectorised over the batch: the only Python loops are over
-ground-truth box slots (IoU and the greedy assignment) and the per-image call of torchvision's NMS
-kernel (see `_nms_keep_mask`).
+Same shapes and semantics as Dive into Deep Learning, ch. 13.4 (d2l), with its bugs fixed (offset
+precedence, integer anchor index, padding rows ignored) and vectorised over the batch: the only Python
+loops are over ground-truth box slots (IoU and the greedy assignment) and the per-image calls of
+torchvision's NMS kernel (see `nms_keep_mask`).
 
 Boxes are (x1, y1, x2, y2) corners normalised to [0, 1] unless said otherwise. Class ids in `labels`
 start at 0; -1 marks padding rows. In the outputs of `multibox_target` class 0 is background.
@@ -18,7 +18,7 @@ from torch import Tensor
 from torchvision.ops import box_convert, nms
 from torchvision.ops import box_iou as _tv_box_iou
 
-# Offset encoding (seeds): centres scaled by 1 / sigma_xy, log sizes by 1 / sigma_wh, means 0.
+# Offset encoding (d2l): centres scaled by 1 / sigma_xy, log sizes by 1 / sigma_wh, means 0.
 XY_SCALE = 10.0  # 1 / 0.1
 WH_SCALE = 5.0  # 1 / 0.2
 
@@ -81,7 +81,7 @@ def box_center_to_corner(boxes: Tensor) -> Tensor:
 
 def offset_boxes(anchors: Tensor, assigned_bb: Tensor, eps: float = 1e-6) -> Tensor:
     """Offsets of `assigned_bb` relative to `anchors` (both (..., 4) corners, broadcastable):
-    (10 * (c_b - c_a) / wh_a, 5 * log(eps + wh_b / wh_a)) — the seeds' encoding with the operator
+    (10 * (c_b - c_a) / wh_a, 5 * log(eps + wh_b / wh_a)) — d2l's encoding with the operator
     precedence fixed (the seed divides only c_a by wh_a)."""
     c_anc = box_corner_to_center(anchors)
     c_bb = box_corner_to_center(assigned_bb)
@@ -131,11 +131,11 @@ def _iou_boxes_vs_anchors(boxes: Tensor, anchors: Tensor) -> Tensor:
 
 
 def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
-    """The seeds' assignment on an (M, B, A) IoU tensor; `valid` (B, M) marks real boxes.
+    """d2l's assignment on an (M, B, A) IoU tensor; `valid` (B, M) marks real boxes.
 
     1. every anchor whose best IoU is >= iou_threshold takes that box (the first, on ties);
     2. then, once per ground-truth box, greedily: the largest remaining IoU in the image (ties: lowest
-       anchor index, then lowest box index, i.e. the first maximum of the seeds' (A, M) matrix) assigns
+       anchor index, then lowest box index, i.e. the first maximum of d2l's (A, M) matrix) assigns
        its box to its anchor, and that anchor and box are discarded.
     Loops over box slots only. Step 2 keeps the best remaining anchor of every box and recomputes it
     only for boxes whose best anchor was just taken. Mutates `iou`. Returns (B, A) box indices, -1 for
@@ -157,7 +157,7 @@ def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
     removed = -2.0  # below every IoU and below the -1 of discarded entries
     col_max, col_arg = (t.T.contiguous() for t in iou.max(dim=2))  # (B, M): each box's best anchor
     col_max.masked_fill_(~valid, removed)
-    # an entry's index in the seeds' row-major (A, M) matrix; the smallest among the maxima is its argmax
+    # an entry's index in d2l's row-major (A, M) matrix; the smallest among the maxima is its argmax
     entry = col_arg * num_boxes + torch.arange(num_boxes, device=device)
     no_entry = num_anchors * num_boxes
     rows = torch.arange(batch, device=device)
@@ -183,7 +183,7 @@ def assign_anchor_to_bbox(
     iou_threshold: float = 0.5,
     valid: Tensor | None = None,
 ) -> Tensor:
-    """Index of the ground-truth box assigned to each anchor, -1 for background (seeds' algorithm).
+    """Index of the ground-truth box assigned to each anchor, -1 for background (d2l's algorithm).
 
     `ground_truth` is (M, 4) -> returns (A,), or (B, M, 4) -> (B, A); `anchors` is (A, 4) or (1, A, 4).
     `valid` (ground_truth's shape without the 4) marks real boxes; others (padding) are never
@@ -271,13 +271,13 @@ def multibox_detection(
     nms_threshold: float = 0.5,
     pos_threshold: float = 0.009999999,
 ) -> Tensor:
-    """Predicted boxes after class-agnostic NMS, the seeds' way.
+    """Predicted boxes after class-agnostic NMS, d2l's way.
 
     cls_probs: (B, C+1, A) with background at index 0; offset_preds: (B, A*4); anchors: (1, A, 4) or
     (A, 4). Returns (B, A, 6) rows [class, confidence, x1, y1, x2, y2]: first the boxes NMS kept, by
     decreasing confidence (ties: lower anchor index first), then the suppressed ones by anchor index
     with class -1. Rows whose confidence is below `pos_threshold` get class -1 and confidence
-    1 - confidence (the seeds' convention)."""
+    1 - confidence (d2l's convention)."""
     conf, class_id = cls_probs[:, 1:].max(dim=1)  # (B, A)
     boxes = decode_offsets(anchors, offset_preds)
 

@@ -1,5 +1,6 @@
 """Gradient ascent on one class score of a frozen pretrained classifier, the image being the only
-parameter: what fooling images and class visualisation (cs231n's network visualisation) share.
+parameter: what fooling images and class visualisation (Stanford cs231n assignment 3, network
+visualisation) share.
 
 The task's loss is minus its objective, so any optimiser descends it; the notes' step is
 `litvision.optim.normalized_gradient.NormalizedGradientDescent`. The data is a

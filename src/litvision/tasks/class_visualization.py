@@ -1,5 +1,5 @@
-"""Class visualisation (cs231n's network visualisation, after Simonyan et al. and Yosinski et al.):
-from random noise, gradient ascent on one class score with an explicit L2 regulariser,
+"""Class visualisation (Stanford cs231n assignment 3, network visualisation, after Simonyan et al. and
+Yosinski et al.): from random noise, gradient ascent on one class score with an explicit L2 regulariser,
 
     I* = argmax_I  s_y(I) - l2_reg * ||I||^2,
 

@@ -1,7 +1,8 @@
-"""Fooling images (cs231n's network visualisation): from a photograph and any target class, gradient
-ascent on the target's score with the notes' normalised-gradient step (`X += lr * dX / ||dX||`,
-lr 1) until the classifier predicts the target, or until the step budget (`data.steps`) runs out. A
-run that runs out says so, in the log and in its outputs; it never reports success it did not reach.
+"""Fooling images (Stanford cs231n assignment 3, network visualisation): from a photograph and any target
+class, gradient ascent on the target's score with the notes' normalised-gradient step (`X += lr * dX /
+||dX||`, lr 1) until the classifier predicts the target, or until the step budget (`data.steps`) runs
+out. A run that runs out says so, in the log and in its outputs; it never reports success it did not
+reach.
 
 Two things beyond the notes, both so that the result is a real image that really fools: after each
 step the image is clamped to real pixel values ([0, 1] before normalising), and (`quantize`, on by

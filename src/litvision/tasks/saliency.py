@@ -1,5 +1,5 @@
-"""Saliency maps of a pretrained classifier (cs231n's network visualisation): for each image, the
-absolute gradient of one class score with respect to the pixels, the maximum over the colour
+"""Saliency maps of a pretrained classifier (Stanford cs231n assignment 3, network visualisation): for each
+image, the absolute gradient of one class score with respect to the pixels, the maximum over the colour
 channels. The class is the image's label, or the class the classifier predicts when it has none.
 
 Nothing is trained: the maps are a test pass (`train=false test=true`; litvision.run runs it

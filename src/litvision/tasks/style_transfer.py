@@ -1,13 +1,14 @@
-"""Neural style transfer (Gatys et al., as in the seeds): the synthesised images are the only trained
-parameter; a frozen feature extractor turns them into content features (mean squared error against
-the content images' features) and style features (mean squared error between Gram matrices), plus a
-total-variation term.
+"""Neural style transfer (Gatys et al., as in Dive into Deep Learning, ch. 13.12 (d2l)): the synthesised
+images are the only trained parameter; a frozen feature extractor turns them into content features (mean
+squared error against the content images' features) and style features (mean squared error between Gram
+matrices), plus a total-variation term.
 
 The data module (`litvision.data.style_images`) serves the content and style images of one scale per
 epoch. At the first step of each scale the task computes the content targets and style Gram matrices
 once; at the start of every scale after the first it also resizes the synthesised images to the new
-size (de-normalised, clamped, bilinear, re-normalised, as the dedicated notes do through a PIL image)
-and starts a fresh optimiser and learning-rate schedule, as the notes' second `train()` call does.
+size (de-normalised, clamped, bilinear, re-normalised) and starts a fresh optimiser and learning-rate
+schedule, as the two-scale recipe of Dive into Deep Learning, 1st edition, ch. 9.11 does (through a PIL
+image, and with a second `train()` call).
 
 The images are the only parameter (`ImageParameterTask`); the extractor is frozen, always in eval
 mode, and not part of the state dict: a checkpoint holds the images, the optimiser state and the run
@@ -48,7 +49,7 @@ class StyleTransferTask(ImageParameterTask):
     """`backbone` and `weights` choose the feature extractor (see `litvision.nets.feature_extractor`);
     `content_layers`/`style_layers` are layer names or indices of its layer table (None: the
     backbone's defaults in STYLE_TRANSFER_LAYERS). A weight is one number for all layers of its kind
-    or a mapping layer -> weight. `init`: "content" starts from the content images (the seeds),
+    or a mapping layer -> weight. `init`: "content" starts from the content images (d2l),
     "noise" from uniformly random pixels."""
 
     def __init__(
