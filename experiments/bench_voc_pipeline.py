@@ -318,6 +318,8 @@ def summarise(runs: list[dict]) -> list[dict]:
     for size in sorted({r["size"] for r in runs}):
         for variant in VARIANTS:
             group = [r for r in runs if r["size"] == size and r["variant"] == variant]
+            if not group:  # the baseline, left out at this size (--baseline-sizes)
+                continue
             row = {"size": size, "variant": variant, "repeats": len(group)}
             row.update({k: statistics.median(r[k] for r in group) for k in TIMES})
             row.update({k: max(r[k] for r in group) for k in MEMORY})
@@ -350,7 +352,10 @@ def verdict(results: list[dict]) -> list[str]:
     by = {(r["size"], r["variant"]): r for r in results}
     sizes = sorted({r["size"] for r in results})
     for size in sizes:
-        p = by[(size, "preload")]
+        p = by.get((size, "preload"))
+        if p is None:
+            lines.append(f"- {size} images: no preloading baseline in this run (--baseline-sizes).")
+            continue
         for variant in VARIANTS[1:]:
             s = by[(size, variant)]
             lines.append(
@@ -361,6 +366,8 @@ def verdict(results: list[dict]) -> list[str]:
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         for variant in VARIANTS:
+            if (lo, variant) not in by or (hi, variant) not in by:
+                continue
             a, b = by[(lo, variant)], by[(hi, variant)]
             lines.append(
                 f"- {lo} -> {hi} images ({hi / lo:.0f}x the data), {variant}: peak PSS {a['peak_pss_mb']:.0f} -> "
@@ -377,6 +384,12 @@ def main() -> None:
         nargs="+",
         default=[300, 2913],
         help="train+val images per data set (2913: VOC2012's 1464 + 1449 segmentation images)",
+    )
+    parser.add_argument(
+        "--baseline-sizes",
+        type=int,
+        nargs="*",
+        help="sizes at which the preloading baseline runs (default: all; at 2913 images it holds about 9 GB)",
     )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="runs per (size, pipeline); medians are reported")
@@ -399,6 +412,8 @@ def main() -> None:
     for repeat in range(args.repeats):  # interleaved, so a busy spell on the machine hits every pipeline
         for size in sorted(args.sizes):
             for variant in VARIANTS:
+                if variant == "preload" and args.baseline_sizes is not None and size not in args.baseline_sizes:
+                    continue
                 print(f"run {repeat + 1}/{args.repeats}: {size} images, {variant} ...", flush=True)
                 r = measure(variant, trees[size], args)
                 r.update(size=size, repeat=repeat)
@@ -420,7 +435,9 @@ def main() -> None:
             "# VOC segmentation data pipeline: streaming data module vs d2l's preloading dataset",
             "",
             f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs} "
-            f"--repeats {args.repeats}` "
+            f"--repeats {args.repeats}"
+            + ("" if args.baseline_sizes is None else f" --baseline-sizes {' '.join(map(str, args.baseline_sizes))}")
+            + "` "
             f"on {setting}.",
             "",
             "Data: generated VOC-format sets (`litvision.data.synth.voc`, JPEG images of about 500x375, palette PNG "
