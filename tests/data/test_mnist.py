@@ -104,11 +104,14 @@ def test_missing_and_inconsistent_data_are_clear_errors(tmp_path):
         dm.setup()
     write_split(tmp_path, "train", 5)
     write_split(tmp_path, "t10k", 3)
+    with pytest.raises(ConfigError, match="data.batch_size=128 is larger than the 5 training images"):
+        dm.setup()
+    dm = MNISTDataModule(str(tmp_path), "mnist", download=False, batch_size=2)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(2, np.uint8))
     with pytest.raises(DataError, match="has 3 images but .*t10k-labels-idx1-ubyte has 2 labels"):
         dm.setup()
-    with pytest.raises(ConfigError, match="data.dataset='svhn'"):
-        MNISTDataModule(str(tmp_path), "svhn")
+    with pytest.raises(DataError, match=r"kmnist: train-images.* not found in .*: point data.root at a copy"):
+        MNISTDataModule(str(tmp_path / "none"), "kmnist").setup()  # another MNIST-format set: no download
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image
 
 from litvision import run
 from litvision.data.mnist import MNISTDataModule
-from litvision.errors import CheckpointMismatchError, DataError
+from litvision.errors import CheckpointMismatchError, ConfigError, DataError
 from litvision.nets.gan_features import ClassifierFeatures
 from litvision.tasks.gan_quality import SampleQuality
 
@@ -159,3 +159,9 @@ def test_collapse_monitor_drops_when_samples_collapse(gan_data):
     assert diverse["FID"] == pytest.approx(diverse["FID_floor"].item(), rel=1e-5)  # the same comparison
     assert collapsed["FID"] > 10 * diverse["FID"] and collapsed["KID"] > 10 * diverse["KID"].abs()
     assert diverse["class_entropy_real"] > 2.0
+
+
+def test_trainer_clipping_is_refused_with_the_option_to_use(gan_data, tmp_path):
+    cfg = compose_config(gan_overrides("gan_digits", gan_data, "trainer.gradient_clip_val=1.0"), tmp_path)
+    with pytest.raises(ConfigError, match="set model.gradient_clip_val instead"):
+        run.train(cfg)

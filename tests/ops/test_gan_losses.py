@@ -32,8 +32,8 @@ def test_bce_losses_by_hand():
     assert bce_generator_loss(FAKE).item() == pytest.approx((softplus(1) + softplus(-3)) / 2, rel=1e-6)
 
 
-def test_bce_matches_cs231n_reference_values():
-    # the notebook's check: logits of zero everywhere give 2 log 2 for D and log 2 for G
+def test_bce_at_zero_logits():
+    # a discriminator that cannot tell: 2 log 2 for D (log 2 per term) and log 2 for G
     zeros = torch.zeros(5)
     assert bce_discriminator_loss(zeros, zeros).item() == pytest.approx(2 * math.log(2))
     assert bce_generator_loss(zeros).item() == pytest.approx(math.log(2))

@@ -88,8 +88,8 @@ class IDXImages(Dataset):
 
 
 class MNISTDataModule(VisionDataModule):
-    """`dataset`: mnist, fashion_mnist (downloadable), or the name of an offline export written by
-    `prepare(root)` (digits). Validation uses `val_fraction` of the training images when > 0; with 0
+    """`dataset`: mnist, fashion_mnist (downloadable), or the name of any other set of MNIST-format
+    files in `root`, such as an offline export that `prepare(root)` writes (digits). Validation uses `val_fraction` of the training images when > 0; with 0
     the test split doubles as validation split (as torchvision's data sets have no other)."""
 
     def __init__(
@@ -111,10 +111,6 @@ class MNISTDataModule(VisionDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory, mean=(0.0,), std=(1.0,))
-        if dataset not in TORCHVISION and prepare is None:
-            raise ConfigError(
-                f"data.dataset={dataset!r}: choose {', '.join(TORCHVISION)}, or give data.prepare to export it"
-            )
         if channels != 1:
             raise ConfigError(f"MNIST-format images are grey: data.channels must be 1, got {channels}")
         self.root, self.dataset, self.image_size = Path(root), dataset, int(image_size)
@@ -133,14 +129,15 @@ class MNISTDataModule(VisionDataModule):
             return
         if self.prepare is not None:
             self.prepare(self.root)
-        else:
+        elif self.dataset in TORCHVISION:
             download(self.dataset, self.root, self.mirrors)
 
     def _split(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
         files = find_split(self.root, self.dataset, prefix)
         if files is None:
             where = " or ".join(str(f) for f in idx_folders(self.root, self.dataset))
-            how = "set data.download=true to fetch or export it, or " if not self.download else ""
+            can = self.prepare is not None or self.dataset in TORCHVISION
+            how = "set data.download=true to fetch or export it, or " if can and not self.download else ""
             raise DataError(
                 f"{self.dataset}: {prefix}-images-idx3-ubyte(.gz) and {prefix}-labels-idx1-ubyte(.gz) not found "
                 f"in {where}: {how}point data.root at a copy"
@@ -158,6 +155,11 @@ class MNISTDataModule(VisionDataModule):
             self.val_set = Subset(IDXImages(*train), val_idx)
         else:
             self.train_set, self.val_set = IDXImages(*train, self.train_transforms), self.test_set
+        if len(self.train_set) < self.batch_size:  # batches are whole (drop_last): there would be none
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} is larger than the {len(self.train_set)} training images of "
+                f"{self.root}: lower it"
+            )
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:

@@ -166,9 +166,21 @@ class GANTask(VisionTask):
         return images, max(1, row)
 
     # --- training -------------------------------------------------------------------------------
+    def configure_callbacks(self) -> list:
+        # the earliest hook of fit, before Lightning refuses trainer clipping under manual optimisation
+        if self.trainer.gradient_clip_val:
+            raise ConfigError(
+                f"trainer.gradient_clip_val={self.trainer.gradient_clip_val}: a GAN clips its own gradients "
+                "(manual optimisation); set model.gradient_clip_val instead and leave trainer.gradient_clip_val null"
+            )
+        return []
+
     def configure_optimizers(self) -> Any:
-        opt_d = (self.discriminator_optimizer_factory or self.optimizer_factory)(self.discriminator.parameters())
-        opt_g = self.optimizer_factory(self.generator.parameters())
+        # named parameter groups: the LR monitor logs lr-Adam/discriminator and lr-Adam-1/generator
+        opt_d = (self.discriminator_optimizer_factory or self.optimizer_factory)(
+            [{"params": list(self.discriminator.parameters()), "name": "discriminator"}]
+        )
+        opt_g = self.optimizer_factory([{"params": list(self.generator.parameters()), "name": "generator"}])
         if self.scheduler_factory is None:
             return [opt_d, opt_g]
         return [opt_d, opt_g], [self.scheduler_factory(opt_d), self.scheduler_factory(opt_g)]
