@@ -37,7 +37,6 @@ from litvision.cli import CONFIG_DIR
 from litvision.data.idx import write_idx
 from litvision.data.synth.digits import load_sklearn_digits, place
 from litvision.run import build, build_all
-from litvision.tasks.gan import pixels_to_signed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PLAIN, LIGHTNING = "plain PyTorch loop", "litvision GANTask (Lightning, manual optimisation)"
@@ -118,7 +117,7 @@ def plain_run(cfg, warmup: int, steps: int) -> tuple[float, float]:
     for batch_idx, (images, _) in enumerate(datamodule.train_dataloader()):
         if batch_idx == warmup:
             start = clocks()
-        real = pixels_to_signed(images)
+        real = task.pixels(images)
         rng = torch.Generator().manual_seed(step)
         with torch.no_grad():
             fake = g(torch.rand(len(real), g.noise_dim, generator=rng) * 2 - 1)

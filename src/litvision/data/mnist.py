@@ -89,8 +89,9 @@ class IDXImages(Dataset):
 
 class MNISTDataModule(VisionDataModule):
     """`dataset`: mnist, fashion_mnist (downloadable), or the name of any other set of MNIST-format
-    files in `root`, such as an offline export that `prepare(root)` writes (digits). Validation uses `val_fraction` of the training images when > 0; with 0
-    the test split doubles as validation split (as torchvision's data sets have no other)."""
+    files in `root`, such as an offline export that `prepare(root)` writes (digits). Validation uses
+    `val_fraction` of the training images when > 0; with 0 the test split doubles as validation split
+    (torchvision's data sets have no other)."""
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class MNISTDataModule(VisionDataModule):
         channels: int = 1,
         pin_memory: bool = False,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory, mean=(0.0,), std=(1.0,))
+        super().__init__(batch_size, num_workers, pin_memory)
         if channels != 1:
             raise ConfigError(f"MNIST-format images are grey: data.channels must be 1, got {channels}")
         self.root, self.dataset, self.image_size = Path(root), dataset, int(image_size)

@@ -1,12 +1,13 @@
 """A small CNN for 28x28-class grey images (digits, MNIST, Fashion-MNIST): the classifier whose
 penultimate features measure GAN samples offline (FID/KID in place of Inception features) and whose
 predictions show mode collapse. Takes pixels as the data modules deliver them (uint8 0..255 or float
-in [0, 1]) and maps them to [-1, 1] itself."""
+in [0, 1]) and normalises them itself, to [-1, 1]."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
+
+from litvision.nets.normalization import InputNormalization
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -31,6 +32,7 @@ class DigitClassifier(nn.Module):
     ) -> None:
         super().__init__()
         first, second = widths
+        self.input_normalization = InputNormalization([0.5] * channels, [0.5] * channels)
         self.trunk = nn.Sequential(
             _block(channels, first), _block(first, second), nn.AdaptiveAvgPool2d(1), nn.Flatten()
         )
@@ -39,13 +41,8 @@ class DigitClassifier(nn.Module):
         self.num_features = feature_dim
         self.num_classes = num_classes
 
-    @staticmethod
-    def to_input(images: Tensor) -> Tensor:
-        pixels = images.float() / 255 if images.dtype == torch.uint8 else images.float()
-        return pixels * 2 - 1
-
     def features(self, images: Tensor) -> Tensor:
-        return self.embed(self.trunk(self.to_input(images)))
+        return self.embed(self.trunk(self.input_normalization(images)))
 
     def forward(self, images: Tensor) -> Tensor:
         return self.head(self.features(images))

@@ -9,7 +9,8 @@ batch is 2 steps. Schedulers (one per net) step once per epoch (`scheduler_inter
 per training batch (`step`).
 
 Pixels: batches hold uint8 (or [0, 1] float) images; the task maps them to [-1, 1], the range of the
-generator's tanh, and maps samples back to [0, 1] for the metrics and the grids.
+generator's tanh (an InputNormalization with mean = std = 0.5), and maps samples back to [0, 1] pixels
+with its inverse for the metrics and the grids.
 
 Randomness: the noise of each optimiser step, and the validation noise, come from generators seeded
 by (seed, step), so a run resumed from last.ckpt draws exactly the noise a run without the stop would.
@@ -26,6 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from litvision.errors import ConfigError
 from litvision.nets.gan_base import Discriminator, Generator
+from litvision.nets.normalization import InputNormalization, to_unit_float
 from litvision.ops.gan_losses import GANLoss
 from litvision.ops.gradient_penalty import gradient_penalty
 from litvision.tasks.base import VisionTask
@@ -35,15 +37,9 @@ NOISE = ("uniform", "normal")
 VALIDATION_STREAM = 1 << 40  # seed offset of the validation noise, far from any training step
 
 
-def pixels_to_signed(images: Tensor) -> Tensor:
-    """uint8 0..255 or float [0, 1] -> float [-1, 1]."""
-    pixels = images.float() / 255 if images.dtype == torch.uint8 else images.float()
-    return pixels * 2 - 1
-
-
-def signed_to_pixels(images: Tensor) -> Tensor:
-    """[-1, 1] -> [0, 1] (clamped)."""
-    return ((images + 1) / 2).clamp(0, 1)
+def tanh_range(channels: int) -> InputNormalization:
+    """uint8 0..255 or float [0, 1] pixels <-> float [-1, 1] (its `denormalize`, clamped)."""
+    return InputNormalization([0.5] * channels, [0.5] * channels)
 
 
 class GANTask(VisionTask):
@@ -92,6 +88,7 @@ class GANTask(VisionTask):
                 f"the discriminator takes {discriminator.image_shape}"
             )
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
+        self.pixels = tanh_range(generator.image_shape[0])
         self.discriminator_optimizer_factory = discriminator_optimizer
         self.noise, self.d_steps, self.g_steps, self.seed = noise, d_steps, g_steps, int(seed)
         self.gradient_clip_val, self.gradient_clip_algorithm = gradient_clip_val, gradient_clip_algorithm
@@ -151,7 +148,7 @@ class GANTask(VisionTask):
         was_training = net.training
         net.eval()
         try:
-            return signed_to_pixels(net(noise, labels if self.num_classes else None))
+            return self.pixels.denormalize(net(noise, labels if self.num_classes else None))
         finally:
             net.train(was_training)
 
@@ -225,7 +222,7 @@ class GANTask(VisionTask):
 
     def training_step(self, batch, batch_idx: int) -> None:
         images, labels = batch
-        real = pixels_to_signed(images)
+        real = self.pixels(images)
         labels = labels if self.num_classes else None
         opt_d, opt_g = self.optimizers()
         self._discriminator_step(opt_d, real, labels)
@@ -246,7 +243,7 @@ class GANTask(VisionTask):
         if self.quality is None:
             return
         images, labels = batch
-        real = signed_to_pixels(pixels_to_signed(images))
+        real = to_unit_float(images)
         real_a, real_b = real[0::2], real[1::2]
         noise = self._draw_noise(len(real_a), self._rng(VALIDATION_STREAM + batch_idx), self.device)
         fake = self.sample(noise, labels[0::2])  # the same noise at every validation
