@@ -1,14 +1,15 @@
 """The offline GAN experiments side by side: FID and KID under the digits classifier for the trained
 generator (its best validation checkpoint) against the real-data floor (two halves of the real test
 images) and against the untrained generator (the same experiment built with the same seed, before any
-step), plus the collapse monitor's class entropy. Copies each run's final sample grid and GIF.
+step), plus the collapse monitor's class entropy. Copies each run's final sample grid, and the
+progress GIF of the `--gifs` experiments (1.5 MB each: only cdcgan_digits' by default).
 
     python train.py experiment=digits_classifier      # once: the classifier every FID here uses
     python experiments/gan_digits_report.py [--experiments gan_digits dcgan_digits ...] [key=value ...]
 
 Each experiment is one ordinary run (outputs/<experiment>/runs/<time>/); trailing key=value
 arguments are Hydra overrides for every run. Writes experiments/results/gan_digits.{md,json} and
-experiments/results/gan/<experiment>_{final.png,progress.gif}.
+experiments/results/gan/<experiment>_final.png (and _progress.gif).
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ from litvision.cli import CONFIG_DIR
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EXPERIMENTS = ["gan_digits", "lsgan_digits", "dcgan_digits", "cdcgan_digits", "wgan_gp_digits"]
-KEYS = ("FID", "KID", "FID_floor", "KID_floor", "class_entropy", "class_max_share", "class_entropy_real")
+KEYS = (
+    "FID",
+    "KID",
+    "FID_floor",
+    "KID_floor",
+    "class_entropy",
+    "class_max_share",
+    "class_entropy_real",
+    "label_accuracy",
+)
 
 
 def config(experiment: str, overrides: list[str]):
@@ -59,6 +69,7 @@ def pick(metrics: dict[str, float], stage: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiments", nargs="+", default=EXPERIMENTS)
+    parser.add_argument("--gifs", nargs="*", default=["cdcgan_digits"])
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     (RESULTS / "gan").mkdir(parents=True, exist_ok=True)
@@ -70,8 +81,8 @@ def main() -> None:
         metrics = run.train(cfg)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         out = Path(cfg.paths.output_dir)
-        for src, dst in (("final.png", "final.png"), ("progress.gif", "progress.gif")):
-            shutil.copyfile(out / "samples" / src, RESULTS / "gan" / f"{name}_{dst}")
+        for file in ("final.png", "progress.gif") if name in args.gifs else ("final.png",):
+            shutil.copyfile(out / "samples" / file, RESULTS / "gan" / f"{name}_{file}")
         best = torch.load(next((out / "checkpoints").glob("epoch*.ckpt")), map_location="cpu", weights_only=True)
         rows.append(
             {

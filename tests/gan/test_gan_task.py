@@ -115,6 +115,7 @@ def test_ratio_penalty_conditioning_and_ema(gan_data, tmp_path):
     assert ckpt["gan_steps"] == {"discriminator": 4, "generator": 4} and ckpt["global_step"] == 8
     assert ckpt["state_dict"]["generator_ema.n_averaged"].item() == 4
     assert metrics["train/gradient_penalty"] >= 0 and "val/FID" in metrics
+    assert 0 <= metrics["val/label_accuracy"] <= 1  # the classes the conditional samples were asked for
     assert ckpt["state_dict"]["fixed_labels"].tolist() == [c for c in range(10) for _ in range(10)]
     assert ckpt["litvision"]["num_classes"] == 10 and ckpt["litvision"]["ema"] is True
 
@@ -147,18 +148,22 @@ def test_collapse_monitor_drops_when_samples_collapse(gan_data):
     real = dm.test_set.images.float() / 255
     half, other = real[0::2], real[1::2]
 
-    def measure(fake):
+    def measure(fake, fake_labels=None):
         quality = SampleQuality(classifier, classifier, kid_subsets=10, kid_subset_size=50)
-        quality.update(half, other, fake, floor=True)
+        quality.update(half, other, fake, floor=True, fake_labels=fake_labels)
         return quality.compute(floor=True)
 
     diverse = measure(other)  # a "generator" as good as the data
+    assert "label_accuracy" not in diverse  # unconditional
     collapsed = measure(other[:1].expand(len(half), -1, -1, -1))  # one image, over and over
     assert diverse["class_entropy"] > 2.0 and diverse["class_max_share"] < 0.2  # near log(10) = 2.30
     assert collapsed["class_entropy"] == 0 and collapsed["class_max_share"] == 1
     assert diverse["FID"] == pytest.approx(diverse["FID_floor"].item(), rel=1e-5)  # the same comparison
     assert collapsed["FID"] > 10 * diverse["FID"] and collapsed["KID"] > 10 * diverse["KID"].abs()
     assert diverse["class_entropy_real"] > 2.0
+    # a conditional generator whose samples have the classes asked for, and one that ignores them
+    labels = dm.test_set.labels[1::2]
+    assert measure(other, labels)["label_accuracy"] > 0.7 > 0.3 > measure(other, (labels + 1) % 10)["label_accuracy"]
 
 
 def test_trainer_clipping_is_refused_with_the_option_to_use(gan_data, tmp_path):

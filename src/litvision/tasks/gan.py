@@ -246,8 +246,9 @@ class GANTask(VisionTask):
         real = to_unit_float(images)
         real_a, real_b = real[0::2], real[1::2]
         noise = self._draw_noise(len(real_a), self._rng(VALIDATION_STREAM + batch_idx), self.device)
-        fake = self.sample(noise, labels[0::2])  # the same noise at every validation
-        self.quality.update(real_a, real_b, fake, floor=self._wants_floor(stage))
+        fake_labels = labels[0::2] if self.num_classes else None
+        fake = self.sample(noise, fake_labels)  # the same noise at every validation
+        self.quality.update(real_a, real_b, fake, floor=self._wants_floor(stage), fake_labels=fake_labels)
 
     def _wants_floor(self, stage: str) -> bool:
         return stage not in self.floor_done and not self.trainer.sanity_checking

@@ -1,7 +1,8 @@
 """What a GAN's samples are measured with at validation and test: FID and KID (torchmetrics) against
 real images, the same two between two halves of real data (the floor: what a perfect generator would
 score with this many samples and these features), and the collapse monitor (the class histogram of
-the samples under a classifier, and its entropy).
+the samples under a classifier, and its entropy; for a conditional generator also how often the
+classifier sees the class each sample was asked for).
 
 The real images of the split are divided into halves A and B (alternate images). FID and KID compare
 A with as many generated images; the floors compare A with B — the same sample sizes and features,
@@ -15,6 +16,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -62,6 +64,7 @@ class SampleQuality(nn.Module):
     ) -> None:
         super().__init__()
         self.extractor, self.classifier = extractor, classifier
+        self.conditional = False  # set by the first update with fake_labels
         self.kid_subset_size = int(kid_subset_size)
         features = PrecomputedFeatures(extractor.num_features)
         self.fid, self.fid_floor = (FrechetInceptionDistance(feature=features) for _ in range(2))
@@ -74,6 +77,8 @@ class SampleQuality(nn.Module):
         if classifier is not None:
             self.fake_classes = ClassCounts(classifier.num_classes)
             self.real_classes = ClassCounts(classifier.num_classes)
+            # conditional generators: how often the classifier sees the class the sample was asked for
+            self.label_accuracy = MulticlassAccuracy(classifier.num_classes, average="micro")
 
     def _measure(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
         """Features and (when there is a classifier) class scores, in one pass where they share a net."""
@@ -85,9 +90,12 @@ class SampleQuality(nn.Module):
         return features, self.classifier.logits(images)
 
     @torch.no_grad()
-    def update(self, real_a: Tensor, real_b: Tensor, fake: Tensor, floor: bool) -> None:
+    def update(
+        self, real_a: Tensor, real_b: Tensor, fake: Tensor, floor: bool, fake_labels: Tensor | None = None
+    ) -> None:
         """One batch: halves A and B of the real images and generated images (as many as A), all in
-        [0, 1]. `floor`: also accumulate the real-vs-real floors (once per run is enough)."""
+        [0, 1]. `floor`: also accumulate the real-vs-real floors (once per run is enough).
+        `fake_labels`: the classes a conditional generator was asked for."""
         feats_a, logits_a = self._measure(real_a)
         feats_fake, logits_fake = self._measure(fake)
         for metric in (self.fid, self.kid):
@@ -95,6 +103,9 @@ class SampleQuality(nn.Module):
             metric.update(feats_fake, real=False)
         if logits_fake is not None:
             self.fake_classes.update(logits_fake)
+            if fake_labels is not None:
+                self.label_accuracy.update(logits_fake, fake_labels)
+                self.conditional = True
         if floor:
             feats_b, logits_b = self._measure(real_b)
             for metric in (self.fid_floor, self.kid_floor):
@@ -111,8 +122,8 @@ class SampleQuality(nn.Module):
             return metric.compute()[0]
 
     def compute(self, floor: bool, seed: int = 0) -> dict[str, Tensor]:
-        """{FID, KID, (FID_floor, KID_floor,) class_entropy, class_max_share, (class_entropy_real)}
-        and the fake class shares under "class_shares" (not a scalar)."""
+        """{FID, KID, (FID_floor, KID_floor,) class_entropy, class_max_share, (class_entropy_real,
+        label_accuracy)} and the fake class shares under "class_shares" (not a scalar)."""
         out = {"FID": self.fid.compute(), "KID": self._kid(self.kid, seed)}
         if floor:
             out.update(FID_floor=self.fid_floor.compute(), KID_floor=self._kid(self.kid_floor, seed))
@@ -121,6 +132,8 @@ class SampleQuality(nn.Module):
             out.update(class_entropy=histogram_entropy(shares), class_max_share=shares.max(), class_shares=shares)
             if floor:
                 out["class_entropy_real"] = histogram_entropy(self.real_classes.compute())
+            if self.conditional:
+                out["label_accuracy"] = self.label_accuracy.compute()
         return out
 
     def reset(self) -> None:
@@ -129,3 +142,4 @@ class SampleQuality(nn.Module):
         if self.classifier is not None:
             self.fake_classes.reset()
             self.real_classes.reset()
+            self.label_accuracy.reset()
