@@ -170,3 +170,12 @@ def test_trainer_clipping_is_refused_with_the_option_to_use(gan_data, tmp_path):
     cfg = compose_config(gan_overrides("gan_digits", gan_data, "trainer.gradient_clip_val=1.0"), tmp_path)
     with pytest.raises(ConfigError, match="set model.gradient_clip_val instead"):
         run.train(cfg)
+
+
+def test_classifier_export_never_overwrites(gan_data, tmp_path):
+    exported = gan_data / "classifiers/digits_16px.ckpt"
+    before = exported.read_bytes()
+    overrides = ["experiment=digits_classifier", f"paths.data_dir={gan_data}", "data.image_size=16", "logger=none"]
+    with pytest.raises(ConfigError, match=r"digits_16px\.ckpt already exists and is never overwritten"):
+        run.train(compose_config(overrides + ["trainer.accelerator=cpu"], tmp_path))
+    assert exported.read_bytes() == before
