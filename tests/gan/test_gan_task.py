@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchvision.transforms.v2.functional as TF
 from conftest import compose_config
+from omegaconf import OmegaConf
 from PIL import Image
 
 from litvision import run
 from litvision.data.mnist import MNISTDataModule
 from litvision.errors import CheckpointMismatchError, ConfigError, DataError
 from litvision.nets.gan_features import ClassifierFeatures
+from litvision.predict import predict
 from litvision.tasks.gan_quality import SampleQuality
 
 from .conftest import gan_overrides, single_thread
@@ -87,6 +90,26 @@ def test_resume_from_last_gives_the_same_losses_and_both_optimiser_states(straig
     for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"]):
         for state_a, state_b in zip(opt_a["state"].values(), opt_b["state"].values()):
             assert torch.equal(state_a["exp_avg"], state_b["exp_avg"]) and state_a["step"] == state_b["step"]
+
+
+@pytest.mark.slow
+def test_predict_on_a_gan_checkpoint_samples_its_generator(straight, tmp_path):
+    last = straight["dir"] / "checkpoints/last.ckpt"
+    cfg = compose_config(
+        [f"ckpt_path={last}", "device=cpu", "predict.num_samples=3", "batch_size=2"], tmp_path / "p", "predict"
+    )
+    records = predict(cfg)
+    assert [r["file"] for r in records] == ["sample_00000", "sample_00001", "sample_00002"]
+    ckpt = _ckpt(straight["dir"])
+    task = run.build(OmegaConf.create(ckpt["litvision"]["config"]["model"]))
+    task.load_state_dict(ckpt["state_dict"])
+    noise = task.draw_noise(3, torch.Generator().manual_seed(0), torch.device("cpu"))  # predict.noise_seed=0
+    expected = TF.to_dtype(task.sample(noise), torch.uint8, scale=True)
+    for record, image in zip(records, expected):
+        assert torch.equal(torch.tensor(list(Image.open(record["image"]).getdata())), image.flatten())
+    cfg = compose_config([f"ckpt_path={last}", f"input={tmp_path}"], tmp_path / "q", "predict")
+    with pytest.raises(ConfigError, match="reads no input files; drop input="):
+        predict(cfg)
 
 
 @pytest.mark.slow

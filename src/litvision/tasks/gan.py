@@ -43,6 +43,10 @@ def tanh_range(channels: int) -> InputNormalization:
 
 
 class GANTask(VisionTask):
+    # predict.py: new samples from seeded noise (litvision.sampling), not predictions on image files
+    prediction_writer = "litvision.callbacks.gan_predictions.GANSampleWriter"
+    generates_samples = True
+
     def __init__(
         self,
         generator: Generator,
@@ -110,7 +114,7 @@ class GANTask(VisionTask):
             self.register_buffer("fixed_labels", torch.arange(self.num_classes).repeat_interleave(per_class))
         else:
             self.register_buffer("fixed_labels", torch.zeros(grid_samples, dtype=torch.long))
-        self.register_buffer("fixed_noise", self._draw_noise(len(self.fixed_labels), fixed, torch.device("cpu")))
+        self.register_buffer("fixed_noise", self.draw_noise(len(self.fixed_labels), fixed, torch.device("cpu")))
 
     def _build_quality(self, classifier, fid_features, inception_weights, kid_subsets, kid_subset_size):
         if fid_features not in ("classifier", "inception"):
@@ -128,7 +132,7 @@ class GANTask(VisionTask):
         return SampleQuality(extractor, classifier, kid_subsets, kid_subset_size)
 
     # --- noise and sampling ---------------------------------------------------------------------
-    def _draw_noise(self, n: int, generator: torch.Generator, device: torch.device) -> Tensor:
+    def draw_noise(self, n: int, generator: torch.Generator, device: torch.device) -> Tensor:
         if self.noise == "normal":
             return torch.randn(n, self.noise_dim, generator=generator, device=device)
         return torch.rand(n, self.noise_dim, generator=generator, device=device) * 2 - 1  # U[-1, 1), cs231n
@@ -190,7 +194,7 @@ class GANTask(VisionTask):
         self.toggle_optimizer(optimizer)
         rng = self._rng(self.global_step)
         with torch.no_grad():
-            fake = self.generator(self._draw_noise(len(real), rng, self.device), labels)
+            fake = self.generator(self.draw_noise(len(real), rng, self.device), labels)
         real_scores, fake_scores = self.discriminator(real, labels), self.discriminator(fake, labels)
         loss = self.loss.discriminator(real_scores, fake_scores)
         logs = {"train/d_loss": loss, "train/d_real": real_scores.mean(), "train/d_fake": fake_scores.mean()}
@@ -208,7 +212,7 @@ class GANTask(VisionTask):
 
     def _generator_step(self, optimizer, n: int, labels: Tensor | None) -> None:
         self.toggle_optimizer(optimizer)
-        fake = self.generator(self._draw_noise(n, self._rng(self.global_step), self.device), labels)
+        fake = self.generator(self.draw_noise(n, self._rng(self.global_step), self.device), labels)
         loss = self.loss.generator(self.discriminator(fake, labels))
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -245,7 +249,7 @@ class GANTask(VisionTask):
         images, labels = batch
         real = to_unit_float(images)
         real_a, real_b = real[0::2], real[1::2]
-        noise = self._draw_noise(len(real_a), self._rng(VALIDATION_STREAM + batch_idx), self.device)
+        noise = self.draw_noise(len(real_a), self._rng(VALIDATION_STREAM + batch_idx), self.device)
         fake_labels = labels[0::2] if self.num_classes else None
         fake = self.sample(noise, fake_labels)  # the same noise at every validation
         self.quality.update(real_a, real_b, fake, floor=self._wants_floor(stage), fake_labels=fake_labels)
@@ -277,6 +281,15 @@ class GANTask(VisionTask):
 
     def on_test_epoch_end(self) -> None:
         self._log_quality("test")
+
+    # --- prediction: samples (litvision.sampling) -------------------------------------------------
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        """A batch of noise rows (and classes) -> one {"image": [0, 1] (C, H, W)[, "label"]} per sample."""
+        labels = batch["labels"] if self.num_classes else None
+        images = self.sample(batch["noise"], labels)
+        if labels is None:
+            return [{"image": image} for image in images]
+        return [{"image": image, "label": label} for image, label in zip(images, labels)]
 
     # --- checkpoints ----------------------------------------------------------------------------
     def identity(self) -> dict:
