@@ -50,6 +50,18 @@ def _accelerator(device: str) -> dict:
     raise ConfigError(f"device={device!r}: use auto, cpu, cuda or cuda:<index>")
 
 
+def prediction_trainer(writer: PredictionWriter, out_dir: Path, device: str = "auto") -> L.Trainer:
+    """A Trainer that only predicts, on `device`, with `writer` as its one callback."""
+    return L.Trainer(
+        **_accelerator(device),
+        logger=False,
+        callbacks=[writer],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=out_dir,
+    )
+
+
 def run_prediction(
     task: L.LightningModule,
     datamodule: L.LightningDataModule,
@@ -67,14 +79,7 @@ def run_prediction(
     writer = build_writer(writer_target, out_dir, options or {})
     writer.failed = list(inputs.failed)
     datamodule.set_predict_files(inputs.files, batch_size=batch_size)
-    trainer = L.Trainer(
-        **_accelerator(device),
-        logger=False,
-        callbacks=[writer],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=out_dir,
-    )
+    trainer = prediction_trainer(writer, out_dir, device)
     if inputs.files:
         trainer.predict(task, dataloaders=datamodule.predict_dataloader(), return_predictions=False)
     else:
@@ -101,6 +106,10 @@ def predict(cfg: DictConfig) -> list[dict]:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
     model.load_state_dict(ckpt["state_dict"])
     model.on_load_checkpoint(ckpt)
+    if getattr(model, "generates_samples", False):  # a generator (GAN): samples from noise, no input files
+        from litvision.sampling import predict_samples
+
+        return predict_samples(model, cfg, out_dir)
     inputs = scan_inputs(cfg.input)
     for failure in inputs.failed:
         log.warning("skipped %s", failure["error"])
