@@ -55,7 +55,8 @@ def test_lstm_step_hand_computed_gates():
     b = torch.tensor([0.5, -1.0, 2.0, 0.3], dtype=torch.float64)
     zero = torch.zeros(1, 4, dtype=torch.float64)
     c = torch.tensor([[0.7]], dtype=torch.float64)
-    next_h, next_c = lstm_step(torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64), c, zero, zero, b)
+    x = h = torch.zeros(1, 1, dtype=torch.float64)
+    next_h, next_c = lstm_step(x, h, c, zero, zero, b)
     s = torch.sigmoid
     expect_c = s(b[1]) * 0.7 + s(b[0]) * torch.tanh(b[3])
     assert next_c.item() == pytest.approx(expect_c.item())

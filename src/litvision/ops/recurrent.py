@@ -20,9 +20,7 @@ def rnn_step(x: Tensor, prev_h: Tensor, Wx: Tensor, Wh: Tensor, b: Tensor) -> Te
     return torch.tanh(x @ Wx + prev_h @ Wh + b)
 
 
-def lstm_step(
-    x: Tensor, prev_h: Tensor, prev_c: Tensor, Wx: Tensor, Wh: Tensor, b: Tensor
-) -> tuple[Tensor, Tensor]:
+def lstm_step(x: Tensor, prev_h: Tensor, prev_c: Tensor, Wx: Tensor, Wh: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """One LSTM step with gates in the order i, f, o, g: a = x Wx + prev_h Wh + b (N, 4H);
     i, f, o = sigmoid, g = tanh; next_c = f * prev_c + i * g; next_h = o * tanh(next_c)."""
     a = x @ Wx + prev_h @ Wh + b
