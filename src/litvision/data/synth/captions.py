@@ -170,10 +170,12 @@ def generate_captions(
     _write_karpathy(partial, records)
     if cs231n:
         rows = {}
-        for split in ("train", "val", "test"):
-            chosen = [r for r in records if r["split"] == split]
+        for split, members in (("train", ("train", "restval")), ("val", ("val",)), ("test", ("test",))):
+            # Karpathy's splits in the order its reader lists them, so its feature cache is filled too
+            chosen = [r for r in records if r["split"] in members]
             paths = [partial / r["folder"] / r["filename"] for r in chosen]
             rows[split] = cached_features(paths, cache_path(partial, f"karpathy-{split}", encoder), encoder).numpy()
+        rows["train"] = rows["train"][:num_train]  # cs231n's train2014 leaves restval out
         _write_cs231n(partial, root, records, rows, encoder, pca_dim)
     if root.is_dir():
         root.rmdir()
