@@ -83,6 +83,6 @@ def caption_root(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("captions") / "caption_synth"
     generate_captions(
-        root, num_train=24, num_val=6, num_test=6, num_restval=3, image_size=64, features={"image_size": 64}
+        root, num_train=50, num_val=6, num_test=6, num_restval=3, image_size=64, features={"image_size": 64}
     )
     return root

@@ -7,6 +7,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from litvision.data import caption_features
 from litvision.data.coco_captions import CaptionImagesDataModule, read_coco_captions
@@ -35,9 +36,9 @@ def cs231n_copy(caption_root, tmp_path):
 def test_karpathy_coco_and_cs231n_layouts_hold_the_same_captions(caption_root):
     karpathy = ready(images_module(caption_root))
     cs231n = ready(CS231nCaptioningDataModule(caption_root, batch_size=4))
-    assert karpathy.splits["train"].num_images == 24 + 3  # restval counts as train
+    assert karpathy.splits["train"].num_images == 50 + 3  # restval counts as train
     assert (karpathy.splits["val"].num_images, karpathy.splits["test"].num_images) == (6, 6)
-    assert cs231n.splits["train"].num_images == 24  # train2014; val + test are cs231n's val, split in halves
+    assert cs231n.splits["train"].num_images == 50  # train2014; val + test are cs231n's val, split in halves
     assert cs231n.splits["val"].num_images + cs231n.splits["test"].num_images == 12
     assert cs231n.vocabulary.idx_to_word[:4] == ["<NULL>", "<START>", "<END>", "<UNK>"]
     first = cs231n.splits["train"]
@@ -45,8 +46,8 @@ def test_karpathy_coco_and_cs231n_layouts_hold_the_same_captions(caption_root):
     # the same image's captions through Karpathy's tokens
     same = karpathy.splits["train"].image_names.index(first.image_names[0].removeprefix("file://"))
     assert words == {karpathy.vocabulary.decode(r) for r in karpathy.splits["train"].references(same)}
-    assert cs231n.feature_shape == (24,) and karpathy.feature_shape == (1280,)  # PCA fitted on 24 images
-    assert cs231n.encoder_config["image_size"] == 64 and cs231n.projection[1].shape == (24, 1280)
+    assert cs231n.feature_shape == (50,) and karpathy.feature_shape == (1280,)  # PCA fitted on 50 images
+    assert cs231n.encoder_config["image_size"] == 64 and cs231n.projection[1].shape == (50, 1280)
     batch = next(iter(cs231n.val_dataloader()))
     assert batch["captions"].dim() == 3 and (batch["captions"][:, 0, 0] == START).all()
     assert len(batch["scene"]) == len(batch["index"])
@@ -55,7 +56,7 @@ def test_karpathy_coco_and_cs231n_layouts_hold_the_same_captions(caption_root):
         caption_root / "annotations/captions_train2014.json", caption_root / "train2014", caption_root
     )
     val = read_coco_captions(caption_root / "annotations/captions_val2014.json", caption_root / "val2014", caption_root)
-    assert (len(train), len(val)) == (24, 15)
+    assert (len(train), len(val)) == (50, 15)
     k = karpathy.splits["train"].image_names.index(str(train[0].path))
     assert {" ".join(c) for c in train[0].captions} == {
         karpathy.vocabulary.decode(r) for r in karpathy.splits["train"].references(k)
@@ -94,7 +95,7 @@ def test_features_are_cached_and_recomputed_when_backbone_settings_or_images_cha
     image = next((root / "train2014").iterdir())
     image.write_bytes(image.read_bytes() + b"\0")  # a changed image (size) invalidates its split
     module = ready(images_module(root, layout="coco"))
-    assert len(calls) == 7 and calls[-1] == 24
+    assert len(calls) == 7 and calls[-1] == 50
     assert module.splits["train"].features.numpy()[0, 0] == 7  # the recomputed rows are the ones read
 
 
@@ -129,7 +130,7 @@ def _edit_h5(path, key, value=None):
                 r / "coco2014_captions.h5", "train_image_idxs", lambda d: np.where(np.arange(len(d)) == 3, 999, d)
             ),
             r"coco2014_captions\.h5 \(train\): image index 999 \(caption row 3\) is out of range: "
-            r"the features have 24 rows",
+            r"the features have 50 rows",
         ),
         (
             lambda r: _edit_h5(
@@ -236,3 +237,18 @@ def test_missing_data_without_download_says_where(tmp_path):
         CS231nCaptioningDataModule(tmp_path / "none").prepare_data()
     with pytest.raises(DataError, match=r"dataset_coco\.json does not exist; set data\.download=true"):
         images_module(tmp_path / "none").prepare_data()
+
+
+def test_pixels_of_an_image_file_give_its_stored_cs231n_features(caption_root):
+    # what prediction computes from a file (resize, frozen backbone, the stored PCA) is the feature row
+    from litvision.data.images import load_image
+    from litvision.nets.caption_encoder import CaptionEncoder
+
+    module = CS231nCaptioningDataModule(caption_root, batch_size=4)
+    module.setup("fit")
+    encoder = CaptionEncoder(**module.encoder_config)
+    encoder.set_projection(*module.projection)
+    split = module.splits["val"]
+    pixels, meta = module.predict_transform(load_image(split.image_names[0].removeprefix("file://")))
+    assert pixels.dtype == torch.uint8 and meta == {"height": 64, "width": 64}
+    assert torch.allclose(encoder(pixels[None])[0], split.image_features(0), atol=1e-4)

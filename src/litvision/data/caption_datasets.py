@@ -105,6 +105,10 @@ class CaptionSplit:
     def image_features(self, image: int) -> torch.Tensor:
         return torch.from_numpy(np.asarray(self.features[int(self.feature_rows[image])], dtype=np.float32))
 
+    def references_index(self, image: int) -> np.ndarray:
+        """The caption rows (indices into `captions`) of one image."""
+        return self._references[image]
+
     def references(self, image: int) -> np.ndarray:
         """(R, T) caption rows of one image."""
         return self.captions[self._references[image]]

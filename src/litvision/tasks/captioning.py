@@ -34,13 +34,13 @@ from litvision.ops.decoding import Decoded, beam_search, greedy_decode
 from litvision.ops.recurrent import temporal_softmax_loss
 from litvision.tasks.base import VisionTask
 
-METHODS = ("greedy", "beam")
 COMPOSITION_PARTS = ("composition", "objects", "relation", "background")
 
 
 class CaptioningTask(VisionTask):
-    """decoding: method greedy | beam, beam_size, max_length (generated tokens, <END> included; the
-    assignment samples 30), length_penalty (beam scores divided by length ** it).
+    """beam_size: 1 decodes by greedy search (the assignment's `sample`), more by beam search with that
+    many beams; max_length: generated tokens at most, <END> included (the assignment samples 30);
+    length_penalty: beam scores are divided by length ** it (0: plain log-probability).
     attention_regularization: weight of the doubly stochastic penalty (attention nets only)."""
 
     prediction_writer = "litvision.callbacks.caption_writer.CaptionPredictionWriter"
@@ -53,22 +53,19 @@ class CaptioningTask(VisionTask):
         param_groups: Sequence[Mapping] = (),
         scheduler_interval: str = "epoch",
         scheduler_monitor: str | None = None,
-        decoding: Mapping[str, Any] | None = None,
+        beam_size: int = 1,
+        max_length: int = 30,
+        length_penalty: float = 0.0,
         attention_regularization: float = 1.0,
     ) -> None:
         super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
         if isinstance(net, nn.Module):
             raise ConfigError("model.net must be a factory (_partial_: true): the vocabulary size comes from the data")
-        decoding = {"method": "greedy", "beam_size": 3, "max_length": 30, "length_penalty": 0.0, **(decoding or {})}
-        unknown = set(decoding) - {"method", "beam_size", "max_length", "length_penalty"}
-        if unknown:
-            raise ConfigError(f"model.decoding has unknown keys {sorted(unknown)}")
-        if decoding["method"] not in METHODS:
-            raise ConfigError(f"model.decoding.method must be one of {', '.join(METHODS)}, got {decoding['method']!r}")
-        if int(decoding["beam_size"]) < 1 or int(decoding["max_length"]) < 1:
-            raise ConfigError(f"model.decoding beam_size and max_length must be at least 1, got {decoding}")
+        for key, value in (("beam_size", beam_size), ("max_length", max_length)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"model.{key} must be a positive integer, got {value!r}")
         self.net_factory = net
-        self.decoding = decoding
+        self.beam_size, self.max_length, self.length_penalty = beam_size, max_length, float(length_penalty)
         self.attention_regularization = float(attention_regularization)
         self.net: nn.Module | None = None
         self.vocabulary: Vocabulary | None = None
@@ -174,15 +171,9 @@ class CaptioningTask(VisionTask):
     def decode(self, features: Tensor) -> Decoded:
         net = self._require_net()
         state = net.initial_state(features)
-        common = dict(start_id=START, end_id=END, null_id=NULL, max_length=int(self.decoding["max_length"]))
-        if self.decoding["method"] == "beam":
-            return beam_search(
-                net.step,
-                state,
-                beam_size=int(self.decoding["beam_size"]),
-                length_penalty=float(self.decoding["length_penalty"]),
-                **common,
-            )
+        common = dict(start_id=START, end_id=END, null_id=NULL, max_length=self.max_length)
+        if self.beam_size > 1:
+            return beam_search(net.step, state, beam_size=self.beam_size, length_penalty=self.length_penalty, **common)
         return greedy_decode(net.step, state, **common)
 
     def attention_maps(self, decoded: Decoded) -> Tensor | None:
