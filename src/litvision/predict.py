@@ -92,8 +92,10 @@ def predict(cfg: DictConfig) -> list[dict]:
     model = build(run_cfg.model)
     if getattr(model, "prediction_writer", None) is None:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
-    model.load_state_dict(ckpt["state_dict"])
+    # Lightning's order: the hook first, so a task can shape its layers from the checkpoint (captioning's
+    # vocabulary), then the weights
     model.on_load_checkpoint(ckpt)
+    model.load_state_dict(ckpt["state_dict"])
     inputs = scan_inputs(cfg.input)
     for failure in inputs.failed:
         log.warning("skipped %s", failure["error"])

@@ -1,15 +1,20 @@
 """End-to-end captioning runs on the generated data: the offline experiments and the cs231n-layout
 ones (read from the generated coco_captioning files), evaluation, checkpoints, TensorBoard, errors."""
 
+import json
 import shutil
+from pathlib import Path
 
 import h5py
 import pytest
 import torch
 from conftest import FAST, REPO, compose_config, run_cli
+from PIL import Image
 
 from litvision import run
+from litvision.data.cs231n_captions import CS231nCaptioningDataModule
 from litvision.errors import CheckpointMismatchError, ConfigError
+from litvision.predict import predict
 
 SMALL = [
     *FAST,
@@ -17,7 +22,7 @@ SMALL = [
     "data.download=false",
     "model.net.hidden_dim=32",
     "model.net.wordvec_dim=16",
-    "trainer.max_epochs=2",
+    "trainer.max_epochs=1",
     "trainer.log_every_n_steps=1",
 ]
 
@@ -49,6 +54,19 @@ def test_attention_experiment_with_beam_search_logs_every_metric_and_the_attenti
     meta = ckpt["litvision"]["captioning"]
     assert meta["feature_shape"] == [320, 2, 2] and meta["encoder"]["layer"] == "block7_1"
     assert meta["idx_to_word"][:4] == ["<NULL>", "<START>", "<END>", "<UNK>"]
+    # predict.py on image files: COCO results records and per-word attention overlays
+    images = tmp_path / "images"
+    images.mkdir()
+    for source in sorted((caption_root / "val2014").iterdir())[:2]:
+        shutil.copy(source, images / source.name)
+    best = next((tmp_path / "run/checkpoints").glob("epoch*.ckpt"))
+    records = predict(compose_config([f"ckpt_path={best}", f"input={images}", "device=cpu"], tmp_path / "p", "predict"))
+    assert [r["file_name"] for r in records] == sorted(p.name for p in images.iterdir())
+    assert all(isinstance(r["image_id"], int) and isinstance(r["caption"], str) for r in records)
+    assert records[0]["image_id"] == int(records[0]["file_name"][-16:-4])  # COCO_val2014_<id>.jpg
+    assert json.loads((tmp_path / "p/predictions.json").read_text()) == records
+    overlay = Image.open(records[0]["attention"])
+    assert overlay.width > 2 * 64  # the image and one panel per generated word
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +84,26 @@ def test_cs231n_layout_run_and_eval_reproduces_its_test_scores(coco_lstm_run, ca
     metrics = run.evaluate(cfg)
     for name in ("test/CIDEr", "test/BLEU4", "test/composition", "test/loss"):
         assert metrics[name] == pytest.approx(coco_lstm_run["metrics"][name], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_predicting_an_image_file_gives_the_caption_of_its_stored_features(coco_lstm_run, caption_root, tmp_path):
+    # the cs231n-layout checkpoint computes features from pixels: EfficientNet-Lite0 + the stored PCA
+    data = CS231nCaptioningDataModule(caption_root)
+    data.setup("fit")
+    split = data.splits["val"]
+    path = Path(split.image_names[0].removeprefix("file://"))
+    records = predict(
+        compose_config([f"ckpt_path={coco_lstm_run['best']}", f"input={path}", "device=cpu"], tmp_path, "predict")
+    )
+    ckpt = torch.load(coco_lstm_run["best"], weights_only=True)
+    task = run.build(compose_config(cs231n("caption_coco_lstm", caption_root), tmp_path / "t").model)
+    task.on_load_checkpoint(ckpt)
+    task.load_state_dict(ckpt["state_dict"])
+    task.eval()
+    with torch.no_grad():
+        expected = task.vocabulary.decode(task.decode(split.image_features(0)[None]).tokens[0])
+    assert records[0]["caption"] == expected and "attention" not in records[0]
 
 
 @pytest.mark.slow

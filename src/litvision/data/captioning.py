@@ -16,7 +16,7 @@ from litvision.data.base import VisionDataModule
 from litvision.data.caption_datasets import CaptionImageSet, CaptionSplit, CaptionTrainSet, collate_captions
 from litvision.data.caption_features import load_resized, resized_pixels
 from litvision.data.vocabulary import Vocabulary
-from litvision.errors import ConfigError, DataError
+from litvision.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,9 @@ class CaptioningDataModule(VisionDataModule):
         return load_resized(path, size)
 
     def predict_transform(self, image: Image.Image) -> tuple[torch.Tensor, dict]:
-        """A new image as the encoder reads it: uint8 (3, S, S), with its original size in meta."""
+        """A new image as the encoder reads it, uint8 (3, S, S), where this data names its encoder
+        (image layouts); otherwise the whole image (the task's encoder, from the checkpoint, resizes)."""
         if self.encoder_config is None:
-            raise ConfigError(
-                f"the features of this data ({self.feature_origin}) cannot be computed from pixels here, so "
-                "its models caption no image files; train on an image layout (COCO JSON, Karpathy, generated)"
-            )
+            return super().predict_transform(image)
         size = int(self.encoder_config.get("image_size", 224))
-        pixels = resized_pixels(image.convert("RGB"), size)
-        return pixels, {"height": image.height, "width": image.width}
+        return resized_pixels(image.convert("RGB"), size), {"height": image.height, "width": image.width}

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
@@ -260,10 +261,12 @@ class CaptioningTask(VisionTask):
     def predict_step(self, batch: dict, batch_idx: int = 0) -> list[dict]:
         """{"image": uint8 (B, 3, S, S) or a list of (3, S, S), "path", "meta"} -> per image
         {"tokens": (max_length,), "log_prob": (), "attention": (max_length, h, w) for attention nets}."""
+        encoder = self._encoder()
         images = batch["image"]
-        if isinstance(images, (list, tuple)):
-            images = torch.stack(list(images))
-        decoded = self.decode(self._encoder()(images.to(self.device)))
+        if isinstance(images, (list, tuple)):  # files of different sizes: each to the encoder's size
+            size = [encoder.image_size] * 2
+            images = torch.stack([TF.resize(im, size, antialias=True) for im in images])
+        decoded = self.decode(encoder(images.to(self.device)))
         maps = self.attention_maps(decoded)
         out = []
         for i in range(len(images)):
