@@ -103,7 +103,8 @@ class CaptioningTask(VisionTask):
     def _adopt(self, meta: dict, from_checkpoint: bool) -> None:
         """Build from a description of the data (the data module's or a checkpoint's), or check that
         the one the net was built from matches it."""
-        vocabulary = Vocabulary(meta["idx_to_word"], source="the checkpoint's vocabulary")
+        source = "the checkpoint's vocabulary" if from_checkpoint else "the data's vocabulary"
+        vocabulary = Vocabulary(meta["idx_to_word"], source=source)
         shape = tuple(meta["feature_shape"])
         if self.net is None:
             projection = meta.get("projection")
@@ -161,7 +162,8 @@ class CaptioningTask(VisionTask):
         return self.net
 
     def loss(self, features: Tensor, captions: Tensor) -> Tensor:
-        """Teacher-forced loss of (M, T) caption rows given their images' features (M, ...)."""
+        """Teacher-forced loss of (M, T) caption rows given their images' features (M, ...), with the
+        attention penalty for attention nets (so val/loss includes it too)."""
         scores, attention = self._require_net()(features, captions[:, :-1])
         targets = captions[:, 1:]
         loss = temporal_softmax_loss(scores, targets, ignore_index=NULL)
