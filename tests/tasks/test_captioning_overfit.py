@@ -12,6 +12,7 @@ from litvision.nets.captioning_rnn import CaptioningRNN
 from litvision.tasks.captioning import CaptioningTask
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell, target", [("rnn", 0.1), ("lstm", 0.5)])
 def test_overfit_50_captions(caption_root, cell, target):
     torch.manual_seed(0)
