@@ -104,8 +104,10 @@ def predict(cfg: DictConfig) -> list[dict]:
         ) from err
     if getattr(model, "prediction_writer", None) is None:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
-    model.load_state_dict(ckpt["state_dict"])
+    # Lightning's order: the hook first, so a task can shape its layers from the checkpoint (captioning's
+    # vocabulary), then the weights
     model.on_load_checkpoint(ckpt)
+    model.load_state_dict(ckpt["state_dict"])
     if getattr(model, "generates_samples", False):  # a generator (GAN): samples from noise, no input files
         from litvision.sampling import predict_samples
 
