@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 from torchvision.utils import draw_segmentation_masks, make_grid
 
-from litvision.callbacks.image_grid import denormalize, tensorboard_writer
+from litvision.callbacks.image_grid import tensorboard_writer
+from litvision.nets.normalization import display_pixels
 from litvision.utils.box_drawing import TRUTH_COLOUR, draw_detections, prediction_colour, to_uint8
 
 
@@ -68,11 +69,15 @@ class DetectionImages(L.Callback):
         if writer is None or not isinstance(outputs, Mapping) or "preds" not in outputs:
             return
         n = self.max_images
-        images = [to_uint8(image) for image in denormalize(trainer, outputs["images"][:n].detach().cpu())]
+        images = [to_uint8(image) for image in display_pixels(outputs["images"][:n].detach().cpu())]
         names = getattr(pl_module, "class_names", [])
-        cpu = [({k: v.cpu() for k, v in t.items()}, {k: v.cpu() for k, v in p.items()}) for t, p in
-               zip(outputs["targets"][:n], outputs["preds"][:n])]
+        cpu = [
+            ({k: v.cpu() for k, v in t.items()}, {k: v.cpu() for k, v in p.items()})
+            for t, p in zip(outputs["targets"][:n], outputs["preds"][:n])
+        ]
         truth = [draw_instances(img, t, names, alpha=self.mask_alpha, truth=True) for img, (t, _) in zip(images, cpu)]
-        preds = [draw_instances(img, p, names, self.score_threshold, self.mask_alpha) for img, (_, p) in zip(images, cpu)]
+        preds = [
+            draw_instances(img, p, names, self.score_threshold, self.mask_alpha) for img, (_, p) in zip(images, cpu)
+        ]
         grid = make_grid(torch.stack(truth + preds), nrow=len(images), padding=2)
         writer.add_image("val/detections", grid, trainer.global_step)

@@ -85,7 +85,9 @@ def check_instances_json(path: Path, content: Mapping, masks: bool) -> None:
         if "segmentation" in ann:
             _check_segmentation(ann["segmentation"], where, image)
         elif masks and not ann.get("iscrowd"):
-            raise DataError(f"{where}: no segmentation; instance masks need one per annotation (or set data.masks=false)")
+            raise DataError(
+                f"{where}: no segmentation; instance masks need one per annotation (or set data.masks=false)"
+            )
 
 
 def load_coco(path: str | Path, masks: bool = True):

@@ -65,7 +65,9 @@ def read_voc_instances(object_png: str | Path, class_png: str | Path) -> tuple[n
 class VOCInstances(Dataset):
     """Instance samples (see litvision.data.instances) of the given VOC image ids."""
 
-    def __init__(self, voc_dir: str | Path, ids: Sequence[str], transforms: Callable | Sequence[Callable] | None = None):
+    def __init__(
+        self, voc_dir: str | Path, ids: Sequence[str], transforms: Callable | Sequence[Callable] | None = None
+    ):
         self.voc_dir = Path(voc_dir)
         self.ids = list(ids)
         self.transform = InstanceTransform(transforms)

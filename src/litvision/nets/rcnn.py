@@ -22,6 +22,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign
+from torchvision.ops.misc import FrozenBatchNorm2d
 
 from litvision.errors import ConfigError
 from litvision.nets.backbones import get_spec, is_random_weights, torchvision_state_dict
@@ -30,13 +31,14 @@ from litvision.nets.roi_pool import MultiScaleRoIPool
 
 log = logging.getLogger(__name__)
 
-# torchvision's detectors with COCO weights: (weights enum, predicts masks, feature-pyramid levels)
+# torchvision's detectors with COCO weights: (weights enum, predicts masks, feature-pyramid levels, whether
+# the pretrained backbone's BatchNorm is frozen)
 TORCHVISION_DETECTORS = {
-    "fasterrcnn_resnet50_fpn": ("FasterRCNN_ResNet50_FPN_Weights", False, 5),
-    "fasterrcnn_resnet50_fpn_v2": ("FasterRCNN_ResNet50_FPN_V2_Weights", False, 5),
-    "fasterrcnn_mobilenet_v3_large_fpn": ("FasterRCNN_MobileNet_V3_Large_FPN_Weights", False, 3),
-    "maskrcnn_resnet50_fpn": ("MaskRCNN_ResNet50_FPN_Weights", True, 5),
-    "maskrcnn_resnet50_fpn_v2": ("MaskRCNN_ResNet50_FPN_V2_Weights", True, 5),
+    "fasterrcnn_resnet50_fpn": ("FasterRCNN_ResNet50_FPN_Weights", False, 5, True),
+    "fasterrcnn_resnet50_fpn_v2": ("FasterRCNN_ResNet50_FPN_V2_Weights", False, 5, False),
+    "fasterrcnn_mobilenet_v3_large_fpn": ("FasterRCNN_MobileNet_V3_Large_FPN_Weights", False, 3, True),
+    "maskrcnn_resnet50_fpn": ("MaskRCNN_ResNet50_FPN_Weights", True, 5, True),
+    "maskrcnn_resnet50_fpn_v2": ("MaskRCNN_ResNet50_FPN_V2_Weights", True, 5, False),
 }
 # settings of torchvision's RegionProposalNetwork and RoIHeads, by their names without the prefix
 RPN_OPTIONS = (
@@ -146,6 +148,20 @@ def use_roi_pooling(model: nn.Module, roi_pooling: str) -> nn.Module:
     return model
 
 
+def freeze_batchnorm(module: nn.Module) -> nn.Module:
+    """Every BatchNorm2d under `module` replaced, in place, by torchvision's FrozenBatchNorm2d with its
+    statistics and affine parameters (what torchvision's pretrained detection backbones use)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            for key in ("weight", "bias", "running_mean", "running_var"):
+                getattr(frozen, key).copy_(getattr(child, key).detach())
+            setattr(module, name, frozen)
+        else:
+            freeze_batchnorm(child)
+    return module
+
+
 def efficientnet_lite0_rcnn(
     num_classes: int,
     masks: bool = False,
@@ -207,12 +223,14 @@ def torchvision_rcnn(
     """torchvision's `arch` (TORCHVISION_DETECTORS) with its COCO weights (`weights: coco`, downloaded or
     from the torch hub cache) or randomly initialised (null), its box (and mask) predictor replaced by a
     new one for `num_classes`, as in torchvision's fine-tuning tutorial. Custom anchors must keep the COCO
-    RPN head's anchors per location (3) to load its weights."""
+    RPN head's anchors per location (3) to load its weights. Without weights the model keeps the COCO
+    model's layout (frozen BatchNorm where torchvision freezes it), so a checkpoint of either loads into
+    the other: predict.py rebuilds nets without downloading their pretrained weights."""
     import torchvision.models.detection as tvd
 
     if arch not in TORCHVISION_DETECTORS:
         raise ConfigError(f"model.net.arch {arch!r} is not one of {', '.join(TORCHVISION_DETECTORS)}")
-    enum_name, masks, levels = TORCHVISION_DETECTORS[arch]
+    enum_name, masks, levels, frozen = TORCHVISION_DETECTORS[arch]
     num_classes = check_num_classes(num_classes)
     _check_pooling(roi_pooling)
     kwargs = detector_options(levels, min_size, max_size, anchor_sizes, aspect_ratios, rpn, roi_heads)
@@ -221,6 +239,8 @@ def torchvision_rcnn(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # trainable_backbone_layers without weights
             model = getattr(tvd, arch)(weights=None, weights_backbone=None, num_classes=num_classes, **kwargs)
+        if frozen:  # the COCO model's layout, so that its checkpoints load into this one (predict.py)
+            freeze_batchnorm(model.backbone.body)
         return use_roi_pooling(model, roi_pooling)
     if weights != "coco":
         raise ConfigError(f"model.net.weights must be coco or null for {arch}, got {weights!r}")

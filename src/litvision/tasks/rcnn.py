@@ -28,6 +28,7 @@ from torchmetrics.detection import MeanAveragePrecision
 from litvision.errors import ConfigError, DataError
 from litvision.nets.rcnn import check_num_classes
 from litvision.tasks.base import VisionTask
+from litvision.tasks.detection import to_image_pixels
 
 EVAL_STAGES = ("val", "test")
 
@@ -59,7 +60,8 @@ def to_torchvision_targets(targets: Tensor | Sequence[Mapping[str, Tensor]], ima
 class RCNNTask(VisionTask):
     """`net`: a torchvision FasterRCNN / MaskRCNN (litvision.nets.rcnn). `num_classes` counts the
     background (data.num_classes + 1), as the net's does. `mask_threshold`: a predicted mask pixel
-    belongs to the object from this probability on (torchvision's 0.5)."""
+    belongs to the object from this probability on (torchvision's 0.5). `draw_score_threshold`: the least
+    score of a detection drawn on predicted images (predictions.json and the COCO results keep all)."""
 
     prediction_writer = "litvision.callbacks.rcnn_predictions.RCNNPredictionWriter"
 
@@ -73,6 +75,7 @@ class RCNNTask(VisionTask):
         scheduler_interval: str = "epoch",
         scheduler_monitor: str | None = None,
         mask_threshold: float = 0.5,
+        draw_score_threshold: float = 0.5,
     ) -> None:
         super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
         self.num_classes = check_num_classes(num_classes)
@@ -85,6 +88,7 @@ class RCNNTask(VisionTask):
         self.net = net
         self.masks = bool(net.roi_heads.has_mask())
         self.mask_threshold = mask_threshold
+        self.draw_score_threshold = draw_score_threshold
         self.category_ids: list[int] = []  # COCO category ids of the data, for COCO results files
         iou_type = ("bbox", "segm") if self.masks else "bbox"
         for stage in EVAL_STAGES:
@@ -96,13 +100,13 @@ class RCNNTask(VisionTask):
 
     # --- checks against the data -------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = self.trainer.datamodule
         objects = getattr(datamodule, "num_classes", None)
         if objects is not None and int(objects) + 1 != self.num_classes:
             forgot = " (it counts the background too)" if int(objects) == self.num_classes else ""
             raise ConfigError(
                 f"model.num_classes={self.num_classes} but the data has {objects} object classes: set "
-                f"model.num_classes={int(objects) + 1} and model.net.num_classes={int(objects) + 1}{forgot}"
+                f"model.num_classes={int(objects) + 1}{forgot}"
             )
 
     def on_fit_start(self) -> None:
@@ -126,6 +130,14 @@ class RCNNTask(VisionTask):
         images, targets = batch
         inputs = as_unit_float(images)
         targets = to_torchvision_targets(targets, inputs)
+        for i, target in enumerate(targets):  # torchvision would assert deep inside, naming no file
+            sides = target["boxes"][:, 2:] - target["boxes"][:, :2]
+            if (sides <= 0).any():
+                box = target["boxes"][(sides <= 0).any(dim=1)][0].tolist()
+                raise DataError(
+                    f"image {i} of a training batch has a box without width or height {box}; the data module "
+                    "should have refused it at its file and row (the banana, VOC and COCO readers do)"
+                )
         if self.masks and any("masks" not in t for t in targets):
             raise DataError(
                 "Mask R-CNN needs instance masks, but this data has boxes only: use a Faster R-CNN model "
@@ -192,24 +204,15 @@ class RCNNTask(VisionTask):
     def on_test_epoch_end(self) -> None:
         self._log_mean_ap("test")
 
-    # --- prediction on image files (predict.py) ---------------------------------------------------
+    # --- prediction on image files (predict.py; litvision.callbacks.rcnn_predictions writes them) ----
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Tensor]]:
         """Per image: boxes (N, 4) xyxy, scores, labels (ids from 0) and, for Mask R-CNN, masks (N, H, W)
-        bool, in the pixels of the original file (`meta` height and width; the data module's prediction
-        transform may have resized it)."""
+        bool, in the pixels of the image file (through `meta["frame"]`, where the file landed in the input,
+        when the data module's predict_transform resized or padded it)."""
         outputs = []
-        for image, meta, d in zip(batch["image"], batch["meta"], self.detections(batch["image"])):
-            in_h, in_w = image.shape[-2:]
-            height, width = int(meta.get("height", in_h)), int(meta.get("width", in_w))
-            d = {k: v.detach() for k, v in d.items()}
-            if (height, width) != (in_h, in_w):
-                scale = torch.tensor([width / in_w, height / in_h] * 2, device=d["boxes"].device)
-                d["boxes"] = d["boxes"] * scale
-                if "masks" in d and len(d["masks"]):
-                    d["masks"] = F.interpolate(d["masks"][:, None].float(), size=(height, width))[:, 0] > 0.5
-                elif "masks" in d:
-                    d["masks"] = d["masks"].new_zeros((0, height, width))
-            outputs.append({k: v.cpu() for k, v in d.items()})
+        for image, meta, found in zip(batch["image"], batch["meta"], self.detections(batch["image"])):
+            found = {k: v.detach().cpu() for k, v in found.items()}
+            outputs.append(to_file_pixels(found, tuple(image.shape[-2:]), meta))
         return outputs
 
     def identity(self) -> dict:
@@ -221,3 +224,24 @@ class RCNNTask(VisionTask):
             "roi_pool": type(heads.box_roi_pool).__qualname__,
             "num_classes": self.num_classes,
         }
+
+
+def to_file_pixels(found: dict[str, Tensor], input_size: tuple[int, int], meta: Mapping[str, Any]) -> dict:
+    """Detections in model-input pixels -> the file's pixels: `meta` has the file's "height" and "width"
+    and optionally "frame", (x1, y1, x2, y2) of the file in the input (default: the whole input)."""
+    in_h, in_w = input_size
+    height, width = int(meta.get("height", in_h)), int(meta.get("width", in_w))
+    frame = torch.as_tensor(meta.get("frame", [0, 0, in_w, in_h]), dtype=torch.float32).cpu()
+    if frame.tolist() == [0, 0, in_w, in_h] and (height, width) == (in_h, in_w):
+        return found
+    unit = torch.tensor([in_w, in_h, in_w, in_h], dtype=torch.float32)
+    out = {**found, "boxes": to_image_pixels(found["boxes"].float() / unit, frame, input_size, (height, width))}
+    if "masks" in found:
+        x1, y1 = (int(v) for v in frame[:2].floor().clamp(min=0).tolist())
+        x2, y2 = int(frame[2].ceil().clamp(max=in_w)), int(frame[3].ceil().clamp(max=in_h))
+        inside = found["masks"][:, y1:y2, x1:x2].float()
+        if len(inside):
+            out["masks"] = F.interpolate(inside[:, None], size=(height, width), mode="nearest")[:, 0] > 0.5
+        else:
+            out["masks"] = torch.zeros((0, height, width), dtype=torch.bool)
+    return out

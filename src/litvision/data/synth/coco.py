@@ -70,14 +70,18 @@ def export_bananas_to_coco(banana_root: str | Path, out: str | Path) -> Path:
     classes_file = banana_root / CLASSES_FILE
     records = {split: read_banana_split(banana_root / folder) for split, folder in SPLITS.items()}
     num_classes = 1 + max((label for rs in records.values() for r in rs for label in r.labels), default=0)
-    names = read_class_names(classes_file, num_classes) if classes_file.is_file() else [str(i) for i in range(num_classes)]
+    names = (
+        read_class_names(classes_file, num_classes) if classes_file.is_file() else [str(i) for i in range(num_classes)]
+    )
     for split, split_records in records.items():
         image_dir, json_path = _paths(out, split)
         image_dir.mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
         for index, record in enumerate(split_records):
             shutil.copyfile(record.path, image_dir / record.path.name)
-            images.append({"id": index + 1, "file_name": record.path.name, "height": record.height, "width": record.width})
+            images.append(
+                {"id": index + 1, "file_name": record.path.name, "height": record.height, "width": record.width}
+            )
             for label, box in zip(record.labels, record.boxes):
                 annotations.append(instance_annotation(len(annotations) + 1, index + 1, label + 1, box))
         write_instances_json(json_path, images, annotations, names)
@@ -110,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     source.add_argument("--voc", help="folder holding VOCdevkit/VOC2012 (or VOC2012 itself)")
     source.add_argument("--bananas", help="folder holding bananas_train/ and bananas_val/")
     parser.add_argument("--out", required=True, help="folder to write the COCO layout into")
-    parser.add_argument("--segmentation", choices=("rle", "polygon"), default="rle", help="VOC masks as RLE or polygons")
+    parser.add_argument(
+        "--segmentation", choices=("rle", "polygon"), default="rle", help="VOC masks as RLE or polygons"
+    )
     args = parser.parse_args(argv)
     if args.voc:
         out = export_voc_to_coco(args.voc, args.out, args.segmentation)

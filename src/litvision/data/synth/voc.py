@@ -134,12 +134,12 @@ def render_sample(
         difficult = rng.random() < difficult_fraction
         label[y : y + oh, x : x + ow][mask] = IGNORE_INDEX if difficult else cls.index
         objects[y : y + oh, x : x + ow][mask] = IGNORE_INDEX if difficult else k + 1
+    objects[boundary_band(objects, boundary_width)] = IGNORE_INDEX
     visible = [v for v in np.unique(objects).tolist() if v not in (0, IGNORE_INDEX)]
     renumbered = np.zeros(256, dtype=np.uint8)
     renumbered[IGNORE_INDEX] = IGNORE_INDEX
     renumbered[visible] = np.arange(1, len(visible) + 1)
     objects = renumbered[objects]
-    objects[boundary_band(objects, boundary_width)] = IGNORE_INDEX
     label[boundary_band(label, boundary_width)] = IGNORE_INDEX
     return image, label, objects
 
@@ -176,9 +176,7 @@ def generate_voc(
         h = max(8, round(height * scale * rng.uniform(1 - jitter, 1 + jitter)))
         w = max(8, round(width * scale * rng.uniform(1 - jitter, 1 + jitter)))
         first = chosen[i % len(chosen)]  # every class in every split, as evenly as the count allows
-        image, label, objects = render_sample(
-            rng, h, w, chosen, first, photo_scale, boundary_width, difficult_fraction
-        )
+        image, label, objects = render_sample(rng, h, w, chosen, first, photo_scale, boundary_width, difficult_fraction)
         Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{image_id}.jpg", quality=90)
         save_label_png(label, voc_dir / "SegmentationClass" / f"{image_id}.png")
         save_label_png(objects, voc_dir / "SegmentationObject" / f"{image_id}.png")
