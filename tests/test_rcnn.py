@@ -40,7 +40,16 @@ SMALL = dict(
     rpn={"pre_nms_top_n_train": 50, "post_nms_top_n_train": 20, "pre_nms_top_n_test": 50, "post_nms_top_n_test": 20},
     roi_heads={"batch_size_per_image": 16},
 )
-FAST = ["data.num_workers=0", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "debug=limit"]
+FAST = [
+    "data.num_workers=0",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "debug=limit",  # without fdr's anomaly detection, which costs more than these runs themselves
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+]
 
 
 def tiny_net(masks: bool, num_classes: int = 3, **kwargs):
@@ -97,6 +106,16 @@ def test_the_backbone_is_an_efficientnet_feature_pyramid_normalising_with_its_st
     assert net.transform.image_mean == [0.5] * 3 and net.transform.image_std == [0.5] * 3
 
 
+def test_the_pyramid_starts_from_the_offline_imagenet_weights():
+    from litvision.nets.backbones import create_backbone
+    from litvision.nets.efficientnet_fpn import EfficientNetLite0FPN
+
+    imagenet = create_backbone("efficientnet_lite0", "imagenet").state_dict()
+    body = EfficientNetLite0FPN("imagenet", out_channels=8).body.state_dict()
+    for key in ("conv_stem.weight", "blocks.6.0.conv_pwl.weight", "bn1.running_var"):
+        assert torch.equal(body[key], imagenet[key])
+
+
 def test_roi_pool_option_replaces_both_poolers_and_pools_differently(nets):
     align, pool = nets[True], tiny_net(True, roi_pooling="pool")
     for name in ("box_roi_pool", "mask_roi_pool"):
@@ -122,6 +141,18 @@ def test_torchvision_detectors_keep_the_coco_layout_without_weights():
     coco_layout = FasterRCNN(_resnet_fpn_extractor(resnet50(norm_layer=FrozenBatchNorm2d), 3), 91).state_dict()
     built = torchvision_rcnn("fasterrcnn_resnet50_fpn", 91, weights=None, roi_pooling="pool").state_dict()
     assert {k: v.shape for k, v in built.items()} == {k: v.shape for k, v in coco_layout.items()}
+
+
+def test_coco_weights_from_a_file_load_under_new_predictors(tmp_path):
+    arch = "fasterrcnn_mobilenet_v3_large_fpn"
+    coco = torchvision_rcnn(arch, 91, weights=None, min_size=64, max_size=64)
+    torch.save(coco.state_dict(), tmp_path / "coco.pth")
+    net = torchvision_rcnn(arch, 3, weights=str(tmp_path / "coco.pth"), min_size=64, max_size=64)
+    assert net.roi_heads.box_predictor.cls_score.out_features == 3
+    key = "backbone.body.0.0.weight"
+    assert torch.equal(net.state_dict()[key], coco.state_dict()[key])
+    losses = net([torch.rand(3, 64, 64)], tiny_targets(False)[:1])
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
 
 
 def test_coco_weights_unavailable_offline_name_the_file(tmp_path, monkeypatch):
@@ -369,6 +400,7 @@ def test_real_data_experiments_run_on_generated_data_in_their_format(experiment,
 
     if experiment == "faster_rcnn_bananas":
         generate_bananas(tmp_path / "data" / "banana-detection", num_train=4, num_val=2, image_size=64, seed=1)
+        (tmp_path / "data" / "banana-detection" / "classes.txt").unlink()  # the real archive has none
         root = tmp_path / "data"
     else:
         root = generate_voc(tmp_path / "data", num_train=4, num_val=2, height=48, width=64)
@@ -381,7 +413,6 @@ def test_real_data_experiments_run_on_generated_data_in_their_format(experiment,
         "model.net.weights=null",
         "model.net.min_size=64",
         "model.net.max_size=64",
-        "debug=fdr",
     ]
     cfg = compose_config(overrides, tmp_path / "run")
     assert cfg.model.num_classes == cfg.data.get("num_classes", 20) + 1

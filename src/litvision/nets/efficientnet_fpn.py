@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torchvision.ops import FeaturePyramidNetwork
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from litvision.nets.backbones import create_backbone
+from litvision.nets.backbones import create_backbone, is_random_weights
 
 STAGE_INDICES = (2, 3, 4)  # timm feature stages at strides 8, 16, 32 (40, 112, 320 channels)
 FEATURE_NAMES = ("0", "1", "2", "pool")  # the FPN levels the RPN and the RoI poolers see
@@ -31,12 +31,14 @@ class EfficientNetLite0FPN(nn.Module):
         from timm.layers import freeze_batch_norm_2d
 
         body = timm.create_model("tf_efficientnet_lite0", features_only=True, out_indices=STAGE_INDICES)
-        # the registry loads (and checks) the weights into the classifier; the feature model has the
-        # same tensors under the same names, without the head
-        full = create_backbone("efficientnet_lite0", weights).state_dict()
-        missing, _ = body.load_state_dict({k: v for k, v in full.items() if k in body.state_dict()}, strict=False)
-        if missing:
-            raise RuntimeError(f"EfficientNet-Lite0 features lack {missing[:3]} in the registry's weights")
+        if not is_random_weights(weights):
+            # the registry loads (and checks) the weights into the classifier; the feature model has the
+            # same tensors under the same names, without the head
+            full = create_backbone("efficientnet_lite0", weights).state_dict()
+            own = body.state_dict()
+            missing, _ = body.load_state_dict({k: v for k, v in full.items() if k in own}, strict=False)
+            if missing:
+                raise RuntimeError(f"EfficientNet-Lite0 features lack {missing[:3]} in the registry's weights")
         self.body = freeze_batch_norm_2d(body) if frozen_batchnorm else body
         self.fpn = FeaturePyramidNetwork(
             list(body.feature_info.channels()), out_channels, extra_blocks=LastLevelMaxPool()

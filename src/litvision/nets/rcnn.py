@@ -25,7 +25,7 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from litvision.errors import ConfigError
-from litvision.nets.backbones import get_spec, is_random_weights, torchvision_state_dict
+from litvision.nets.backbones import get_spec, is_random_weights, load_state_dict_file, torchvision_state_dict
 from litvision.nets.efficientnet_fpn import FEATURE_NAMES, EfficientNetLite0FPN
 from litvision.nets.roi_pool import MultiScaleRoIPool
 
@@ -221,7 +221,8 @@ def torchvision_rcnn(
     roi_heads: Mapping[str, Any] | None = None,
 ) -> FasterRCNN:
     """torchvision's `arch` (TORCHVISION_DETECTORS) with its COCO weights (`weights: coco`, downloaded or
-    from the torch hub cache) or randomly initialised (null), its box (and mask) predictor replaced by a
+    from the torch hub cache; or a file holding them, then every layer trains), or randomly initialised
+    (null), its box (and mask) predictor replaced by a
     new one for `num_classes`, as in torchvision's fine-tuning tutorial. Custom anchors must keep the COCO
     RPN head's anchors per location (3) to load its weights. Without weights the model keeps the COCO
     model's layout (frozen BatchNorm where torchvision freezes it), so a checkpoint of either loads into
@@ -242,12 +243,16 @@ def torchvision_rcnn(
         if frozen:  # the COCO model's layout, so that its checkpoints load into this one (predict.py)
             freeze_batchnorm(model.backbone.body)
         return use_roi_pooling(model, roi_pooling)
-    if weights != "coco":
-        raise ConfigError(f"model.net.weights must be coco or null for {arch}, got {weights!r}")
-    coco = getattr(tvd, enum_name).COCO_V1
-    torchvision_state_dict(coco, "COCO")  # downloads into the hub cache, or the clear error
     try:
-        model = getattr(tvd, arch)(weights=coco, trainable_backbone_layers=trainable_backbone_layers, **kwargs)
+        if weights == "coco":
+            coco = getattr(tvd, enum_name).COCO_V1
+            torchvision_state_dict(coco, "COCO")  # downloads into the hub cache, or the clear error
+            model = getattr(tvd, arch)(weights=coco, trainable_backbone_layers=trainable_backbone_layers, **kwargs)
+        else:  # a state-dict file of the COCO model (91 classes), e.g. the weights file copied elsewhere
+            model = getattr(tvd, arch)(weights=None, weights_backbone=None, num_classes=91, **kwargs)
+            if frozen:
+                freeze_batchnorm(model.backbone.body)
+            load_state_dict_file(model, weights)
     except RuntimeError as err:  # size mismatch: anchors per location differ from the COCO RPN head's
         raise ConfigError(f"{arch}: the COCO weights do not fit this configuration ({err})") from err
     heads = model.roi_heads
