@@ -50,6 +50,11 @@ FAST = [
     "trainer.limit_val_batches=1",
     "trainer.limit_test_batches=1",
 ]
+# few proposals and RoIs: the box head's cost grows with them (1000 per image by default at test time)
+FEW_ROIS = [
+    "model.net.rpn={pre_nms_top_n_train:50,post_nms_top_n_train:20,pre_nms_top_n_test:50,post_nms_top_n_test:20}",
+    "model.net.roi_heads={batch_size_per_image:16,detections_per_img:10}",
+]
 
 
 def tiny_net(masks: bool, num_classes: int = 3, **kwargs):
@@ -329,6 +334,7 @@ def bananas_run(tmp_path_factory) -> dict:
         "model.net.min_size=64",
         "model.net.max_size=64",
         "trainer.log_every_n_steps=1",
+        *FEW_ROIS,
     ]
     return {"dir": base / "run", "overrides": overrides, "metrics": run.train(compose_config(overrides, base / "run"))}
 
@@ -378,6 +384,7 @@ def test_mask_rcnn_voc_synth_logs_box_and_mask_metrics(tmp_path):
         "model.net.min_size=48",
         "model.net.max_size=64",
         "model.net.roi_pooling=pool",
+        *FEW_ROIS,
     ]
     metrics = run.train(compose_config(overrides, tmp_path / "run"))
     for stage in ("val", "test"):
@@ -413,6 +420,12 @@ def test_real_data_experiments_run_on_generated_data_in_their_format(experiment,
         "model.net.weights=null",
         "model.net.min_size=64",
         "model.net.max_size=64",
+        *FEW_ROIS,
+        # one step and one validation batch of a ResNet-50: no checkpoint (170 MB), no test, no sanity check
+        "callbacks=none",
+        "test=false",
+        "trainer.limit_train_batches=1",
+        "+trainer.num_sanity_val_steps=0",
     ]
     cfg = compose_config(overrides, tmp_path / "run")
     assert cfg.model.num_classes == cfg.data.get("num_classes", 20) + 1
