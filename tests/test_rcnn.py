@@ -214,7 +214,7 @@ def test_detections_map_back_to_the_file_through_the_frame():
 def test_a_degenerate_box_that_reaches_the_task_is_named(nets):
     task = RCNNTask(nets[False], num_classes=3, optimizer=partial(torch.optim.SGD, lr=0.1))
     batch = collate_detection([(torch.rand(3, 32, 32), torch.tensor([[0.0, 0.5, 0.1, 0.5, 0.4]]))])
-    with pytest.raises(DataError, match=r"image 0 of a training batch has a box without width or height \[16"):
+    with pytest.raises(DataError, match=r"image 0 of a batch has a box without width or height \[16"):
         task.training_step(batch, 0)
 
 

@@ -135,7 +135,7 @@ class RCNNTask(VisionTask):
             if (sides <= 0).any():
                 box = target["boxes"][(sides <= 0).any(dim=1)][0].tolist()
                 raise DataError(
-                    f"image {i} of a training batch has a box without width or height {box}; the data module "
+                    f"image {i} of a batch has a box without width or height {box}; the data module "
                     "should have refused it at its file and row (the banana, VOC and COCO readers do)"
                 )
         if self.masks and any("masks" not in t for t in targets):
