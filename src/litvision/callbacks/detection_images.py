@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torchvision.utils import draw_segmentation_masks, make_grid
 
-from litvision.callbacks.image_grid import tensorboard_writer
+from litvision.callbacks.image_grid import ValidationGrid
 from litvision.nets.normalization import display_pixels
 from litvision.utils.box_drawing import TRUTH_COLOUR, draw_detections, prediction_colour, to_uint8
 
@@ -44,30 +44,21 @@ def draw_instances(
     return draw_detections(image, boxes, labels, scores, class_names, width=width)
 
 
-class DetectionImages(L.Callback):
+class DetectionImages(ValidationGrid):
     """At each validation (not the sanity check), log `val/detections` for the first `max_images` images
     of the first validation batch: truth on top, predictions scoring at least `score_threshold` below.
     Reads what the task's validation_step returns: {"images", "preds", "targets"} (litvision.tasks.rcnn)."""
+
+    tag = "val/detections"
 
     def __init__(self, max_images: int = 4, score_threshold: float = 0.5, mask_alpha: float = 0.45) -> None:
         self.max_images = max_images
         self.score_threshold = score_threshold
         self.mask_alpha = mask_alpha
 
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        writer = tensorboard_writer(trainer)
-        if writer is None or not isinstance(outputs, Mapping) or "preds" not in outputs:
-            return
+    def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> Tensor | None:
+        if not isinstance(outputs, Mapping) or "preds" not in outputs:
+            return None
         n = self.max_images
         images = [to_uint8(image) for image in display_pixels(outputs["images"][:n].detach().cpu())]
         names = getattr(pl_module, "class_names", [])
@@ -79,5 +70,4 @@ class DetectionImages(L.Callback):
         preds = [
             draw_instances(img, p, names, self.score_threshold, self.mask_alpha) for img, (_, p) in zip(images, cpu)
         ]
-        grid = make_grid(torch.stack(truth + preds), nrow=len(images), padding=2)
-        writer.add_image("val/detections", grid, trainer.global_step)
+        return make_grid(torch.stack(truth + preds), nrow=len(images), padding=2)
