@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def _without_pretrained_downloads(node: Any) -> Any:
-    """Every `weights: imagenet` in the model config set to null: the checkpoint holds all trained
-    weights, so building the net must not fetch ImageNet ones first."""
+    """Every `weights: imagenet` (or `coco`, the R-CNN detectors) in the model config set to null: the
+    checkpoint holds all trained weights, so building the net must not fetch pretrained ones first."""
     if isinstance(node, dict):
         return {
-            k: (None if k == "weights" and v == "imagenet" else _without_pretrained_downloads(v))
+            k: (None if k == "weights" and v in ("imagenet", "coco") else _without_pretrained_downloads(v))
             for k, v in node.items()
         }
     if isinstance(node, list):

@@ -2,13 +2,17 @@
 
     <out>/VOCdevkit/VOC2012/JPEGImages/<id>.jpg
     <out>/VOCdevkit/VOC2012/SegmentationClass/<id>.png        palette PNG, VOC palette, 255 boundaries
+    <out>/VOCdevkit/VOC2012/SegmentationObject/<id>.png       palette PNG: k = the k-th instance, 255 void
     <out>/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val,trainval}.txt
 
 Backgrounds are crops of real photographs; objects are crops of other real photographs pasted through
 shape masks (scikit-image's horse silhouette, ellipses, discs, polygons). Each class has its own
 texture photograph (and shape family), so a class is recognisable from appearance, not from outline
 alone; the background photographs are used for no class. As in VOC, a 255 band marks every object
-boundary and a few objects are "difficult" (all 255). Image sizes vary around the nominal size and
+boundary and a few objects are "difficult" (all 255). SegmentationObject numbers the visible objects 1, 2, ...
+in the order they were pasted (a fully covered one gets no number), with 255 on every instance outline
+(which includes every class outline) and on difficult objects, so each numbered pixel has its
+instance's class in SegmentationClass. Image sizes vary around the nominal size and
 some images are made smaller than a typical crop. The same arguments give byte-identical files.
 
     python -m litvision.data.synth.voc --out data/voc_synth --train 200 --val 60 --height 375 --width 500
@@ -113,11 +117,12 @@ def render_sample(
     photo_scale: float,
     boundary_width: int = 5,
     difficult_fraction: float = 0.05,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One (H, W, 3) uint8 image and its (H, W) uint8 label."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (H, W, 3) uint8 image, its (H, W) uint8 class label and (H, W) uint8 instance label."""
     background = BACKGROUND_PHOTOS[int(rng.integers(len(BACKGROUND_PHOTOS)))]
     image = random_crop(_scaled_photo(background, photo_scale), height, width, rng)
     label = np.zeros((height, width), dtype=np.uint8)
+    objects = np.zeros((height, width), dtype=np.uint8)
     for k in range(int(rng.integers(1, 4))):
         cls = first_class if k == 0 else classes[int(rng.integers(len(classes)))]
         oh = max(4, int(height * rng.uniform(0.3, 0.65)))
@@ -128,8 +133,15 @@ def render_sample(
         image[y : y + oh, x : x + ow][mask] = texture[mask]
         difficult = rng.random() < difficult_fraction
         label[y : y + oh, x : x + ow][mask] = IGNORE_INDEX if difficult else cls.index
+        objects[y : y + oh, x : x + ow][mask] = IGNORE_INDEX if difficult else k + 1
+    objects[boundary_band(objects, boundary_width)] = IGNORE_INDEX
+    visible = [v for v in np.unique(objects).tolist() if v not in (0, IGNORE_INDEX)]
+    renumbered = np.zeros(256, dtype=np.uint8)
+    renumbered[IGNORE_INDEX] = IGNORE_INDEX
+    renumbered[visible] = np.arange(1, len(visible) + 1)
+    objects = renumbered[objects]
     label[boundary_band(label, boundary_width)] = IGNORE_INDEX
-    return image, label
+    return image, label, objects
 
 
 def generate_voc(
@@ -154,7 +166,7 @@ def generate_voc(
     """
     chosen = OBJECT_CLASSES if classes is None else tuple(_object_class(n) for n in classes)
     voc_dir = Path(out) / "VOCdevkit" / "VOC2012"
-    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+    for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "ImageSets/Segmentation"):
         (voc_dir / sub).mkdir(parents=True, exist_ok=True)
     ids = [f"2012_{i:06d}" for i in range(num_train + num_val)]
     photo_scale = height / NOMINAL_HEIGHT
@@ -164,9 +176,10 @@ def generate_voc(
         h = max(8, round(height * scale * rng.uniform(1 - jitter, 1 + jitter)))
         w = max(8, round(width * scale * rng.uniform(1 - jitter, 1 + jitter)))
         first = chosen[i % len(chosen)]  # every class in every split, as evenly as the count allows
-        image, label = render_sample(rng, h, w, chosen, first, photo_scale, boundary_width, difficult_fraction)
+        image, label, objects = render_sample(rng, h, w, chosen, first, photo_scale, boundary_width, difficult_fraction)
         Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{image_id}.jpg", quality=90)
         save_label_png(label, voc_dir / "SegmentationClass" / f"{image_id}.png")
+        save_label_png(objects, voc_dir / "SegmentationObject" / f"{image_id}.png")
     splits = {"train": ids[:num_train], "val": ids[num_train:], "trainval": ids}
     for split, split_ids in splits.items():
         (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{i}\n" for i in split_ids))
