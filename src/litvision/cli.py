@@ -9,7 +9,6 @@ from importlib.resources import files
 import hydra
 from omegaconf import DictConfig
 
-from litvision import run
 from litvision.errors import LitvisionError
 from litvision.utils.resolvers import register_resolvers
 
@@ -27,6 +26,10 @@ def _fail(err: LitvisionError) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train(cfg: DictConfig) -> float | None:
+    # imported here, after Hydra's run-folder callback (litvision.run_dir) accepted the folder: a refused
+    # or unwritable folder is reported before torch and Lightning are even loaded
+    from litvision import run
+
     try:
         metrics = run.train(cfg)
     except LitvisionError as err:
@@ -47,6 +50,8 @@ def predict(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def evaluate(cfg: DictConfig) -> None:
+    from litvision import run
+
     try:
         run.evaluate(cfg)
     except LitvisionError as err:
