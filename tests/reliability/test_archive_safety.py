@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+import litvision
 from litvision.data.download import extract_archive
 from litvision.errors import UnsafeArchiveError
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(litvision.__file__).resolve().parents[1]  # the litvision under test, for another interpreter
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 

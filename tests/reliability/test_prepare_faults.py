@@ -174,6 +174,6 @@ def test_an_unmarked_data_folder_is_refused_with_what_to_delete(tmp_path):
     (root / "bananas_train/images").mkdir(parents=True)
     dm = BananasDataModule(root, download=True, prepare=partial(generate_bananas, **BANANAS), num_workers=0)
     with pytest.raises(
-        DataError, match=rf"{root} holds no finished .*Delete {root} to prepare it again.*download=false"
+        DataError, match=rf"{root} was not completely prepared .*Delete {root} to prepare it again.*download=false"
     ):
         dm.prepare_data()

@@ -12,9 +12,9 @@ from conftest import REPO, run_cli
 from faults import run_unprivileged
 
 from litvision.errors import ConfigError
-from litvision.run_dir import CLAIM_FILE, claim_run_dir, read_claim
 
 TRAIN = str(REPO / "train.py")
+CLAIM_FILE = ".litvision_run"  # litvision.run_dir.CLAIM_FILE, spelled out so these tests also run on older code
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -54,7 +54,7 @@ def test_a_refused_run_leaves_the_earlier_run_byte_identical(tmp_path):
 def test_a_refused_sweep_leaves_the_earlier_sweep_byte_identical(tmp_path):
     sweep = tmp_path / "sweep"
     _earlier_run(sweep / "0")
-    claim_run_dir(sweep, "an earlier sweep")
+    (sweep / CLAIM_FILE).write_text(json.dumps({"run_id": "an earlier sweep"}))
     before = _snapshot(sweep)
     proc = run_cli([TRAIN, "-m", "seed=1,2", f"hydra.sweep.dir={sweep}"], tmp_path, check=False)
     assert "already holds an earlier run" in _one_error_line(proc)
@@ -89,6 +89,8 @@ def test_unwritable_log_and_run_folders_are_one_line(tmp_path, where):
 
 def test_the_same_run_id_joins_its_folder_and_another_is_refused(tmp_path):
     # the contract DDP's extra processes, and later a restarted (pre-empted) run, rely on
+    from litvision.run_dir import claim_run_dir, read_claim
+
     run_id = claim_run_dir(tmp_path / "run")
     assert read_claim(tmp_path / "run")["run_id"] == run_id
     assert claim_run_dir(tmp_path / "run", run_id) == run_id

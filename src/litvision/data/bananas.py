@@ -228,7 +228,7 @@ class BananasDataModule(VisionDataModule):
                 url=self.url,
                 sha1=self.sha1,
                 top=ARCHIVE_FOLDER,
-                what="the banana detection data set",
+                what="banana detection data set",
             )
 
     def _class_names(self, data_dir: Path) -> list[str]:

@@ -21,7 +21,7 @@ def fetch_archive(root: str | Path, url: str, sha1: str | None, top: str | None 
     verified, and its folder becomes `root` (atomically: litvision.data.prepare)."""
     root = Path(root)
     archive = root.parent / url.rsplit("/", 1)[-1]
-    return prepare_archive(archive, root, url=url, sha1=sha1, top=top or root.name, what=f"the data of {archive.name}")
+    return prepare_archive(archive, root, url=url, sha1=sha1, top=top or root.name, what=f"data of {archive.name}")
 
 
 class ImageFolderDataModule(VisionDataModule):

@@ -19,6 +19,17 @@ API (what a data set calls, typically from its DataModule's `prepare_data` when 
     is_prepared(folder) -> bool          the folder carries the marker
     data_lock(path)                      the lock prepare_dir holds for `path` (a context manager)
 
+For example, a new data set's DataModule (with `download=false`, `root` is read as it is):
+
+    def prepare_data(self):
+        if self.download and not is_prepared(self.root):
+            prepare_archive(self.root.parent / "set.zip", self.root, url=URL, sha1=SHA1, top="set")
+
+and its offline generator:
+
+    def generate_set(root, n=100):
+        return prepare_dir(root, lambda work: write_images(work, n), what="generated set")
+
 A data folder without the marker is never taken as prepared: `prepare_dir` refuses a non-empty one with
 an error that names it and says what to do (delete it; or, for a complete copy of one's own, read it
 with data.download=false), and builds into an empty one. A file where the folder should be, and a
@@ -116,9 +127,9 @@ def _remove_left_overs(target: Path) -> None:
 def _refuse_unmarked(target: Path, what: str, hint: str) -> None:
     if target.is_dir() and any(target.iterdir()):
         raise DataError(
-            f"{target} holds no finished {what}: it lacks the completion marker {MARKER} (an interrupted "
-            f"preparation by an older litvision, or files put there by hand). Delete {target} to prepare it "
-            f"again{hint}."
+            f"{target} was not completely prepared ({what}): it lacks the completion marker {MARKER} (an "
+            f"interrupted preparation, one by an older litvision, or files put there by hand). Delete {target} "
+            f"to prepare it again{hint}."
         )
 
 
@@ -133,7 +144,7 @@ def _write_marker(folder: Path, what: str) -> None:
 def prepare_dir(
     target: str | Path,
     build: Callable[[Path], object],
-    what: str = "the data set",
+    what: str = "data set",
     top: str | None = None,
     hint: str = OWN_COPY_HINT,
 ) -> Path:
@@ -178,7 +189,7 @@ def prepare_archive(
 ) -> Path:
     """See the module docstring. The archive is kept (a later preparation needs no download)."""
     archive = Path(os.path.abspath(archive))
-    what = what or f"the data of {archive.name}"
+    what = what or f"data of {archive.name}"
 
     def build(work: Path) -> None:
         for stale in archive.parent.glob(f".{archive.name}.*.part"):  # downloads of killed runs
