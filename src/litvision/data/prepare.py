@@ -87,9 +87,10 @@ def _ensure_parent(target: Path, what: str) -> None:
     for ancestor in (target, *target.parents):
         if ancestor.exists() or ancestor.is_symlink():
             if not ancestor.is_dir():
+                where = "there" if ancestor == target else f"at {target}"
                 raise DataError(
-                    f"{ancestor} is a file, but {what} needs a folder there ({target}): move the file away, or "
-                    "point data.root (or paths.data_dir) at a folder."
+                    f"{ancestor} is a file, but {what} needs a folder {where}: move the file away, or point "
+                    "data.root (or paths.data_dir) at a folder."
                 )
             break
     try:
