@@ -82,8 +82,10 @@ def _unwritable(folder: Path, err: OSError, what: str) -> DataError:
     )
 
 
-def _ensure_parent(target: Path, what: str) -> None:
-    """The folder that will hold `target` exists and nothing in the way is a file."""
+def _ensure_parent(target: Path, what: str) -> list[Path]:
+    """The folder that will hold `target` exists and nothing in the way is a file. Returns the folders
+    it created (removed again if the preparation fails, so a failed first run leaves nothing behind)."""
+    missing = []
     for ancestor in (target, *target.parents):
         if ancestor.exists() or ancestor.is_symlink():
             if not ancestor.is_dir():
@@ -93,10 +95,22 @@ def _ensure_parent(target: Path, what: str) -> None:
                     "data.root (or paths.data_dir) at a folder."
                 )
             break
+        missing.append(ancestor)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise _unwritable(target.parent, err, what) from err
+    return [folder for folder in missing if folder != target]
+
+
+def _remove_created(folders: list[Path], lock: Path) -> None:
+    if folders:  # nobody else knew these folders before this call
+        lock.unlink(missing_ok=True)
+        for folder in folders:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 @contextmanager
@@ -142,6 +156,22 @@ def _write_marker(folder: Path, what: str) -> None:
         os.fsync(f.fileno())
 
 
+def _build_and_publish(target: Path, build: Callable[[Path], object], what: str, top: str | None) -> None:
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=WORK_SUFFIX, dir=target.parent))
+    except OSError as err:
+        raise _unwritable(target.parent, err, what) from err
+    try:
+        build(work)
+        result = work / top if top else work
+        if not result.is_dir():
+            raise DataError(f"preparing {what} for {target} produced no folder {top!r}")
+        _write_marker(result, what)
+        os.rename(result, target)  # target is absent or an empty folder: replaced in one step
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def prepare_dir(
     target: str | Path,
     build: Callable[[Path], object],
@@ -149,31 +179,23 @@ def prepare_dir(
     top: str | None = None,
     hint: str = OWN_COPY_HINT,
 ) -> Path:
-    """See the module docstring. Returns `target` (absolute)."""
-    target = Path(os.path.abspath(target))
+    """See the module docstring. Returns `target`."""
+    target = Path(target)
     if target.is_symlink() and target.is_dir():
         target = target.resolve()  # publish into the folder the link points to, keep the link
     if is_prepared(target):
         return target
-    _ensure_parent(target, what)
-    with data_lock(target, what):
-        if is_prepared(target):  # another process finished it while we waited
-            return target
-        _refuse_unmarked(target, what, hint)
-        _remove_left_overs(target)
-        try:
-            work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=WORK_SUFFIX, dir=target.parent))
-        except OSError as err:
-            raise _unwritable(target.parent, err, what) from err
-        try:
-            build(work)
-            result = work / top if top else work
-            if not result.is_dir():
-                raise DataError(f"preparing {what} for {target} produced no folder {top!r}")
-            _write_marker(result, what)
-            os.rename(result, target)  # target is absent or an empty folder: replaced in one step
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    created = _ensure_parent(target, what)
+    try:
+        with data_lock(target, what):
+            if is_prepared(target):  # another process finished it while we waited
+                return target
+            _refuse_unmarked(target, what, hint)
+            _remove_left_overs(target)
+            _build_and_publish(target, build, what, top)
+    except BaseException:
+        _remove_created(created, _lock_path(target))
+        raise
     log.info("prepared %s in %s", what, target)
     return target
 
@@ -189,7 +211,7 @@ def prepare_archive(
     check: Callable[[Path], None] | None = None,
 ) -> Path:
     """See the module docstring. The archive is kept (a later preparation needs no download)."""
-    archive = Path(os.path.abspath(archive))
+    archive = Path(archive)
     what = what or f"data of {archive.name}"
 
     def build(work: Path) -> None:
