@@ -14,6 +14,9 @@ def _overrides(data_root, epochs):
     return [
         *quick,
         "data.num_workers=2",  # augmentation in worker processes: their seeds must follow the resumed state
+        "data.image_size=32",
+        "data.resize_size=36",
+        "data.batch_size=8",
         "trainer.deterministic=true",
         "debug=limit",  # 3 training and 2 validation batches per epoch
         "test=false",
