@@ -5,7 +5,7 @@ needs GPUs) change what the SSD learns? Same effective batch (32 = 2 x 16), lear
 Runs are interleaved (seed by seed, one mode after the other) so machine load hits both alike. Writes
 experiments/results/ddp_vs_single.{md,json}.
 
-    python experiments/ddp_vs_single.py [--seeds 0 1 2] [--epochs 3] [--val 400]
+    python experiments/ddp_vs_single.py [--seeds 0 1 2] [--epochs 2] [--val 400]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def one_run(mode: str, seed: int, args: argparse.Namespace, data_dir: Path, out:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--val", type=int, default=400, help="validation (= test) images; 1000 training images")
     parser.add_argument("--data-dir", default=None, help="where the generated data goes (default: a temporary folder)")
     args = parser.parse_args()
