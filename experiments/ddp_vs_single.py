@@ -58,25 +58,14 @@ def one_run(mode: str, seed: int, args: argparse.Namespace, data_dir: Path, out:
     return {"mode": mode, "seed": seed, "seconds": round(seconds, 1), **{k: float(found[k]) for k in METRICS}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--val", type=int, default=400, help="validation (= test) images; 1000 training images")
-    parser.add_argument("--data-dir", default=None, help="where the generated data goes (default: a temporary folder)")
-    args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ddp_vs_single_"))
-    data_dir = Path(args.data_dir) if args.data_dir else tmp / "data"
-    rows = []
-    for seed in args.seeds:
-        for mode in MODES:
-            rows.append(one_run(mode, seed, args, data_dir, tmp / f"{mode.split(',')[0].replace(' ', '_')}_{seed}"))
-            print(json.dumps(rows[-1]), flush=True)
-
-    def stat(mode: str, key: str) -> str:
+def write_report(args: argparse.Namespace, rows: list[dict]) -> None:
+    def stat(mode: str, key: str, digits: int = 4) -> str:
         values = [r[key] for r in rows if r["mode"] == mode]
-        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}"
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
 
+    single, ddp = (sorted((r for r in rows if r["mode"] == m), key=lambda r: r["seed"]) for m in MODES)
+    paired = [d["test/mAP_50"] - s["test/mAP_50"] for s, d in zip(single, ddp)]
     lines = [
         "# DDP on two CPU processes vs one process (ssd_bananas_synth)",
         "",
@@ -89,8 +78,12 @@ def main() -> None:
         "|---|" + "---|" * (len(METRICS) + 1),
     ]
     for mode in MODES:
-        lines.append(f"| {mode} | " + " | ".join(stat(mode, k) for k in (*METRICS, "seconds")) + " |")
+        lines.append(f"| {mode} | " + " | ".join(stat(mode, k) for k in METRICS) + f" | {stat(mode, 'seconds', 0)} |")
     lines += [
+        "",
+        "DDP minus one process, test/mAP_50, seed by seed: "
+        + ", ".join(f"{d:+.4f}" for d in paired)
+        + f" (mean {statistics.mean(paired):+.4f}).",
         "",
         "Per run:",
         "",
@@ -98,7 +91,7 @@ def main() -> None:
         "|---|---|" + "---|" * (len(METRICS) + 1),
     ]
     lines += [
-        f"| {r['mode']} | {r['seed']} | " + " | ".join(f"{r[k]:.4f}" for k in METRICS) + f" | {r['seconds']} |"
+        f"| {r['mode']} | {r['seed']} | " + " | ".join(f"{r[k]:.4f}" for k in METRICS) + f" | {r['seconds']:.0f} |"
         for r in rows
     ]
     text = "\n".join(lines)
@@ -106,6 +99,28 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ddp_vs_single.md").write_text(text + "\n")
     (RESULTS / "ddp_vs_single.json").write_text(json.dumps({"args": vars(args), "runs": rows}, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--val", type=int, default=400, help="validation (= test) images; 1000 training images")
+    parser.add_argument("--data-dir", default=None, help="where the generated data goes (default: a temporary folder)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the saved JSON")
+    args = parser.parse_args()
+    if args.report_only:
+        saved = json.loads((RESULTS / "ddp_vs_single.json").read_text())
+        return write_report(argparse.Namespace(**saved["args"]), saved["runs"])
+    tmp = Path(tempfile.mkdtemp(prefix="ddp_vs_single_"))
+    data_dir = Path(args.data_dir) if args.data_dir else tmp / "data"
+    rows = []
+    for seed in args.seeds:
+        for mode in MODES:
+            rows.append(one_run(mode, seed, args, data_dir, tmp / f"{mode.split(',')[0].replace(' ', '_')}_{seed}"))
+            print(json.dumps(rows[-1]), flush=True)
+
+    write_report(args, rows)
 
 
 if __name__ == "__main__":
