@@ -4,6 +4,7 @@ litvision.predict."""
 from __future__ import annotations
 
 import logging
+import warnings
 from importlib.resources import files
 
 import hydra
@@ -17,6 +18,9 @@ CONFIG_DIR = str(files("litvision") / "conf")
 log = logging.getLogger("litvision")
 
 register_resolvers()
+# conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names and hold every key, so they work
+# whether or not Hydra still validates them against its schemas of the same name (deprecated, warned)
+warnings.filterwarnings("ignore", message=r"[\s\S]*is validated against ConfigStore schema with the same name")
 
 
 def _fail(err: LitvisionError) -> None:
@@ -26,8 +30,8 @@ def _fail(err: LitvisionError) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train(cfg: DictConfig) -> float | None:
-    # imported here, after Hydra's run-folder callback (litvision.run_dir) accepted the folder: a refused
-    # or unwritable folder is reported before torch and Lightning are even loaded
+    # imported here: the launching process of a sweep (submitit, Optuna) needs no torch, and a refused
+    # run folder (litvision.run_dir, a Hydra callback) is reported before torch is even loaded
     from litvision import run
 
     try:

@@ -17,7 +17,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
+from litvision import cluster
 from litvision.errors import ConfigError, LitvisionError
+from litvision.requeue import requeued_checkpoint
 from litvision.run_dir import RUN_ID_ENV, claim_run_dir, is_launching_process
 from litvision.utils.checkpoints import verify_checkpoint
 
@@ -61,6 +63,7 @@ def claim_output_dir(output_dir: str | Path) -> Path:
 
 
 def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    cluster.join_job()
     claim_output_dir(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build(cfg.data)
@@ -71,6 +74,7 @@ def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule
     if not loggers:  # logger=none: nothing to monitor learning rates into (Lightning would refuse)
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    cluster.check_process_launch(trainer)
     return datamodule, model, trainer
 
 
@@ -116,7 +120,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        ckpt_path = cfg.get("ckpt_path")
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer)
         if ckpt_path:
             verify_checkpoint(ckpt_path, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
