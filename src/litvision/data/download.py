@@ -1,6 +1,6 @@
-"""Downloads with checksum verification (SHA-1 as the seeds publish, or MD5 as CIFAR-10 does).
+"""Downloads with checksum verification (SHA-1 as d2l publishes, or MD5 as CIFAR-10 does).
 
-Hand-written rather than torchvision.datasets.utils: the seeds publish SHA-1 (torchvision checks MD5),
+Hand-written rather than torchvision.datasets.utils: d2l publishes SHA-1 (torchvision checks MD5),
 a download must never appear under its final name unverified, and two processes downloading the same
 file at once must not write into one temporary file. Data folders are made from downloads by
 litvision.data.prepare (prepare_archive); extraction is litvision.data.archive.
