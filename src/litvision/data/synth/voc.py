@@ -21,7 +21,6 @@ some images are made smaller than a typical crop. The same arguments give byte-i
 from __future__ import annotations
 
 import argparse
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -30,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from litvision.data.prepare import prepare_dir
 from litvision.data.synth.photos import load_photo, random_crop
 from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, save_label_png
-from litvision.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -187,19 +186,9 @@ def generate_voc(
 
 
 def export_voc_synth(root: str | Path, **kwargs) -> Path:
-    """`generate_voc(root, **kwargs)` written into a temporary sibling folder and renamed into place, so an
-    interrupted generation never looks like a complete data set (the `prepare` of data=voc_synth)."""
-    root = Path(root)
-    if root.is_dir() and any(root.iterdir()):
-        raise DataError(
-            f"{root} exists but holds no generated VOC data set; empty it, or point data.root at a new folder"
-        )
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    generate_voc(partial, **kwargs)
-    if root.is_dir():
-        root.rmdir()
-    partial.rename(root)
+    """`generate_voc(root, **kwargs)`, atomic (litvision.data.prepare): written beside `root` and renamed into
+    place when complete (the `prepare` of data=voc_synth). Returns the VOC2012 folder."""
+    root = prepare_dir(root, lambda work: generate_voc(work, **kwargs), what="generated VOC-format data")
     return root / "VOCdevkit" / "VOC2012"
 
 
@@ -227,19 +216,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--difficult-fraction", type=float, default=0.05, help="objects labelled 255 entirely")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    voc_dir = generate_voc(
+    voc_dir = export_voc_synth(
         args.out,
-        args.train,
-        args.val,
-        args.height,
-        args.width,
-        args.jitter,
-        args.small_fraction,
-        args.small_scale,
-        args.classes,
-        args.boundary_width,
-        args.difficult_fraction,
-        args.seed,
+        num_train=args.train,
+        num_val=args.val,
+        height=args.height,
+        width=args.width,
+        jitter=args.jitter,
+        small_fraction=args.small_fraction,
+        small_scale=args.small_scale,
+        classes=args.classes,
+        boundary_width=args.boundary_width,
+        difficult_fraction=args.difficult_fraction,
+        seed=args.seed,
     )
     print(f"wrote {args.train} train + {args.val} val images to {voc_dir}")
 
