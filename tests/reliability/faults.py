@@ -135,3 +135,18 @@ class Child:
     def stop_if_running(self) -> None:
         if self.proc.poll() is None:
             self.kill()
+
+
+def run_two_at_once(spawn, call: str, kwargs: dict, root: Path) -> None:
+    """`call(root=root, **kwargs)` in two children, the second started while the first is paused in
+    the middle of writing: both must succeed, the second having waited on the data lock."""
+    first = spawn(call, {"root": str(root), **kwargs}, match=root.name, after_files=5, pause=True)
+    assert first.wait_for("STOPPED")
+    second = spawn(call, {"root": str(root), **kwargs}, match=root.name, after_files=3, pause=True)
+    at = second.wait_for("STOPPED", "LOG waiting for another process")
+    first.resume()
+    if at.startswith("STOPPED"):  # the second one was not held back: let it run into the first one's data
+        second.resume()
+    (rc1, out1), (rc2, out2) = first.finish(), second.finish()
+    assert rc1 == 0 and rc2 == 0, out1[-2000:] + out2[-2000:]
+    assert at.startswith("LOG waiting")  # it waited on the lock, then used the first one's data

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from faults import Child, can_meet_permissions, run_unprivileged
+from faults import can_meet_permissions, run_two_at_once, run_unprivileged
 
 from litvision.data.banana_csv import read_banana_split
 from litvision.data.bananas import BananasDataModule
@@ -26,19 +26,6 @@ GENERATORS = {
     "bananas": ("litvision.data.synth.bananas:generate_bananas", BANANAS),
     "voc": ("litvision.data.synth.voc:export_voc_synth", VOC),
 }
-
-
-@pytest.fixture
-def spawn():
-    children: list[Child] = []
-
-    def start(*args, **kwargs) -> Child:
-        children.append(Child(*args, **kwargs))
-        return children[-1]
-
-    yield start
-    for child in children:
-        child.stop_if_running()
 
 
 def _check_complete(kind: str, root: Path) -> None:
@@ -62,16 +49,7 @@ def test_two_runs_generating_the_same_data_at_once_both_get_the_complete_set(tmp
     # finding 1: the second run used to delete the first one's fixed `<root>.partial` and write into it
     call, args = GENERATORS[kind]
     root = tmp_path / "racedata"
-    first = spawn(call, {"root": str(root), **args}, match="racedata", after_files=5, pause=True)
-    assert first.wait_for("STOPPED")
-    second = spawn(call, {"root": str(root), **args}, match="racedata", after_files=3, pause=True)
-    at = second.wait_for("STOPPED", "LOG waiting for another process")
-    first.resume()
-    if at.startswith("STOPPED"):  # the second one was not held back: let it run into the first one's data
-        second.resume()
-    (rc1, out1), (rc2, out2) = first.finish(), second.finish()
-    assert rc1 == 0 and rc2 == 0, out1[-2000:] + out2[-2000:]
-    assert at.startswith("LOG waiting")  # it waited on the lock, then used the first one's data
+    run_two_at_once(spawn, call, args, root)
     _check_complete(kind, root)
     assert not _left_overs(tmp_path)
 

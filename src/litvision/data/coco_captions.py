@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,7 @@ from litvision.data.base import split_indices
 from litvision.data.caption_datasets import CaptionSplit
 from litvision.data.caption_features import cache_path, cached_features
 from litvision.data.captioning import CaptioningDataModule
-from litvision.data.download import download_and_extract
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.data.vocabulary import Vocabulary, tokenize
 from litvision.errors import ConfigError, DataError
 from litvision.nets.caption_encoder import encoder_description
@@ -147,9 +150,22 @@ def read_scenes(path: Path) -> dict[str, dict] | None:
 
 
 def fetch_coco(root: Path, urls: Mapping[str, str] = COCO_URLS) -> None:
-    """Download COCO 2014's caption annotations and images (19 GB) and Karpathy's split files into root."""
-    for url in urls.values():
-        download_and_extract(url, None, root, root)
+    """Download COCO 2014's caption annotations and images (19 GB) and Karpathy's split files into root,
+    each archive through litvision.data.prepare (annotations/, train2014/, val2014/ and
+    caption_datasets/ each appear complete, or not at all). Karpathy's dataset_coco.json is copied
+    into root last, in one step: the data module takes that file as the sign that the set is there."""
+    root = Path(root)
+    for name, url in urls.items():
+        archive = root / url.rsplit("/", 1)[-1]
+        if name != "karpathy":
+            prepare_archive(archive, root / name, url=url, top=name, what=f"COCO 2014 {name}")
+    karpathy = urls["karpathy"]
+    splits = prepare_archive(root / karpathy.rsplit("/", 1)[-1], root / "caption_datasets", url=karpathy)
+    if not (root / "dataset_coco.json").is_file():
+        fd, part = tempfile.mkstemp(prefix=".dataset_coco.json.", suffix=".partial", dir=root)
+        os.close(fd)
+        shutil.copyfile(splits / "dataset_coco.json", part)
+        os.replace(part, root / "dataset_coco.json")
 
 
 class CaptionImagesDataModule(CaptioningDataModule):
@@ -201,13 +217,16 @@ class CaptionImagesDataModule(CaptioningDataModule):
         return self.root / (self.split_file if self.layout == "karpathy" else self.annotations["train"])
 
     def prepare_data(self) -> None:
-        if not self._marker().is_file():
+        if self.prepare is not None and self.download:  # generated: only a folder litvision finished is read
+            if not is_prepared(self.root):
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+        elif not self._marker().is_file():
             if not self.download:
                 raise DataError(
                     f"no caption data under {self.root}: {self._marker()} does not exist; set data.download=true "
                     "or point data.root at a copy"
                 )
-            (self.prepare or fetch_coco)(self.root)
+            fetch_coco(self.root)
         for name, images in self._read_images().items():
             self._features(name, images)  # computed here, once, on the first process
 
