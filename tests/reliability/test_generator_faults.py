@@ -12,19 +12,23 @@ from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
+import faults
 import numpy as np
 import pytest
-from faults import run_two_at_once
+from faults import run_two_at_once, zip_tree
 
 from litvision.callbacks.export_checkpoint import ExportCheckpoint
 from litvision.data import caption_features
 from litvision.data.coco_captions import CaptionImagesDataModule
 from litvision.data.coco_instances import COCOInstanceDataModule
+from litvision.data.cs231n_captions import CS231nCaptioningDataModule
 from litvision.data.mnist import MNISTDataModule
 from litvision.data.synth.captions import generate_captions
 from litvision.data.synth.coco import export_voc_synth_as_coco
 from litvision.data.synth.digits import export_digits
 from litvision.errors import DataError
+
+spawn = faults.spawn  # the fixture
 
 CAPTIONS = dict(num_train=4, num_val=2, num_test=2, image_size=64, captions_per_image=2, cs231n=False, seed=1)
 DIGITS = dict(image_size=12, seed=1)
@@ -178,3 +182,26 @@ def test_a_classifier_export_never_overwrites_one_another_run_exported_meanwhile
     assert target.read_bytes() == b"checkpoint 1"
     assert "kept" in caplog.text and "run2.ckpt" in caplog.text
     assert sorted(p.name for p in target.parent.iterdir()) == ["digits_28px.ckpt"]
+
+
+def test_a_killed_cs231n_extraction_is_redone_not_read(tmp_path, spawn, caption_root):
+    # coco_captioning.zip used to be extracted straight into data.root: a kill left a folder read as complete
+    archive = tmp_path / "served/coco_captioning.zip"
+    archive.parent.mkdir()
+    sha1 = zip_tree(caption_root / "coco_captioning", archive, "coco_captioning")
+    root = tmp_path / "data/cs231n"
+    kwargs = {"root": str(root), "download": True, "url": archive.as_uri(), "sha1": sha1}
+    child = spawn(
+        "litvision.data.cs231n_captions:CS231nCaptioningDataModule",
+        kwargs,
+        match="/coco_captioning/",
+        method="prepare_data",
+        after_files=3,
+    )
+    assert child.wait_for("STOPPED")
+    child.kill()
+    dm = CS231nCaptioningDataModule(**kwargs)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.splits["train"].num_images == 50
+    assert not _left_overs(tmp_path / "data")
