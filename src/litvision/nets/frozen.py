@@ -9,6 +9,7 @@ by its configuration, not by the checkpoint).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -16,6 +17,10 @@ import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 
 from litvision.errors import ConfigError
+
+# A frozen network is in eval mode on purpose (FrozenNet.train keeps it there); Lightning would warn
+# about its modules (a PossibleUserWarning) at the start of every fit of a task that holds one.
+warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", UserWarning)
 
 
 class FrozenNet(nn.Module):
