@@ -22,8 +22,10 @@ from torchvision.transforms import v2
 
 from litvision import run
 from litvision.data.bananas import BananasDataModule, collate_detection
+from litvision.data.predict_images import PredictInputs
 from litvision.data.synth.bananas import generate_bananas
 from litvision.errors import CheckpointMismatchError
+from litvision.predict import run_prediction
 from litvision.tasks.detection import DetectionTask
 
 FAST = [
@@ -217,14 +219,14 @@ def test_wrong_class_or_wrong_place_gives_map_0():
     assert elsewhere["val/class_err"] == pytest.approx(4 / 6)
 
 
-# ------------------------------------------------------------------ predict_files
+# ------------------------------------------------------------------ prediction on image files
 def test_predict_files_writes_boxes_in_each_image_pixels(tmp_path):
     # anchor 0 scores 0.99+ for class 1 ("cat"), anchor 2 (the whole input) 0.3-ish for class 0, below the
     # drawing threshold but in the JSON
     logits = torch.tensor([[[0.0, 0.0, 10.0], [10.0, 0.0, 0.0], [0.0, 0.5, 0.0]]])
     task = fixed_task(logits, draw_score_threshold=0.5).eval()
     task.class_names = ["dog", "cat"]
-    dm = BananasDataModule(root=tmp_path, num_classes=2, test_transforms=v2.Resize([32, 32]))
+    dm = BananasDataModule(root=tmp_path, num_classes=2, test_transforms=v2.Resize([32, 32]), num_workers=0)
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.fromarray(np.full((100, 200, 3), 90, np.uint8)).save(inputs / "wide.png")
@@ -232,9 +234,8 @@ def test_predict_files_writes_boxes_in_each_image_pixels(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     files = sorted(inputs.iterdir())
-    with torch.inference_mode():
-        results = task.predict_files(files, dm, out)
-    assert json.loads((out / "detections.json").read_text()) == results
+    results = run_prediction(task, dm, PredictInputs(files=files), out, device="cpu").records
+    assert json.loads((out / "predictions.json").read_text()) == results
     tall, wide = results
     assert (wide["width"], wide["height"]) == (200, 100) and (tall["width"], tall["height"]) == (40, 80)
     best = wide["detections"][0]
@@ -254,11 +255,14 @@ def test_predict_maps_boxes_back_through_a_crop(tmp_path):
     # a pipeline that crops: the input shows the middle 100x100 of a 200x100 image, resized to 50x50
     logits = torch.tensor([[[0.0, 10.0], [10.0, 0.0], [10.0, 0.0]]])
     task = fixed_task(logits).eval()
-    dm = BananasDataModule(root=tmp_path, test_transforms=v2.Compose([v2.CenterCrop(100), v2.Resize([50, 50])]))
+    dm = BananasDataModule(
+        root=tmp_path, test_transforms=v2.Compose([v2.CenterCrop(100), v2.Resize([50, 50])]), num_workers=0
+    )
     Image.fromarray(np.zeros((100, 200, 3), np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "out").mkdir()
-    with torch.inference_mode():
-        (result,) = task.predict_files([tmp_path / "a.png"], dm, tmp_path / "out")
+    (result,) = run_prediction(
+        task, dm, PredictInputs(files=[tmp_path / "a.png"]), tmp_path / "out", device="cpu"
+    ).records
     # anchor 0 = [0.1, 0.1, 0.5, 0.5] of the crop -> x 50 + 10..50, y 10..50 of the image
     assert result["detections"][0]["box"] == pytest.approx([60.0, 10.0, 100.0, 50.0])
 
@@ -269,7 +273,7 @@ def test_predict_command_from_the_checkpoint_alone(synth_run, tmp_path):
     images = next((synth_run["data"] / "bananas_synth").iterdir()) / "bananas_val" / "images"
     run_cli([str(REPO / "predict.py"), f"ckpt_path={best}", f"input={images}"], tmp_path)
     (out_dir,) = (tmp_path / "outputs/predict/runs").iterdir()
-    results = json.loads((out_dir / "detections.json").read_text())
+    results = json.loads((out_dir / "predictions.json").read_text())
     assert [Path(r["file"]).name for r in results] == sorted(p.name for p in images.iterdir())
     for r in results:
         assert (r["width"], r["height"]) == (64, 64)

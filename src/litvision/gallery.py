@@ -17,7 +17,7 @@ from torchvision.utils import make_grid, save_image
 
 from litvision.data.images import load_image
 from litvision.errors import ConfigError, LitvisionError
-from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
+from litvision.nets.normalization import display_pixels
 
 AUGMENT_DIR = Path(__file__).resolve().parent / "conf" / "augment"
 
@@ -26,7 +26,7 @@ def available_pipelines() -> list[str]:
     return sorted(p.stem for p in AUGMENT_DIR.glob("*.yaml"))
 
 
-def load_pipeline(name: str, image_size: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Transform:
+def load_pipeline(name: str, image_size: int = 224) -> v2.Transform:
     """Instantiate conf/augment/<name>.yaml; `${data.*}` references get the values given here."""
     path = AUGMENT_DIR / f"{name}.yaml"
     if not path.is_file():
@@ -36,20 +36,11 @@ def load_pipeline(name: str, image_size: int = 224, mean=IMAGENET_MEAN, std=IMAG
             "data": {
                 "image_size": image_size,
                 "resize_size": round(image_size * 8 / 7),
-                "mean": list(mean),
-                "std": list(std),
             }
         }
     )
     context.pipeline = OmegaConf.load(path)
     return hydra.utils.instantiate(context.pipeline)
-
-
-def _as_display_tensor(out, normalize: v2.Normalize | None) -> torch.Tensor:
-    img = v2.functional.to_dtype(v2.functional.to_image(out), torch.float32, scale=True)
-    if normalize is not None:  # undo the pipeline's normalisation for display
-        img = img * torch.tensor(normalize.std).view(-1, 1, 1) + torch.tensor(normalize.mean).view(-1, 1, 1)
-    return img.clamp(0, 1)
 
 
 def augmentation_grid(
@@ -58,9 +49,8 @@ def augmentation_grid(
     torch.manual_seed(seed)
     image = load_image(image_path)
     transform = load_pipeline(pipeline, image_size)
-    steps = transform.transforms if isinstance(transform, v2.Compose) else [transform]
-    normalize = next((t for t in steps if isinstance(t, v2.Normalize)), None)
-    views = [_as_display_tensor(transform(image), normalize) for _ in range(n)]
+    # the pipelines give uint8 images (or PIL images for the geometry-only presets)
+    views = [display_pixels(v2.functional.to_image(transform(image))) for _ in range(n)]
     size = max(v.shape[-2] for v in views), max(v.shape[-1] for v in views)
     views = [v2.functional.center_crop(v, list(size)) for v in views]  # pad to a common size
     return make_grid(views, nrow=cols, padding=4, pad_value=1.0)

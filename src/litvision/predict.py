@@ -1,9 +1,9 @@
 """`python predict.py ckpt_path=<file> input=<image or folder>`: run a trained checkpoint on image files.
 
-The checkpoint carries the run's composed config, so no experiment needs naming: the task and its
-data module's preprocessing are rebuilt from it, the weights loaded, and the task's
-`predict_files(files, datamodule, out_dir)` writes its outputs (JSON, annotated images, masks) into
-this run's folder.
+The checkpoint carries the run's composed config, so no experiment needs naming: the task and its data
+module are rebuilt from it and the weights loaded; `Trainer.predict` runs the task on the files (prepared
+by the data module's `predict_transform`) and the writer the task names (`prediction_writer`, a
+litvision.callbacks.prediction_writer.PredictionWriter) writes its outputs into this run's folder.
 """
 
 from __future__ import annotations
@@ -12,28 +12,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
+import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from litvision.data.images import IMAGE_SUFFIXES
+from litvision.callbacks.prediction_writer import PredictionWriter, build_writer
+from litvision.data.predict_images import PredictInputs, scan_inputs
 from litvision.errors import ConfigError, DataError
 from litvision.run import build, claim_output_dir
 from litvision.utils.checkpoints import load_litvision_checkpoint
 
 log = logging.getLogger(__name__)
-
-
-def list_images(path: str | Path) -> list[Path]:
-    """`path` itself if it is a file, else the image files directly in the folder (sorted)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if files:
-            return files
-        raise DataError(f"folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-    raise DataError(f"input {path} does not exist: pass an image file or a folder of images")
 
 
 def _without_pretrained_downloads(node: Any) -> Any:
@@ -49,7 +37,52 @@ def _without_pretrained_downloads(node: Any) -> Any:
     return node
 
 
+def _accelerator(device: str) -> dict:
+    """`device` (auto, cpu, cuda, cuda:N) as Trainer arguments."""
+    if device == "auto":
+        return {"accelerator": "auto", "devices": 1}
+    if device == "cpu":
+        return {"accelerator": "cpu", "devices": 1}
+    kind, _, index = str(device).partition(":")
+    if kind in ("cuda", "gpu"):
+        return {"accelerator": "gpu", "devices": [int(index)] if index else 1}
+    raise ConfigError(f"device={device!r}: use auto, cpu, cuda or cuda:<index>")
+
+
+def run_prediction(
+    task: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    inputs: PredictInputs,
+    out_dir: Path,
+    options: dict | None = None,
+    batch_size: int = 1,
+    device: str = "auto",
+) -> PredictionWriter:
+    """`Trainer.predict` of `task` on `inputs.files` (through the data module's predict_transform) with the
+    writer the task names, built with `options`; returns the writer (its records are the JSON's)."""
+    writer_target = getattr(task, "prediction_writer", None)
+    if writer_target is None:
+        raise ConfigError(f"{type(task).__name__} has no prediction on image files")
+    writer = build_writer(writer_target, out_dir, options or {})
+    writer.failed = list(inputs.failed)
+    datamodule.set_predict_files(inputs.files, batch_size=batch_size)
+    trainer = L.Trainer(
+        **_accelerator(device),
+        logger=False,
+        callbacks=[writer],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=out_dir,
+    )
+    if inputs.files:
+        trainer.predict(task, dataloaders=datamodule.predict_dataloader(), return_predictions=False)
+    else:
+        writer.on_predict_end(trainer, task)
+    return writer
+
+
 def predict(cfg: DictConfig) -> list[dict]:
+    """Predict on the files of cfg.input; returns the JSON records (failed inputs included)."""
     out_dir = claim_output_dir(cfg.paths.output_dir)
     ckpt = load_litvision_checkpoint(cfg.ckpt_path)
     run_cfg = ckpt["litvision"].get("config")
@@ -57,17 +90,25 @@ def predict(cfg: DictConfig) -> list[dict]:
         raise ConfigError(f"checkpoint {cfg.ckpt_path} carries no run config; evaluate it with eval.py instead")
     run_cfg = OmegaConf.create({**run_cfg, "model": _without_pretrained_downloads(run_cfg["model"])})
     model = build(run_cfg.model)
-    if not hasattr(model, "predict_files"):
-        raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no file prediction")
+    if getattr(model, "prediction_writer", None) is None:
+        raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
     model.load_state_dict(ckpt["state_dict"])
     model.on_load_checkpoint(ckpt)
-    device = torch.device(
-        "cuda" if cfg.device == "auto" and torch.cuda.is_available() else "cpu" if cfg.device == "auto" else cfg.device
+    inputs = scan_inputs(cfg.input)
+    for failure in inputs.failed:
+        log.warning("skipped %s", failure["error"])
+    options = OmegaConf.to_container(cfg.get("predict") or {})
+    writer = run_prediction(model, build(run_cfg.data), inputs, out_dir, options, int(cfg.batch_size), cfg.device)
+    log.info(
+        "Predictions for %d image(s) written to %s%s%s",
+        len(inputs.files),
+        out_dir.resolve(),
+        f"; {len(inputs.failed)} could not be read" if inputs.failed else "",
+        f"; {inputs.skipped} non-image file(s) skipped" if inputs.skipped else "",
     )
-    model.to(device).eval()
-    datamodule = build(run_cfg.data)
-    files = list_images(cfg.input)
-    with torch.inference_mode():
-        results = model.predict_files(files, datamodule, out_dir)
-    log.info("Predictions for %d image(s) written to %s", len(files), out_dir.resolve())
-    return results
+    if inputs.failed:
+        raise DataError(
+            f"{len(inputs.failed)} of {len(inputs.failed) + len(inputs.files)} input image(s) could not be read "
+            f"(listed in {out_dir / writer.json_name}); the others were predicted"
+        )
+    return writer.records + writer.failed

@@ -59,7 +59,7 @@ def test_every_registered_backbone_builds():
 
 def test_cifar_resnet18_matches_the_seeds_architecture():
     net = cifar_resnet18(num_classes=10, in_channels=1)
-    stem = net[0][0]
+    stem = net[1][0]  # after the input normalisation (uint8 -> [0, 1])
     assert (stem.in_channels, stem.kernel_size, stem.stride) == (1, (3, 3), (1, 1))
     assert not any(isinstance(m, nn.MaxPool2d) for m in net.modules())
     assert net(torch.rand(2, 1, 32, 32)).shape == (2, 10)

@@ -8,11 +8,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from litvision.data.base import VisionDataModule
+from litvision.data.predict_images import PredictInputs
 from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError
 from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from litvision.nets.fcn import FCN
-from litvision.tasks.segmentation import SegmentationTask, output_stems, segmentation_metrics
+from litvision.predict import run_prediction
+from litvision.tasks.segmentation import SegmentationTask, segmentation_metrics
 
 SGD = partial(torch.optim.SGD, lr=0.01)
 
@@ -123,7 +126,13 @@ def test_identity_names_the_backbone():
     }
 
 
-# --- predict_files -----------------------------------------------------------------------------------
+# --- prediction on image files ------------------------------------------------------------------------
+
+
+def _predict(task, files, out):
+    """predict.py's path without a checkpoint: Trainer.predict with the task's writer."""
+    writer = run_prediction(task, VisionDataModule(num_workers=0), PredictInputs(files=files), out, device="cpu")
+    return writer.records
 
 
 def _photo(path, size):
@@ -139,8 +148,7 @@ def test_predict_files_writes_full_size_colourised_masks(tmp_path, predict_max_s
     inputs.mkdir(), out.mkdir()
     files = [_photo(inputs / "cat.jpg", (90, 70)), _photo(inputs / "cat.png", (33, 51))]  # (W, H), same stem
     task = _task(predict_max_side=predict_max_side)
-    with torch.inference_mode():
-        results = task.predict_files(files, None, out)
+    results = _predict(task, files, out)
     assert json.loads((out / "predictions.json").read_text()) == results
     for path, result, (w, h) in zip(files, results, [(90, 70), (33, 51)]):
         assert result["file"] == str(path) and (result["height"], result["width"]) == (h, w)
@@ -159,10 +167,10 @@ def test_predict_files_writes_full_size_colourised_masks(tmp_path, predict_max_s
                 assert np.array_equal(indices, task(image[None]).argmax(1)[0].numpy())
     assert {p.name for p in out.iterdir()} == {
         "predictions.json",
-        "cat_jpg_mask.png",
-        "cat_jpg_overlay.png",
-        "cat_png_mask.png",
-        "cat_png_overlay.png",
+        "cat_mask.png",
+        "cat_overlay.png",
+        "cat_2_mask.png",
+        "cat_2_overlay.png",
     }
 
 
@@ -180,16 +188,9 @@ def test_overlay_leaves_background_as_is_and_blends_classes(tmp_path):
 
     task = SegmentationTask(HalfCat(), 21, SGD)
     task.class_names = list(VOC_CLASSES)
-    result = task.predict_files([path], None, tmp_path)[0]
+    result = _predict(task, [path], tmp_path)[0]
     photo = np.asarray(Image.open(path).convert("RGB")).astype(float)
     overlay = np.asarray(Image.open(result["overlay"])).astype(float)
     assert np.array_equal(overlay[:, :20], photo[:, :20])
     np.testing.assert_allclose(overlay[:, 20:], np.round(0.5 * photo[:, 20:] + 0.5 * VOC_PALETTE[8]), atol=0.51)
     assert result["class_fractions"] == {"background": 0.5, "cat": 0.5}
-
-
-def test_output_stems_are_distinct():
-    from pathlib import Path
-
-    files = [Path("a/x.jpg"), Path("a/x.png"), Path("a/y.jpg")]
-    assert output_stems(files) == ["x_jpg", "x_png", "y"]

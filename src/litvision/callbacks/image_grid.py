@@ -9,6 +9,8 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
+from litvision.nets.normalization import display_pixels
+
 
 def tensorboard_writer(trainer: L.Trainer):
     """The SummaryWriter of the run's TensorBoard logger, or None when TensorBoard is not in use."""
@@ -18,20 +20,9 @@ def tensorboard_writer(trainer: L.Trainer):
     return None
 
 
-def denormalize(trainer: L.Trainer, images: torch.Tensor) -> torch.Tensor:
-    """Images as the net sees them -> [0, 1] for display. uint8 batches (normalised later, on the
-    device) are only rescaled."""
-    if images.dtype == torch.uint8:
-        return images.float() / 255
-    datamodule = trainer.datamodule
-    if datamodule is not None and hasattr(datamodule, "denormalize"):
-        return datamodule.denormalize(images)
-    return images.clamp(0, 1)
-
-
 class AugmentedBatchGrid(L.Callback):
-    """At the first training step, log up to `max_images` images of the batch (after augmentation,
-    de-normalised) as `train/augmented_batch`. Works for any batch whose first element is the image
+    """At the first training step, log up to `max_images` images of the batch (after augmentation)
+    as `train/augmented_batch`. Works for any batch whose first element is the image
     tensor (classification, detection, segmentation)."""
 
     def __init__(self, max_images: int = 32, nrow: int = 8) -> None:
@@ -48,5 +39,5 @@ class AugmentedBatchGrid(L.Callback):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         if writer is None or not torch.is_tensor(images) or images.dim() != 4:
             return
-        images = denormalize(trainer, images[: self.max_images].detach().cpu()).float()
+        images = display_pixels(images[: self.max_images].detach().cpu())
         writer.add_image("train/augmented_batch", make_grid(images, nrow=self.nrow, padding=2), trainer.global_step)

@@ -8,8 +8,9 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid
 
-from litvision.callbacks.image_grid import denormalize, tensorboard_writer
+from litvision.callbacks.image_grid import tensorboard_writer
 from litvision.data.voc_labels import VOC_PALETTE
+from litvision.nets.normalization import display_pixels
 
 
 def colorize_batch(labels: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
@@ -43,7 +44,7 @@ class SegmentationPredictionGrid(L.Callback):
             return
         n = self.max_images
         palette = torch.as_tensor(getattr(trainer.datamodule, "palette", VOC_PALETTE))
-        images = denormalize(trainer, batch[0][:n].detach().cpu()).float()
+        images = display_pixels(batch[0][:n].detach().cpu())
         preds = colorize_batch(outputs["preds"][:n].detach().cpu(), palette)
         labels = colorize_batch(batch[1][:n].detach().cpu(), palette)
         grid = make_grid(torch.cat([images, preds, labels]), nrow=len(images), padding=2)

@@ -179,12 +179,10 @@ class BananasDataModule(VisionDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         image_size: int = 256,
-        mean: Sequence[float] = (0.0, 0.0, 0.0),
-        std: Sequence[float] = (1.0, 1.0, 1.0),
         url: str = URL,
         sha1: str | None = SHA1,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory, mean, std)
+        super().__init__(batch_size, num_workers, pin_memory)
         if num_classes < 1:
             raise ConfigError(f"data.num_classes must be at least 1, got {num_classes}")
         if classes is not None and len(classes) != num_classes:
@@ -252,6 +250,8 @@ class BananasDataModule(VisionDataModule):
             self.val_set = BananasDataset(data_dir / SPLITS["val"], self.test_transforms, self.num_classes)
             self.test_set = self.val_set
 
-    def predict_input(self, image: Image.Image) -> tuple[Tensor, Tensor]:
-        """`detection_input` under the test pipeline: what the model sees of a new image file."""
-        return detection_input(image, self.test_transforms)
+    def predict_transform(self, image: Image.Image) -> tuple[Tensor, dict]:
+        """`detection_input` under the test pipeline: what the model sees of a new image file, and where
+        the file landed in it (`frame`, for mapping boxes back)."""
+        pixels, frame = detection_input(image, self.test_transforms)
+        return pixels, {"frame": frame}

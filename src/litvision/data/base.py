@@ -1,16 +1,21 @@
-"""What every litvision DataModule shares: DataLoader settings, the normalisation its pipelines use
-(callbacks need it to show images), and a seeded train/val split."""
+"""What every litvision DataModule shares: DataLoader settings, a seeded train/val split, and the
+prediction inputs (`predict.py`).
+
+Batches hold uint8 images (or float in [0, 1] where a format is float by nature), never normalised with
+a model's statistics: the nets own their normalisation (litvision.nets.normalization)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import lightning as L
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from litvision.data.predict_images import ImageFilesDataset, collate_predict, full_image
 from litvision.errors import ConfigError
-from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
 class VisionDataModule(L.LightningDataModule):
@@ -23,8 +28,6 @@ class VisionDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 2,
         pin_memory: bool = False,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -32,11 +35,11 @@ class VisionDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
+        self.predict_files: list[Path] = []
+        self.predict_batch_size = 1
 
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
@@ -60,11 +63,24 @@ class VisionDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, shuffle=False)
 
-    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
-        """Undo the pipeline's normalisation for display: (B, 3, H, W) -> values in [0, 1]."""
-        mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
-        return (images * std + mean).clamp(0, 1)
+    # --- prediction on image files (predict.py) -------------------------------------------------------
+    def predict_transform(self, image: Image.Image) -> tuple[torch.Tensor, dict]:
+        """What the model sees of a new image file (PIL RGB) -> (uint8 (C, H, W), meta for mapping the
+        outputs back to the file's pixels). The default: the whole image at its own size."""
+        return full_image(image)
+
+    def set_predict_files(self, files: Sequence[Path], batch_size: int = 1) -> None:
+        self.predict_files, self.predict_batch_size = [Path(f) for f in files], batch_size
+
+    def predict_dataloader(self) -> DataLoader:
+        """The files of `set_predict_files` through `predict_transform`, batched by `collate_predict`.
+        Needs no `setup()`: a checkpoint predicts on machines without its training data."""
+        return DataLoader(
+            ImageFilesDataset(self.predict_files, self.predict_transform),
+            batch_size=self.predict_batch_size,
+            num_workers=self.num_workers,
+            collate_fn=collate_predict,
+        )
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
+import torch
 import torchvision
+from PIL import Image
 from torch.utils.data import Subset
 
 from litvision.data.base import VisionDataModule, split_indices
@@ -75,11 +77,9 @@ class CIFAR10DataModule(VisionDataModule):
         split_seed: int = 0,
         download: bool = True,
         verify_checksums: bool = True,
-        mean: Sequence[float] = (0.0, 0.0, 0.0),
-        std: Sequence[float] = (1.0, 1.0, 1.0),
         pin_memory: bool = False,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory, mean, std)
+        super().__init__(batch_size, num_workers, pin_memory)
         if num_classes != 10:
             raise ConfigError(f"CIFAR-10 has 10 classes; data.num_classes={num_classes}")
         self.root, self.num_classes = root, num_classes
@@ -87,6 +87,12 @@ class CIFAR10DataModule(VisionDataModule):
         self.val_fraction, self.split_seed = val_fraction, split_seed
         self.download, self.verify_checksums = download, verify_checksums
         self.classes: list[str] = []
+
+    def predict_transform(self, image: Image.Image) -> tuple[torch.Tensor, dict]:
+        """A new image goes through the test pipeline, as the test images do."""
+        if self.test_transforms is None:
+            return super().predict_transform(image)
+        return torch.as_tensor(self.test_transforms(image)).as_subclass(torch.Tensor), {}
 
     def _dataset(self, train: bool, transform: Callable | None, download: bool = False) -> CIFAR10Dataset:
         return CIFAR10Dataset(self.root, train, transform, download and self.download, self.verify_checksums)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
+import torch
+from PIL import Image
 from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
 
@@ -12,7 +14,6 @@ from litvision.data.base import VisionDataModule, split_indices
 from litvision.data.download import download_and_extract
 from litvision.data.images import load_image
 from litvision.errors import ConfigError, DataError
-from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
 def fetch_archive(root: str | Path, url: str, sha1: str | None) -> None:
@@ -46,11 +47,9 @@ class ImageFolderDataModule(VisionDataModule):
         test_dir: str = "test",
         image_size: int = 224,
         resize_size: int = 256,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
         pin_memory: bool = False,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory, mean, std)
+        super().__init__(batch_size, num_workers, pin_memory)
         self.root = Path(root)
         self.num_classes = num_classes
         self.train_transforms, self.test_transforms = train_transforms, test_transforms
@@ -59,6 +58,12 @@ class ImageFolderDataModule(VisionDataModule):
         self.train_dir, self.test_dir = train_dir, test_dir
         self.image_size, self.resize_size = image_size, resize_size  # read by the transform presets
         self.classes: list[str] = []
+
+    def predict_transform(self, image: Image.Image) -> tuple[torch.Tensor, dict]:
+        """A new image goes through the test pipeline, as the test images do."""
+        if self.test_transforms is None:
+            return super().predict_transform(image)
+        return torch.as_tensor(self.test_transforms(image)).as_subclass(torch.Tensor), {}
 
     def _missing(self) -> list[Path]:
         return [d for d in (self.root / self.train_dir, self.root / self.test_dir) if not d.is_dir()]

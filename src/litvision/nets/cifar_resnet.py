@@ -7,6 +7,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from litvision.nets.normalization import InputNormalization
+
 
 class Residual(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False, stride: int = 1):
@@ -32,7 +34,9 @@ def _stage(in_channels: int, out_channels: int, first: bool) -> nn.Sequential:
 
 
 def cifar_resnet18(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+    """Takes uint8 images (or float in [0, 1]) and feeds the layers [0, 1] pixels, as d2l does."""
     net = nn.Sequential(
+        InputNormalization([0.0] * in_channels, [1.0] * in_channels),
         nn.Sequential(nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(64), nn.ReLU()),
         _stage(64, 64, first=True),
         _stage(64, 128, first=False),

@@ -6,10 +6,13 @@ from __future__ import annotations
 from torch import nn
 
 from litvision.nets.backbones import create_backbone, replace_head
+from litvision.nets.normalization import attach_normalization, normalization_for
 
 
 def pretrained_classifier(name: str, num_classes: int, weights: str | None = "imagenet") -> nn.Module:
-    """`weights`: "imagenet" (fine-tuning), None (from scratch) or a state-dict file for the backbone."""
+    """`weights`: "imagenet" (fine-tuning), None (from scratch) or a state-dict file for the backbone.
+    Takes uint8 images (or float in [0, 1]) and normalises them itself."""
     model = create_backbone(name, weights)
     replace_head(model, name, num_classes)
-    return model
+    # the backbone's statistics whatever the weights: a net from scratch is fed the same inputs
+    return attach_normalization(model, normalization_for(name))

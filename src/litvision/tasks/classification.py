@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,11 +10,12 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from litvision.data.images import load_image
 from litvision.tasks.base import VisionTask
 
 
 class ClassificationTask(VisionTask):
+    prediction_writer = "litvision.callbacks.class_predictions.ClassPredictionWriter"
+
     def __init__(
         self,
         net: nn.Module,
@@ -65,25 +64,9 @@ class ClassificationTask(VisionTask):
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test", self.test_acc)
 
-    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self(images).softmax(dim=-1)
-
-    def predict_files(self, files: list[Path], datamodule, out_dir: Path, batch_size: int = 32) -> list[dict]:
-        """Top-5 classes of each image file under the data module's test pipeline -> predictions.json."""
-        results = []
-        for start in range(0, len(files), batch_size):
-            chunk = files[start : start + batch_size]
-            images = torch.stack([datamodule.test_transforms(load_image(f)) for f in chunk]).to(self.device)
-            top = self(images).softmax(dim=-1).topk(min(5, self.num_classes), dim=-1)
-            for path, probs, indices in zip(chunk, top.values.tolist(), top.indices.tolist()):
-                ranked = [
-                    {"class": self.class_name(i), "index": i, "probability": round(p, 6)}
-                    for p, i in zip(probs, indices)
-                ]
-                results.append({"file": str(path), **ranked[0], "top5": ranked})
-        (out_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
-        return results
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        """Class probabilities of each image (litvision.callbacks.class_predictions writes them)."""
+        return [{"probs": p} for p in self(batch["image"]).softmax(dim=-1)]
 
     def identity(self) -> dict:
         return {**super().identity(), "net": type(self.net).__qualname__, "num_classes": self.num_classes}

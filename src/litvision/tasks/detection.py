@@ -9,21 +9,18 @@ litvision.nets.tinyssd.TinySSD does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torchmetrics.aggregation import MeanMetric
 from torchmetrics.detection import MeanAveragePrecision
-from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
 from torchvision.utils import make_grid
 
-from litvision.callbacks.image_grid import denormalize, tensorboard_writer
-from litvision.data.images import load_image
+from litvision.callbacks.image_grid import tensorboard_writer
 from litvision.errors import ConfigError
+from litvision.nets.normalization import display_pixels
 from litvision.ops.anchors import multibox_target
 from litvision.ops.detection import decode_detections
 from litvision.ops.ssd_loss import multibox_loss
@@ -41,6 +38,8 @@ class DetectionTask(VisionTask):
     detections mAP is computed on and predict writes. `draw_score_threshold`: the least score of a
     box drawn on images (validation grid, predict); `grid_images`: how many validation images the
     grid shows (0: none)."""
+
+    prediction_writer = "litvision.callbacks.box_predictions.BoxPredictionWriter"
 
     def __init__(
         self,
@@ -171,7 +170,7 @@ class DetectionTask(VisionTask):
             return
         images, preds, truths = grid_batch
         drawn = []
-        for image, pred, truth in zip(denormalize(self.trainer, images), preds, truths):
+        for image, pred, truth in zip(display_pixels(images), preds, truths):
             shown = pred["scores"] >= self.draw_score_threshold
             drawn.append(
                 draw_detections(
@@ -186,53 +185,19 @@ class DetectionTask(VisionTask):
             )
         writer.add_image("val/detections", make_grid(torch.stack(drawn), nrow=4, padding=2), self.global_step)
 
-    # --- prediction on image files (predict.py) ------------------------------------------------------
-    def predict_files(self, files: list[Path], datamodule, out_dir: Path) -> list[dict]:
-        """Detect objects in each image file under the data module's test pipeline. Writes, into
-        `out_dir`, each image with the boxes scoring at least `draw_score_threshold` drawn (<stem>.png)
-        and detections.json: per file its size and every detection the decoding keeps (class name and
-        id, score, box [x1, y1, x2, y2] in that file's pixels), by decreasing score."""
-        results = []
-        used_names: set[str] = set()
-        for path in files:
-            image = load_image(path)
-            width, height = image.size
-            model_input, frame = datamodule.predict_input(image)
-            detection = self.detect(model_input.unsqueeze(0).to(self.device))[0]
-            boxes = to_image_pixels(detection["boxes"].cpu(), frame, model_input.shape[-2:], (height, width))
-            scores, labels = detection["scores"].cpu(), detection["labels"].cpu()
-            shown = scores >= self.draw_score_threshold
-            pixels = pil_to_tensor(image)
-            drawn = draw_detections(
-                pixels,
-                boxes[shown],
-                labels[shown].tolist(),
-                scores[shown].tolist(),
-                self.class_names,
-                width=max(2, round(max(width, height) / 256)),
+    # --- prediction on image files (predict.py; litvision.callbacks.box_predictions writes them) -------
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        """Per image, every detection the decoding keeps, by decreasing score, with boxes in the pixels of
+        the image file (`meta["frame"]`: where the file landed in the model input, from the data module's
+        predict_transform)."""
+        images = batch["image"]
+        out = []
+        for detection, meta in zip(self.detect(images), batch["meta"]):
+            boxes = to_image_pixels(
+                detection["boxes"].cpu(), meta["frame"].cpu(), images.shape[-2:], (meta["height"], meta["width"])
             )
-            out_name = unique_name(Path(path).stem, used_names) + ".png"
-            to_pil_image(drawn).save(out_dir / out_name)
-            results.append(
-                {
-                    "file": str(path),
-                    "output_image": str(out_dir / out_name),
-                    "width": width,
-                    "height": height,
-                    "drawn_score_threshold": self.draw_score_threshold,
-                    "detections": [
-                        {
-                            "class": self.class_name(int(c)),
-                            "index": int(c),
-                            "score": round(float(s), 6),
-                            "box": [round(float(v), 2) for v in b],
-                        }
-                        for b, s, c in zip(boxes, scores, labels)
-                    ],
-                }
-            )
-        (out_dir / "detections.json").write_text(json.dumps(results, indent=2) + "\n")
-        return results
+            out.append({"boxes": boxes, "scores": detection["scores"].cpu(), "labels": detection["labels"].cpu()})
+        return out
 
     def identity(self) -> dict:
         features = getattr(self.net, "features", None)
@@ -251,13 +216,3 @@ def to_image_pixels(boxes: Tensor, frame: Tensor, input_size: Sequence[int], ima
     pixels = (in_pixels - origin) / frame_size * torch.tensor([width, height, width, height], dtype=boxes.dtype)
     limits = torch.tensor([width, height, width, height], dtype=boxes.dtype)
     return torch.minimum(pixels.clamp(min=0), limits)
-
-
-def unique_name(stem: str, used: set[str]) -> str:
-    """`stem`, or stem_2, stem_3, ... when an earlier file of the same stem (a.png, a.jpg) took it."""
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}_{n}"
-    used.add(name)
-    return name

@@ -8,23 +8,18 @@ net's own backbone, so the data and the model cannot disagree about the normalis
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
-from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
-from litvision.data.images import load_image
-from litvision.data.voc_labels import IGNORE_INDEX, VOC_PALETTE, save_label_png
+from litvision.data.voc_labels import IGNORE_INDEX
 from litvision.errors import ConfigError
 from litvision.tasks.base import VisionTask
 
@@ -57,19 +52,15 @@ def normalize_images(images: torch.Tensor, mean: Sequence[float], std: Sequence[
     return TF.normalize(x, list(mean), list(std), inplace=True)
 
 
-def output_stems(files: Sequence[Path]) -> list[str]:
-    """A distinct file-name stem per input: the stem, or stem_suffix where two inputs share a stem."""
-    stems = [f.stem for f in files]
-    return [f"{f.stem}_{f.suffix.lstrip('.')}" if stems.count(f.stem) > 1 else f.stem for f in files]
-
-
 class SegmentationTask(VisionTask):
     """net: (B, 3, H, W) normalised images -> (B, num_classes, H, W) class scores, with `mean` and `std`
     attributes (litvision.nets.fcn.FCN has its backbone's).
-    predict_max_side: predict_files scales larger images down to this longest side before the net
+    predict_max_side: prediction scales larger images down to this longest side before the net
         (the nets learn VOC's object scale, images of about 500x375) and scales the scores back up,
         so masks always have the input's full size; null runs at the full size.
     """
+
+    prediction_writer = "litvision.callbacks.mask_predictions.MaskPredictionWriter"
 
     def __init__(
         self,
@@ -140,10 +131,6 @@ class SegmentationTask(VisionTask):
     def test_step(self, batch, batch_idx: int) -> dict:
         return self._step(batch, "test", self.test_metrics)
 
-    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self(images).argmax(dim=1)
-
     # --- epoch metrics -------------------------------------------------------------------------------
 
     def _log_epoch_metrics(self, stage: str, metrics: MetricCollection) -> None:
@@ -193,39 +180,10 @@ class SegmentationTask(VisionTask):
             logits = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False)
         return logits.argmax(dim=1)[0]
 
-    def predict_files(self, files: list[Path], datamodule, out_dir: Path) -> list[dict]:
-        """For each image file, at its full size: <stem>_mask.png (a palette PNG of class indices, shown in
-        the data set's colours, readable as a label), <stem>_overlay.png (the colours blended over the
-        photo, background left as it is) and an entry of predictions.json with the fraction of the
-        image's pixels given to each predicted class."""
-        palette = np.asarray(getattr(datamodule, "palette", VOC_PALETTE), dtype=np.uint8)
-        results = []
-        for path, stem in zip(files, output_stems(files)):
-            image = TF.pil_to_tensor(load_image(path))  # RGB, EXIF orientation applied
-            pred = self.predict_image(image).cpu().numpy().astype(np.uint8)
-            mask_file, overlay_file = out_dir / f"{stem}_mask.png", out_dir / f"{stem}_overlay.png"
-            save_label_png(pred, mask_file)
-            photo = image.permute(1, 2, 0).numpy()
-            blended = (0.5 * photo + 0.5 * palette[pred]).round().astype(np.uint8)
-            Image.fromarray(np.where((pred == 0)[..., None], photo, blended)).save(overlay_file)
-            counts = np.bincount(pred.ravel(), minlength=self.num_classes)
-            fractions = {
-                self.class_name(i): round(float(c) / pred.size, 6)
-                for i, c in sorted(enumerate(counts), key=lambda ic: -ic[1])
-                if c
-            }
-            results.append(
-                {
-                    "file": str(path),
-                    "mask": str(mask_file),
-                    "overlay": str(overlay_file),
-                    "height": int(pred.shape[0]),
-                    "width": int(pred.shape[1]),
-                    "class_fractions": fractions,
-                }
-            )
-        (out_dir / "predictions.json").write_text(json.dumps(results, indent=2) + "\n")
-        return results
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
+        """Per image, its (H, W) class indices at the file's full size (litvision.callbacks.mask_predictions
+        writes them)."""
+        return [{"mask": self.predict_image(image)} for image in batch["image"]]
 
     def identity(self) -> dict:
         return {

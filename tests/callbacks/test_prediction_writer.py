@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli
+from PIL import Image
+
+from litvision.callbacks.prediction_writer import PredictionWriter, build_writer
+from litvision.data.predict_images import scan_inputs
+from litvision.errors import ConfigError, DataError
+
+
+def test_outputs_of_one_input_share_a_stem_and_colliding_stems_are_numbered(tmp_path):
+    writer = PredictionWriter(tmp_path)
+    a_png, a_jpg = Path("in/a.png"), Path("in/a.jpg")
+    assert writer.output_file(a_png, "_mask.png") == tmp_path / "a_mask.png"
+    assert writer.output_file(a_jpg, "_mask.png") == tmp_path / "a_2_mask.png"
+    assert writer.output_file(a_png, "_overlay.png") == tmp_path / "a_overlay.png"
+    assert writer.output_file(Path("other/a_2.png"), ".png") == tmp_path / "a_2_2.png"
+
+
+def test_unknown_writer_options_are_refused_and_null_ones_dropped(tmp_path):
+    target = "litvision.callbacks.box_predictions.BoxPredictionWriter"
+    assert build_writer(target, tmp_path, {"score_threshold": 0.3}).score_threshold == 0.3
+    assert build_writer(target, tmp_path, {"score_threshold": None}).score_threshold is None
+    with pytest.raises(ConfigError, match=r"predict.top_k is not an option of BoxPredictionWriter.*score_threshold"):
+        build_writer(target, tmp_path, {"top_k": 3})
+
+
+def test_scan_reports_unreadable_files_and_counts_the_rest(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "good.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    inputs = scan_inputs(tmp_path)
+    assert inputs.files == [tmp_path / "good.png"] and inputs.skipped == 1
+    (failed,) = inputs.failed
+    assert failed["file"] == str(tmp_path / "broken.jpg") and "cannot read image file" in failed["error"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no image files"):
+        scan_inputs(tmp_path / "empty")
+    with pytest.raises(DataError, match="does not exist"):
+        scan_inputs(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_predict_cli_goes_on_past_an_unreadable_file(tmp_path, data_root):
+    train = [
+        str(REPO / "train.py"),
+        "experiment=quickstart_scratch",
+        f"paths.data_dir={data_root}",
+        "trainer.max_epochs=1",
+        "data.image_size=32",
+        "data.resize_size=36",
+        "data.num_workers=0",
+        "test=false",
+        "trainer.enable_progress_bar=false",
+    ]
+    run_cli(train, tmp_path)
+    ckpt = next((tmp_path / "outputs").glob("*/runs/*/checkpoints/last.ckpt"))
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.full((40, 30, 3), 120, np.uint8)).save(images / "a.png")
+    (images / "b.png").write_bytes(b"\x89PNG truncated")
+    proc = run_cli([str(REPO / "predict.py"), f"ckpt_path={ckpt}", f"input={images}"], tmp_path, check=False)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: 1 of 2 input image(s) could not be read (listed in {_json(tmp_path)}); the others were predicted"
+    ]
+    records = json.loads(Path(_json(tmp_path)).read_text())
+    assert [Path(r["file"]).name for r in records] == ["a.png", "b.png"]
+    assert records[0]["class"] in ("face", "not_face") and "error" in records[1]
+
+
+def _json(tmp_path: Path) -> str:
+    (out,) = (tmp_path / "outputs/predict/runs").iterdir()
+    return str(out / "predictions.json")
