@@ -58,8 +58,6 @@ def optimisation_config(content: Path, size: tuple[int, int], steps: int, out: P
                 f"data.scales=[{{size:[{size[0]},{size[1]}],steps:{steps}}}]",
                 "trainer.accelerator=cpu",
                 "trainer.enable_progress_bar=false",
-                "trainer.enable_checkpointing=false",
-                "trainer.enable_model_summary=false",
                 "logger=none",
                 "callbacks=none",
                 f"paths.output_dir={out}",
@@ -71,7 +69,7 @@ def optimise(content: Path, size: tuple[int, int], steps: int, out: Path):
     """style_transfer_effnet on `content` at `size`: the result (3, H, W) in [0, 1], seconds, its config."""
     cfg = optimisation_config(content, size, steps, out)
     datamodule, model = build(cfg.data), build(cfg.model)
-    trainer = build(cfg.trainer, callbacks=[], logger=False)
+    trainer = build(cfg.trainer, callbacks=[], logger=False, enable_checkpointing=False, enable_model_summary=False)
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     seconds = time.perf_counter() - start

@@ -65,6 +65,11 @@ def test_trains_on_the_offline_photos_and_shows_the_held_out_ones(trained):
 
     events = EventAccumulator(str(root / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert {"val/stylised", "images/style", "train/augmented_batch"} <= set(events.Tags()["images"])
+    # eval.py scores a checkpoint on the held-out photographs
+    overrides = ["experiment=fast_style_transfer_effnet", f"paths.data_dir={root / 'data'}", *SMALL]
+    ckpt = root / "run" / "checkpoints" / "last.ckpt"
+    tested = run.evaluate(compose_config([*overrides, f"ckpt_path={ckpt}"], root / "eval", "eval"))
+    assert math.isfinite(tested["test/loss"]) and {"test/style_loss", "test/content_loss"} <= set(tested)
 
 
 def test_predict_stylises_each_image_at_its_full_size(trained, tmp_path):
@@ -133,8 +138,9 @@ def test_the_papers_vgg16_recipe_runs_on_generated_photos(trained, tmp_path):
         f"data.root={root / 'data' / 'content_photos' / 'train'}",
         "data.val_fraction=0.2",
         "model.weights=null",
-        "trainer.max_steps=2",
-        "trainer.val_check_interval=2",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        "trainer.val_check_interval=1.0",
         *SMALL,
     ]
     with pytest.warns(UserWarning, match="random weights.*meaningless"):

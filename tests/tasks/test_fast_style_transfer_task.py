@@ -62,6 +62,11 @@ def test_nothing_of_the_extractor_or_the_style_is_built_before_fit():
     task = make_task(style="no/such/style.jpg")  # read at fit, not when a checkpoint is rebuilt to predict
     assert task.extractor is None and task.style_image is None
     assert all(k.startswith("net.") for k in task.state_dict())
+    from hydra.utils import get_class
+
+    from litvision.callbacks.prediction_writer import PredictionWriter
+
+    assert issubclass(get_class(task.prediction_writer), PredictionWriter)
 
 
 def test_trains_the_net_only_and_checkpoints_hold_only_the_net_and_optimiser(photos, tmp_path):
@@ -108,8 +113,8 @@ def test_the_loss_of_the_photo_itself_has_no_content_part():
     task.setup("fit")
     photo = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
     loss = task.perceptual_loss(photo, photo.float() / 255)
-    assert loss.content == 0 and loss.style > 0 and loss.tv > 0
-    torch.testing.assert_close(loss.total, loss.style + loss.tv)
+    assert loss.content < 1e-9 and loss.style > 0 and loss.tv > 0
+    torch.testing.assert_close(loss.total, loss.content + loss.style + loss.tv)
 
 
 def test_a_style_image_too_small_for_the_deepest_layer_is_one_clear_error(photos, tmp_path):

@@ -86,8 +86,8 @@ class ContentImages(Dataset):
 class ContentImagesDataModule(VisionDataModule):
     """Training images: every image under `root`. Held-out images: every image under `val_root`
     (left out of training when it lies inside `root`), or else a seeded `val_fraction` of root's.
-    `prepare(root)` creates the default data when `root` is missing and `download` is true. No test
-    split: the held-out images are the validation set.
+    `prepare(root)` creates the default data when `root` is missing and `download` is true. The held-out
+    images are the validation set and, for eval.py, the test set.
 
     `samples_per_epoch`: None takes every training image once per epoch (a large folder such as COCO);
     a number draws that many images per epoch with replacement, for a small folder whose epochs would
@@ -101,6 +101,7 @@ class ContentImagesDataModule(VisionDataModule):
         train_transforms: Callable | None = None,
         val_transforms: Callable | None = None,
         crop_size: int = 256,
+        resize_size: int | None = None,
         batch_size: int = 4,
         num_workers: int = 2,
         split_seed: int = 0,
@@ -124,7 +125,12 @@ class ContentImagesDataModule(VisionDataModule):
         self.val_root = Path(val_root) if val_root is not None else None
         self.val_fraction, self.split_seed = val_fraction, split_seed
         self.train_transforms, self.val_transforms = train_transforms, val_transforms
-        self.crop_size = crop_size  # read by the crop pipelines
+        if resize_size is not None and (not isinstance(resize_size, int) or resize_size < crop_size):
+            raise ConfigError(
+                f"data.resize_size must be null or at least data.crop_size={crop_size}, got {resize_size!r}"
+            )
+        # read by the crop pipelines: photos resized to resize_size (shorter side), crops of crop_size
+        self.crop_size, self.resize_size = crop_size, resize_size or crop_size
         self.download, self.prepare = download, prepare
         self.train_files: list[Path] = []
         self.val_files: list[Path] = []
@@ -155,6 +161,7 @@ class ContentImagesDataModule(VisionDataModule):
         log.info("content images: %d to train on, %d held out", len(self.train_files), len(self.val_files))
         self.train_set = ContentImages(self.train_files, self.train_transforms)
         self.val_set = ContentImages(self.val_files, self.val_transforms)
+        self.test_set = self.val_set
 
     def train_dataloader(self) -> DataLoader:
         if self.samples_per_epoch is None:

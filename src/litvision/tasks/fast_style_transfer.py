@@ -8,7 +8,7 @@ between the features of each stylised photo and of the photo itself, the style l
 matrices and the style image's, and total variation. The style image's Gram matrices are computed once,
 on the device, at the first step.
 
-The extractor is built for fit and validation only and is never in a checkpoint: a checkpoint holds
+The extractor is built for fit, validation and test only and is never in a checkpoint: a checkpoint holds
 the transformation network (and the optimiser state), so predicting and exporting need neither the
 extractor's weights nor the style image.
 """
@@ -54,7 +54,7 @@ class FastStyleTransferTask(VisionTask):
     `litvision.data.images`), `style_border` pixels cut from each side, resized by `style_size`. The
     extractor, layers and weights are as for `StyleTransferTask`."""
 
-    prediction_writer = "litvision.callbacks.stylised_images.StylisedImageWriter"
+    prediction_writer = "litvision.callbacks.stylised_predictions.StylisedImageWriter"
 
     def __init__(
         self,
@@ -84,13 +84,13 @@ class FastStyleTransferTask(VisionTask):
         self.tv_weight = float(tv_weight)
         self.style_ref, self.style_border = style, style_border
         self.style_size = parse_style_size(style_size)
-        self.extractor: FeatureExtractor | None = None  # built by setup() for fit / validate
+        self.extractor: FeatureExtractor | None = None  # built by setup() for fit / validate / test
         self.style_image: Tensor | None = None  # (1, 3, H, W) in [0, 1]
         self._style_grams: dict[str, Tensor] = {}  # on the device, from the first step on
 
     # --- set-up: the extractor and the style image, checked before the first step -------------------
     def setup(self, stage: str) -> None:
-        if stage not in ("fit", "validate") or self.extractor is not None:
+        if stage not in ("fit", "validate", "test") or self.extractor is not None:
             return
         self.extractor = style_feature_extractor(self.layers, self.weights)
         self.style_image = self.load_style_image()
@@ -153,6 +153,9 @@ class FastStyleTransferTask(VisionTask):
     def validation_step(self, batch: Tensor, batch_idx: int) -> dict[str, Tensor]:
         loss, stylised = self._step(batch, "val")
         return {"loss": loss, "stylised": stylised.detach()}  # the callback shows them
+
+    def test_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        return self._step(batch, "test")[0]
 
     # --- prediction: each image at its own size ----------------------------------------------------
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, Tensor]]:
