@@ -146,5 +146,5 @@ def test_the_papers_vgg16_recipe_runs_on_generated_photos(trained, tmp_path):
     with pytest.warns(UserWarning, match="random weights.*meaningless"):
         metrics = run.train(compose_config(overrides, tmp_path / "run"))
     assert math.isfinite(metrics["val/loss"])
-    with pytest.raises(Exception, match="Missing mandatory value: data.root"):
+    with pytest.raises(ConfigError, match=r"^data.root must name a folder of content photographs .* add data.root=DIR"):
         run.train(compose_config(["experiment=fast_style_transfer"], tmp_path / "run2"))

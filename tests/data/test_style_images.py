@@ -110,5 +110,5 @@ def test_bad_scales_are_config_errors(scales, message):
 def test_other_bad_settings():
     with pytest.raises(ConfigError, match="at least one image"):
         StyleImagesDataModule([], "skimage:coffee", TWO_SCALES, "vgg19")
-    with pytest.raises(ConfigError, match="data.backbone: unknown backbone 'vgg16'"):
-        StyleImagesDataModule(["skimage:chelsea"], "skimage:coffee", TWO_SCALES, "vgg16")
+    with pytest.raises(ConfigError, match="data.backbone: unknown backbone 'vgg13'"):
+        StyleImagesDataModule(["skimage:chelsea"], "skimage:coffee", TWO_SCALES, "vgg13")

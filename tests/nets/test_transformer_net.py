@@ -70,3 +70,12 @@ def test_scripts_for_torchscript(net):
     images = torch.rand(1, 3, 21, 34)
     with torch.no_grad():
         torch.testing.assert_close(scripted(images), net(images))
+
+
+def test_with_the_input_skip_the_untrained_net_is_the_identity():
+    net = TransformerNet(channels=[8, 16], residual_blocks=1, input_skip=True)
+    images = torch.randint(0, 256, (2, 3, 19, 26), dtype=torch.uint8)
+    out = net(images)
+    assert (out * 255 - images.float()).abs().max() <= 0.5  # the same 8-bit pixels
+    out.sum().backward()  # and it trains: the zeroed last layer gets gradients
+    assert net.head[1].weight.grad.abs().sum() > 0

@@ -95,7 +95,7 @@ class ContentImagesDataModule(VisionDataModule):
 
     def __init__(
         self,
-        root: str,
+        root: str | None,
         val_root: str | None = None,
         val_fraction: float = 0.0,
         train_transforms: Callable | None = None,
@@ -111,6 +111,10 @@ class ContentImagesDataModule(VisionDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
+        if not root:
+            raise ConfigError(
+                "data.root must name a folder of content photographs (e.g. COCO's train2014): add data.root=DIR"
+            )
         if samples_per_epoch is not None and (not isinstance(samples_per_epoch, int) or samples_per_epoch < 1):
             raise ConfigError(f"data.samples_per_epoch must be null or a positive number, got {samples_per_epoch!r}")
         self.samples_per_epoch = samples_per_epoch

@@ -11,6 +11,11 @@ enters the picture.
 
 Input: (N, 3, H, W) uint8 or float in [0, 1] (the net applies its own normalisation). Output: float
 pixels in [0, 1], through the paper's scaled tanh.
+
+`input_skip` (off in the paper) adds the input image to the last layer's output before the tanh (in
+tanh's own coordinates, atanh(2x - 1)) and starts that layer at zero, so the untrained net is the identity
+and training only learns what to change: the content is there from the first step, as it is for the
+optimisation-based method, which starts from the content image.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class TransformerNet(nn.Module):
         residual_blocks: int = 5,
         outer_kernel: int = 9,
         inner_kernel: int = 3,
+        input_skip: bool = False,
     ) -> None:
         super().__init__()
         channels = [int(c) for c in channels]
@@ -81,12 +87,19 @@ class TransformerNet(nn.Module):
         reverse = channels[::-1]
         self.up = nn.ModuleList(ConvNormReLU(c_in, c_out, inner_kernel) for c_in, c_out in zip(reverse, reverse[1:]))
         self.head = ConvNormReLU(channels[0], 3, outer_kernel, last=True)
+        self.input_skip = bool(input_skip)
+        # pixels 0 and 1 pass as 0.5/255 and 1 - 0.5/255: atanh stays finite, 8 bits round them back
+        self.skip_limit = 1 - 1 / 255
+        if self.input_skip:
+            for parameter in self.head.parameters():
+                nn.init.zeros_(parameter)
         self.downsamplings = len(self.down)
         # reflection padding needs more pixels than it pads, instance norm more than one per channel
         self.minimum_input_size = max(outer_kernel // 2 + 1, 2**self.downsamplings * max(inner_kernel // 2, 1) + 1)
 
     def forward(self, images: Tensor) -> Tensor:
-        x = self.stem(self.input_normalization(images))
+        normalized = self.input_normalization(images)
+        x = self.stem(normalized)
         sizes: list[list[int]] = []
         for layer in self.down:
             sizes.append([x.shape[-2], x.shape[-1]])
@@ -95,5 +108,8 @@ class TransformerNet(nn.Module):
         for i, layer in enumerate(self.up):
             # back to the exact size this stage's downsampling started from (ceil(H/2) ... H)
             x = layer(F.interpolate(x, size=sizes[len(sizes) - 1 - i], mode="nearest"))
+        y = self.head(x)
+        if self.input_skip:  # normalized is 2x - 1 in [-1, 1]; atanh is finite away from the ends
+            y = y + torch.atanh(normalized.clamp(-self.skip_limit, self.skip_limit))
         # the paper's scaled tanh, mapped to [0, 1] pixels
-        return (torch.tanh(self.head(x)) + 1) / 2
+        return (torch.tanh(y) + 1) / 2
