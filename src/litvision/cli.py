@@ -4,12 +4,12 @@ litvision.predict."""
 from __future__ import annotations
 
 import logging
+import warnings
 from importlib.resources import files
 
 import hydra
 from omegaconf import DictConfig
 
-from litvision import run
 from litvision.errors import LitvisionError
 from litvision.utils.resolvers import register_resolvers
 
@@ -18,6 +18,9 @@ CONFIG_DIR = str(files("litvision") / "conf")
 log = logging.getLogger("litvision")
 
 register_resolvers()
+# conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names and hold every key, so they work
+# whether or not Hydra still validates them against its schemas of the same name (deprecated, warned)
+warnings.filterwarnings("ignore", message=r"[\s\S]*is validated against ConfigStore schema with the same name")
 
 
 def _fail(err: LitvisionError) -> None:
@@ -27,6 +30,9 @@ def _fail(err: LitvisionError) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train(cfg: DictConfig) -> float | None:
+    # imported here: the launching process of a sweep (submitit, Optuna) needs no torch
+    from litvision import run
+
     try:
         metrics = run.train(cfg)
     except LitvisionError as err:
@@ -47,6 +53,8 @@ def predict(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def evaluate(cfg: DictConfig) -> None:
+    from litvision import run
+
     try:
         run.evaluate(cfg)
     except LitvisionError as err:

@@ -29,4 +29,6 @@ def fresh_dir(path: str) -> str:
 
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("fresh_dir"):
-        OmegaConf.register_new_resolver("fresh_dir", fresh_dir)
+        # cached in the config, which travels with a submitit job: the job resolves the sweep folder its
+        # launcher made instead of reserving a new one
+        OmegaConf.register_new_resolver("fresh_dir", fresh_dir, use_cache=True)
