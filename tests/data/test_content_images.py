@@ -121,3 +121,16 @@ def test_a_missing_held_out_folder_says_what_to_set(photos, tmp_path):
         dm.setup("fit")
     with pytest.raises(ConfigError, match="without data.val_root some photographs must be held out"):
         ContentImagesDataModule(str(photos), None, val_fraction=0.0)
+
+
+def test_a_mistyped_root_is_an_error_and_not_filled_with_the_offline_photos(tmp_path):
+    prepared = []
+    default = dict(download=True, prepare=prepared.append)
+    typo = tmp_path / "my_photoss"
+    dm = ContentImagesDataModule(str(typo), str(tmp_path / "data" / "heldout"), **default)
+    with pytest.raises(DataError, match=r"^data.root=.*my_photoss: the folder does not exist; point data.root"):
+        dm.setup("fit")
+    assert prepared == [] and not typo.exists()
+    with pytest.raises(DataError):  # the default layout is prepared (here: a prepare that writes nothing)
+        ContentImagesDataModule(str(typo), str(typo / "heldout"), **default).setup("fit")
+    assert prepared == [typo]

@@ -86,7 +86,8 @@ class ContentImages(Dataset):
 class ContentImagesDataModule(VisionDataModule):
     """Training images: every image under `root`. Held-out images: every image under `val_root`
     (left out of training when it lies inside `root`), or else a seeded `val_fraction` of root's.
-    `prepare(root)` creates the default data when `root` is missing and `download` is true. The held-out
+    `prepare(root)` creates the default data (root/train, root/heldout) when `root` is missing, `download`
+    is true and `val_root` lies inside `root`; any other missing `root` is an error. The held-out
     images are the validation set and, for eval.py, the test set.
 
     `samples_per_epoch`: None takes every training image once per epoch (a large folder such as COCO);
@@ -140,8 +141,14 @@ class ContentImagesDataModule(VisionDataModule):
         self.val_files: list[Path] = []
 
     def prepare_data(self) -> None:
-        if not self.root.exists() and self.download and self.prepare is not None:
-            self.prepare(self.root)
+        if self.root.exists() or not self.download or self.prepare is None:
+            return
+        # prepare() writes root/{train,heldout}: only the default layout, with val_root inside root, is
+        # created; any other missing data.root is a mistyped folder, never filled with the offline photos
+        # (whose held-out ones would then be trained on)
+        if self.val_root is None or not self.val_root.resolve().is_relative_to(self.root.resolve()):
+            find_images(self.root)  # DataError: the folder does not exist
+        self.prepare(self.root)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_files:
