@@ -90,7 +90,7 @@ def stylise(net: torch.nn.Module, content: torch.Tensor) -> tuple[torch.Tensor, 
 
 def score(extractor, layers, tv_weight, result, content, style) -> dict:
     """The loss parts of `result` as stored in 8 bits, against `content` and `style` (all (3, H, W))."""
-    normalize = extractor.normalize
+    normalize = extractor.input_normalization
     with torch.no_grad():
         loss = perceptual_loss(
             extractor,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from litvision.callbacks.prediction_writer import PredictionWriter, build_writer
 from litvision.data.predict_images import PredictInputs, scan_inputs
-from litvision.errors import ConfigError, DataError
+from litvision.errors import CheckpointMismatchError, ConfigError, DataError
 from litvision.run import build, claim_output_dir
 from litvision.utils.checkpoints import load_litvision_checkpoint
 
@@ -89,7 +90,13 @@ def predict(cfg: DictConfig) -> list[dict]:
     if not run_cfg:
         raise ConfigError(f"checkpoint {cfg.ckpt_path} carries no run config; evaluate it with eval.py instead")
     run_cfg = OmegaConf.create({**run_cfg, "model": _without_pretrained_downloads(run_cfg["model"])})
-    model = build(run_cfg.model)
+    try:
+        model, datamodule = build(run_cfg.model), build(run_cfg.data)
+    except InstantiationException as err:  # a config this version no longer takes
+        raise CheckpointMismatchError(
+            f"checkpoint {cfg.ckpt_path} was written by an earlier version of litvision: its config no longer "
+            f"builds ({err.__cause__ or err}). Train it again, or evaluate it with eval.py experiment=<its experiment>"
+        ) from err
     if getattr(model, "prediction_writer", None) is None:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
     model.load_state_dict(ckpt["state_dict"])
@@ -98,7 +105,7 @@ def predict(cfg: DictConfig) -> list[dict]:
     for failure in inputs.failed:
         log.warning("skipped %s", failure["error"])
     options = OmegaConf.to_container(cfg.get("predict") or {})
-    writer = run_prediction(model, build(run_cfg.data), inputs, out_dir, options, int(cfg.batch_size), cfg.device)
+    writer = run_prediction(model, datamodule, inputs, out_dir, options, int(cfg.batch_size), cfg.device)
     log.info(
         "Predictions for %d image(s) written to %s%s%s",
         len(inputs.files),

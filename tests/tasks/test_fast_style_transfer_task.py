@@ -97,13 +97,13 @@ def test_the_style_grams_are_computed_once_from_the_style_image():
     task.setup("fit")
     grams = task.style_targets()
     assert task.style_targets() is grams  # cached, not recomputed per step
-    original = task.extractor.forward
-    task.extractor.forward = lambda x: calls.append(x.shape) or original(x)
+    original = task.extractor.forward_normalized
+    task.extractor.forward_normalized = lambda x: calls.append(x.shape) or original(x)
     task.perceptual_loss(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), torch.rand(2, 3, 32, 32))
     assert len(calls) == 2  # the content photos and the stylised ones, not the style image
     assert task.style_image.shape == (1, 3, 48, 72)  # coffee (400x600) at a shorter side of 48
     with torch.no_grad():
-        features = original(task.extractor.normalize(task.style_image))
+        features = original(task.extractor.input_normalization(task.style_image))
     for name in task.layers.style:
         torch.testing.assert_close(grams[name], gram_matrix(features[name]))
 

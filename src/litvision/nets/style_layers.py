@@ -99,13 +99,13 @@ def style_feature_extractor(layers: StyleLayers, weights: str | None) -> Feature
 
 def content_targets(extractor: FeatureExtractor, layers: StyleLayers, images: Tensor) -> dict[str, Tensor]:
     """The content layers' features of normalised `images` (call under no_grad for targets)."""
-    features = extractor(images)
+    features = extractor.forward_normalized(images)
     return {name: features[name] for name in layers.content}
 
 
 def style_grams(extractor: FeatureExtractor, layers: StyleLayers, images: Tensor) -> dict[str, Tensor]:
     """The style layers' Gram matrices of normalised `images` (call under no_grad for targets)."""
-    features = extractor(images)
+    features = extractor.forward_normalized(images)
     return {name: gram_matrix(features[name]) for name in layers.style}
 
 
@@ -119,7 +119,7 @@ def perceptual_loss(
 ) -> StyleTransferLoss:
     """Content + style + total-variation loss of normalised `images` (N, 3, H, W) against content
     `targets` (per image) and style `grams` (one style for all, or per image)."""
-    features = extractor(images)
+    features = extractor.forward_normalized(images)
     return style_transfer_loss(
         images,
         {name: features[name] for name in layers.content},

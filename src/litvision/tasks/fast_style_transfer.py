@@ -125,14 +125,14 @@ class FastStyleTransferTask(VisionTask):
         """The style image's Gram matrices (1, C, C) per style layer, computed once on this device."""
         if not self._style_grams or next(iter(self._style_grams.values())).device != self.device:
             with torch.no_grad():
-                style = self.extractor.normalize(self.style_image.to(self.device))
+                style = self.extractor.input_normalization(self.style_image.to(self.device))
                 self._style_grams = style_grams(self.extractor, self.layers, style)
         return self._style_grams
 
     # --- the loss ---------------------------------------------------------------------------------
     def perceptual_loss(self, content: Tensor, stylised: Tensor) -> StyleTransferLoss:
         """The loss of `stylised` ([0, 1] pixels) against the photos `content` (uint8 or [0, 1])."""
-        normalize = self.extractor.normalize
+        normalize = self.extractor.input_normalization
         with torch.no_grad():
             targets = content_targets(self.extractor, self.layers, normalize(to_unit_float(content)))
         return perceptual_loss(
