@@ -12,24 +12,28 @@ from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
 
 from litvision.data.base import VisionDataModule, split_indices
-from litvision.data.download import download_and_extract
 from litvision.data.images import load_image
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.errors import ConfigError, DataError
 
 
-def fetch_archive(root: str | Path, url: str, sha1: str | None) -> None:
-    """`prepare` for data published as an archive whose top folder is `root`'s name (hotdog.zip ->
-    hotdog/train, hotdog/test): download and verify into root's parent, then extract there."""
-    parent = Path(root).parent
-    download_and_extract(url, sha1, download_dir=parent, target=parent)
+def fetch_archive(root: str | Path, url: str, sha1: str | None, top: str | None = None) -> Path:
+    """`prepare` for data published as an archive holding one folder `top` (default: root's name;
+    hotdog.zip -> hotdog/train, hotdog/test): the archive is downloaded into root's parent and
+    verified, and its folder becomes `root` (atomically: litvision.data.prepare)."""
+    root = Path(root)
+    archive = root.parent / url.rsplit("/", 1)[-1]
+    return prepare_archive(archive, root, url=url, sha1=sha1, top=top or root.name, what=f"data of {archive.name}")
 
 
 class ImageFolderDataModule(VisionDataModule):
     """Classification data in ImageFolder layout.
 
     Validation uses `val_fraction` of the training images when > 0; with 0 (d2l's choice) the
-    test folder doubles as validation set. `prepare(root)` creates the data when it is missing and
-    `download` is true: an archive download (hotdog) or an offline export (quickstart).
+    test folder doubles as validation set. With `download` true, `prepare(root)` makes `root` (an
+    archive download for hotdog, an offline export for quickstart) through litvision.data.prepare, so
+    the folder is only read once it carries the completion marker; with `download` false, `root` is
+    read as it is (a copy of one's own).
     """
 
     def __init__(
@@ -70,10 +74,8 @@ class ImageFolderDataModule(VisionDataModule):
         return [d for d in (self.root / self.train_dir, self.root / self.test_dir) if not d.is_dir()]
 
     def prepare_data(self) -> None:
-        if not self._missing():
-            return
-        if self.download and self.prepare is not None:
-            self.prepare(self.root)
+        if self.download and self.prepare is not None and not is_prepared(self.root):
+            self.prepare(self.root)  # atomic (litvision.data.prepare)
         if missing := self._missing():
             how = "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
             raise DataError(

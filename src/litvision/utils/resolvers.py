@@ -6,6 +6,8 @@ import os
 
 from omegaconf import OmegaConf
 
+from litvision.errors import ConfigError
+
 _RESERVED: dict[str, str] = {}
 
 
@@ -23,6 +25,11 @@ def fresh_dir(path: str) -> str:
         except FileExistsError:
             n += 1
             candidate = f"{path}_{n}"
+        except OSError as err:  # unwritable, or a file where a folder should be
+            raise ConfigError(
+                f"cannot create the run folder {candidate} ({err.strerror or err}): set paths.log_dir to a "
+                "writable folder."
+            ) from err
     _RESERVED[path] = candidate
     return candidate
 
