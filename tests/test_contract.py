@@ -52,6 +52,16 @@ DATA = {
     "style_images": ["data.style=skimage:coffee", "data.style_border=0", "data.scales=[{{size:[16,24],steps:1}}]"],
     "start_image": ["data.image=skimage:chelsea", "data.size=[16,16]", "data.steps=1"],
     "labelled_images": ["data.size=[16,16]"],
+    "content_images": [
+        "data.root={tmp}/content_photos",
+        "data.val_root={tmp}/content_photos/heldout",
+        "+data.prepare.max_side=48",
+        "+data.prepare.opencv_doc_dir={tmp}/no_opencv_doc",
+        "data.crop_size=16",
+        "data.num_workers=0",
+        "+data.samples_per_epoch=2",
+        "data.batch_size=2",
+    ],
 }
 
 
@@ -65,7 +75,8 @@ def _images(datamodule) -> list[torch.Tensor]:
     """The images a data module feeds the model: the first train and validation batches of a
     VisionDataModule, or what an image-optimisation data module serves."""
     if hasattr(datamodule, "train_dataloader") and hasattr(datamodule, "batch_size"):
-        return [next(iter(datamodule.train_dataloader()))[0], next(iter(datamodule.val_dataloader()))[0]]
+        batches = [next(iter(datamodule.train_dataloader())), next(iter(datamodule.val_dataloader()))]
+        return [b if isinstance(b, torch.Tensor) else b[0] for b in batches]  # unlabelled: images only
     if hasattr(datamodule, "scales"):  # style images
         return [datamodule.batch(0).content, datamodule.batch(0).style]
     if hasattr(datamodule, "start"):
