@@ -60,3 +60,13 @@ def evaluate(cfg: DictConfig) -> None:
         run.evaluate(cfg)
     except LitvisionError as err:
         _fail(err)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+def export_main(cfg: DictConfig) -> None:
+    from litvision.export import export
+
+    try:
+        export(cfg)
+    except LitvisionError as err:
+        _fail(err)

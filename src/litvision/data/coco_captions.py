@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from litvision.data.archive import extract_archive
 from litvision.data.base import split_indices
 from litvision.data.caption_datasets import CaptionSplit
 from litvision.data.caption_features import cache_path, cached_features
 from litvision.data.captioning import CaptioningDataModule
-from litvision.data.prepare import is_prepared, prepare_archive
+from litvision.data.download import download_file
+from litvision.data.prepare import is_prepared, prepare_dir
 from litvision.data.vocabulary import Vocabulary, tokenize
 from litvision.errors import ConfigError, DataError
 from litvision.nets.caption_encoder import encoder_description
@@ -150,22 +149,16 @@ def read_scenes(path: Path) -> dict[str, dict] | None:
 
 
 def fetch_coco(root: Path, urls: Mapping[str, str] = COCO_URLS) -> None:
-    """Download COCO 2014's caption annotations and images (19 GB) and Karpathy's split files into root,
-    each archive through litvision.data.prepare (annotations/, train2014/, val2014/ and
-    caption_datasets/ each appear complete, or not at all). Karpathy's dataset_coco.json is copied
-    into root last, in one step: the data module takes that file as the sign that the set is there."""
+    """Download COCO 2014's caption annotations and images (19 GB) and Karpathy's split files and make
+    root of them through litvision.data.prepare (atomic: a killed download or extraction is never read).
+    The archives are kept beside root, so a second preparation downloads nothing."""
     root = Path(root)
-    for name, url in urls.items():
-        archive = root / url.rsplit("/", 1)[-1]
-        if name != "karpathy":
-            prepare_archive(archive, root / name, url=url, top=name, what=f"COCO 2014 {name}")
-    karpathy = urls["karpathy"]
-    splits = prepare_archive(root / karpathy.rsplit("/", 1)[-1], root / "caption_datasets", url=karpathy)
-    if not (root / "dataset_coco.json").is_file():
-        fd, part = tempfile.mkstemp(prefix=".dataset_coco.json.", suffix=".partial", dir=root)
-        os.close(fd)
-        shutil.copyfile(splits / "dataset_coco.json", part)
-        os.replace(part, root / "dataset_coco.json")
+
+    def build(work: Path) -> None:
+        for url in urls.values():
+            extract_archive(download_file(url, root.parent / url.rsplit("/", 1)[-1]), work)
+
+    prepare_dir(root, build, what="COCO 2014 captions")
 
 
 class CaptionImagesDataModule(CaptioningDataModule):
