@@ -5,11 +5,13 @@ point — before it opens its (N+1)-th file for writing, or after its K-th renam
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,41 @@ class Child:
     def stop_if_running(self) -> None:
         if self.proc.poll() is None:
             self.kill()
+
+
+def run_two_at_once(spawn, call: str, kwargs: dict, root: Path) -> None:
+    """`call(root=root, **kwargs)` in two children, the second started while the first is paused in
+    the middle of writing: both must succeed, the second having waited on the data lock."""
+    first = spawn(call, {"root": str(root), **kwargs}, match=root.name, after_files=5, pause=True)
+    assert first.wait_for("STOPPED")
+    second = spawn(call, {"root": str(root), **kwargs}, match=root.name, after_files=3, pause=True)
+    at = second.wait_for("STOPPED", "LOG waiting for another process")
+    first.resume()
+    if at.startswith("STOPPED"):  # the second one was not held back: let it run into the first one's data
+        second.resume()
+    (rc1, out1), (rc2, out2) = first.finish(), second.finish()
+    assert rc1 == 0 and rc2 == 0, out1[-2000:] + out2[-2000:]
+    assert at.startswith("LOG waiting")  # it waited on the lock, then used the first one's data
+
+
+def zip_tree(source: Path, archive: Path, top: str) -> str:
+    """Zip the files of `source` (not its completion marker) under `top`/; returns the zip's SHA-1."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(source.rglob("*")):
+            if path.name != ".litvision_complete":
+                zf.write(path, Path(top) / path.relative_to(source))
+    return hashlib.sha1(archive.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def spawn():
+    """Start Child processes (the tests import this fixture); the ones still running at the end are killed."""
+    children: list[Child] = []
+
+    def start(*args, **kwargs) -> Child:
+        children.append(Child(*args, **kwargs))
+        return children[-1]
+
+    yield start
+    for child in children:
+        child.stop_if_running()

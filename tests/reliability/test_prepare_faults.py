@@ -4,13 +4,12 @@ run starts; afterwards the real readers must find the complete data set, or one 
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
 from functools import partial
 from pathlib import Path
 
+import faults
 import pytest
-from faults import Child, can_meet_permissions, run_unprivileged
+from faults import can_meet_permissions, run_two_at_once, run_unprivileged, zip_tree
 
 from litvision.data.banana_csv import read_banana_split
 from litvision.data.bananas import BananasDataModule
@@ -20,25 +19,14 @@ from litvision.data.synth.voc import export_voc_synth
 from litvision.data.voc import find_voc_dir, read_split, scan_split
 from litvision.errors import DataError
 
+spawn = faults.spawn  # the fixture
+
 BANANAS = dict(num_train=12, num_val=4, image_size=32, seed=3)
 VOC = dict(num_train=6, num_val=3, height=32, width=40, seed=3)
 GENERATORS = {
     "bananas": ("litvision.data.synth.bananas:generate_bananas", BANANAS),
     "voc": ("litvision.data.synth.voc:export_voc_synth", VOC),
 }
-
-
-@pytest.fixture
-def spawn():
-    children: list[Child] = []
-
-    def start(*args, **kwargs) -> Child:
-        children.append(Child(*args, **kwargs))
-        return children[-1]
-
-    yield start
-    for child in children:
-        child.stop_if_running()
 
 
 def _check_complete(kind: str, root: Path) -> None:
@@ -62,33 +50,16 @@ def test_two_runs_generating_the_same_data_at_once_both_get_the_complete_set(tmp
     # finding 1: the second run used to delete the first one's fixed `<root>.partial` and write into it
     call, args = GENERATORS[kind]
     root = tmp_path / "racedata"
-    first = spawn(call, {"root": str(root), **args}, match="racedata", after_files=5, pause=True)
-    assert first.wait_for("STOPPED")
-    second = spawn(call, {"root": str(root), **args}, match="racedata", after_files=3, pause=True)
-    at = second.wait_for("STOPPED", "LOG waiting for another process")
-    first.resume()
-    if at.startswith("STOPPED"):  # the second one was not held back: let it run into the first one's data
-        second.resume()
-    (rc1, out1), (rc2, out2) = first.finish(), second.finish()
-    assert rc1 == 0 and rc2 == 0, out1[-2000:] + out2[-2000:]
-    assert at.startswith("LOG waiting")  # it waited on the lock, then used the first one's data
+    run_two_at_once(spawn, call, args, root)
     _check_complete(kind, root)
     assert not _left_overs(tmp_path)
-
-
-def _zip_tree(source: Path, archive: Path, top: str) -> str:
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(source.rglob("*")):
-            if path.name != ".litvision_complete":
-                zf.write(path, Path(top) / path.relative_to(source))
-    return hashlib.sha1(archive.read_bytes()).hexdigest()
 
 
 def test_a_killed_imagefolder_extraction_is_redone_not_trained_on(tmp_path, spawn, data_root):
     # finding 2: extraction went straight into the data folder; a rerun trained on what was there
     archive = tmp_path / "served/hotdog.zip"
     archive.parent.mkdir()
-    sha1 = _zip_tree(data_root / "hotdog", archive, "hotdog")
+    sha1 = zip_tree(data_root / "hotdog", archive, "hotdog")
     root = tmp_path / "data/hotdog"
     kwargs = {"root": str(root), "url": archive.as_uri(), "sha1": sha1}
     child = spawn("litvision.data.imagefolder:fetch_archive", kwargs, match="/hotdog/", after_files=12)
@@ -106,7 +77,7 @@ def test_a_killed_banana_archive_extraction_is_redone_not_trained_on(tmp_path, s
     source = generate_bananas(tmp_path / "source", **BANANAS)
     archive = tmp_path / "served/banana-detection.zip"
     archive.parent.mkdir()
-    sha1 = _zip_tree(source, archive, "banana-detection")
+    sha1 = zip_tree(source, archive, "banana-detection")
     root = tmp_path / "data/bananas"
     kwargs = {"root": str(root), "download": True, "url": archive.as_uri(), "sha1": sha1}
     # train split (12 images + label.csv) written, val split begun

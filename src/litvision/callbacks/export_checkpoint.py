@@ -7,12 +7,17 @@ change): the run stops before training and says so."""
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import lightning as L
 
 from litvision.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class ExportCheckpoint(L.Callback):
@@ -31,6 +36,14 @@ class ExportCheckpoint(L.Callback):
         if not trainer.is_global_zero or not best:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        shutil.copyfile(best, partial)
-        partial.rename(self.path)  # never a half-written file at the exported path
+        # a unique temporary name (two runs exporting at once never share one), published with a hard
+        # link, which fails when the path exists: never a half-written file, never an overwritten one
+        fd, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(best, partial)
+            os.link(partial, self.path)
+        except FileExistsError:
+            log.warning("%s appeared while this run trained (another run exported it): kept, not %s", self.path, best)
+        finally:
+            os.unlink(partial)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from PIL import Image
 
 from litvision.data.caption_datasets import FeatureRows
 from litvision.data.images import load_image
+from litvision.data.prepare import data_lock
 from litvision.nets.caption_encoder import CaptionEncoder, encoder_description
 
 log = logging.getLogger(__name__)
@@ -79,15 +81,23 @@ def cached_features(paths: Sequence[Path], cache_file: Path, encoder_config: dic
     import h5py
 
     expected = {**encoder_description(**encoder_config), "fingerprint": fingerprint(paths), "count": len(paths)}
-    if not _is_current(cache_file, expected):
-        log.info("Computing %s features of %d images into %s", encoder_config, len(paths), cache_file)
-        features = compute_features(paths, CaptionEncoder(**encoder_config), batch_size)
-        dtype = np.float16 if expected["kind"] == "grid" else np.float32  # grids are large
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_name(cache_file.name + ".partial")
-        with h5py.File(partial, "w") as f:
-            f.create_dataset("features", data=features.astype(dtype))
-            for key, value in expected.items():
-                f.attrs[key] = value
-        os.replace(partial, cache_file)
+    if _is_current(cache_file, expected):
+        return FeatureRows(cache_file)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    with data_lock(cache_file, f"the feature cache {cache_file.name}"):  # a second process waits, then reads it
+        if not _is_current(cache_file, expected):
+            log.info("Computing %s features of %d images into %s", encoder_config, len(paths), cache_file)
+            features = compute_features(paths, CaptionEncoder(**encoder_config), batch_size)
+            dtype = np.float16 if expected["kind"] == "grid" else np.float32  # grids are large
+            # a unique temporary name, replaced in one step: never a half-written cache file
+            fd, partial = tempfile.mkstemp(prefix=f".{cache_file.name}.", suffix=".partial", dir=cache_file.parent)
+            os.close(fd)
+            try:
+                with h5py.File(partial, "w") as f:
+                    f.create_dataset("features", data=features.astype(dtype))
+                    for key, value in expected.items():
+                        f.attrs[key] = value
+                os.replace(partial, cache_file)
+            finally:
+                Path(partial).unlink(missing_ok=True)
     return FeatureRows(cache_file)

@@ -31,7 +31,7 @@ from litvision.data.caption_datasets import CaptionSplit
 from litvision.data.caption_features import cache_path, cached_features
 from litvision.data.captioning import CaptioningDataModule
 from litvision.data.download import download_file
-from litvision.data.prepare import prepare_dir
+from litvision.data.prepare import is_prepared, prepare_dir
 from litvision.data.vocabulary import Vocabulary, tokenize
 from litvision.errors import ConfigError, DataError
 from litvision.nets.caption_encoder import encoder_description
@@ -210,13 +210,16 @@ class CaptionImagesDataModule(CaptioningDataModule):
         return self.root / (self.split_file if self.layout == "karpathy" else self.annotations["train"])
 
     def prepare_data(self) -> None:
-        if not self._marker().is_file():
+        if self.prepare is not None and self.download:  # generated: only a folder litvision finished is read
+            if not is_prepared(self.root):
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+        elif not self._marker().is_file():
             if not self.download:
                 raise DataError(
                     f"no caption data under {self.root}: {self._marker()} does not exist; set data.download=true "
                     "or point data.root at a copy"
                 )
-            (self.prepare or fetch_coco)(self.root)
+            fetch_coco(self.root)
         for name, images in self._read_images().items():
             self._features(name, images)  # computed here, once, on the first process
 

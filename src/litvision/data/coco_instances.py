@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from litvision.data.base import VisionDataModule
 from litvision.data.instances import InstanceTransform, collate_instances
+from litvision.data.prepare import is_prepared
 from litvision.data.voc import read_image
 from litvision.errors import DataError
 
@@ -202,10 +203,11 @@ class COCOInstanceDataModule(VisionDataModule):
         return self.root / self.splits[split]["annotations"]
 
     def prepare_data(self) -> None:
-        if all(self._json(s).is_file() for s in self.splits):
+        if self.prepare is not None and self.download:  # generated: only a folder litvision finished is read
+            if not is_prepared(self.root):
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
             return
-        if self.prepare is not None and self.download:
-            self.prepare(self.root)
+        if all(self._json(s).is_file() for s in self.splits):
             return
         raise DataError(
             f"no COCO-format data under {self.root}: expected {self._json('train')} and {self._json('val')} with "

@@ -31,7 +31,7 @@ import torch
 from litvision.data.base import split_indices
 from litvision.data.caption_datasets import CaptionSplit, FeatureRows
 from litvision.data.captioning import CaptioningDataModule
-from litvision.data.download import download_file, extract_archive
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.data.vocabulary import END, NULL, START, Vocabulary
 from litvision.errors import ConfigError, DataError
 
@@ -100,20 +100,27 @@ def check_captions(captions: np.ndarray, idxs: np.ndarray, num_features: int, vo
         )
 
 
-def fetch_cs231n(root: Path, url: str = URL, sha1: str | None = None) -> None:
-    """Download coco_captioning.zip (about 1 GB) into root and extract it there. The course publishes no
-    checksum: pass `sha1` to pin one; the zip's own CRCs are always checked."""
+def fetch_cs231n(root: Path, url: str = URL, sha1: str | None = None) -> Path:
+    """Download coco_captioning.zip (about 1 GB) into root and publish its coco_captioning/ folder as
+    root/coco_captioning through litvision.data.prepare (complete or absent; a second process waits on
+    the lock). The course publishes no checksum: pass `sha1` to pin one; the zip's own CRCs are always
+    checked."""
     import zipfile
 
-    archive = download_file(url, root / url.rsplit("/", 1)[-1], sha1)
-    with zipfile.ZipFile(archive) as zf:
-        broken = zf.testzip()
-    if broken is not None:
-        archive.unlink()
-        raise DataError(
-            f"{archive}: member {broken} is corrupt (CRC mismatch); the archive was removed, download again"
-        )
-    extract_archive(archive, root)
+    archive = Path(root) / url.rsplit("/", 1)[-1]
+
+    def check(folder: Path) -> None:
+        with zipfile.ZipFile(archive) as zf:
+            broken = zf.testzip()
+        if broken is not None:
+            archive.unlink()
+            raise DataError(
+                f"{archive}: member {broken} is corrupt (CRC mismatch); the archive was removed, download again"
+            )
+
+    return prepare_archive(
+        archive, Path(root) / FOLDER, url=url, sha1=sha1, top=FOLDER, what="cs231n's coco_captioning", check=check
+    )
 
 
 class CS231nCaptioningDataModule(CaptioningDataModule):
@@ -146,17 +153,18 @@ class CS231nCaptioningDataModule(CaptioningDataModule):
         return None
 
     def prepare_data(self) -> None:
-        if self._data_dir() is not None:
+        found = self._data_dir()
+        if self.download and self.prepare is None and found != self.root and not is_prepared(self.root / FOLDER):
+            fetch_cs231n(self.root, self.url, self.sha1)  # an unmarked coco_captioning/ is refused, not read
+            return
+        if found is not None:
             return
         if not self.download:
             raise DataError(
                 f"no cs231n captioning data under {self.root}: expected {self.root}/{CAPTIONS_FILE} (or in "
                 f"{FOLDER}/); set data.download=true to fetch {self.url}, or point data.root at a copy"
             )
-        if self.prepare is not None:
-            self.prepare(self.root)
-        else:
-            fetch_cs231n(self.root, self.url, self.sha1)
+        self.prepare(self.root)
 
     def _split(self, data_dir: Path, split: str, vocab: Vocabulary) -> CaptionSplit:
         captions_file = data_dir / CAPTIONS_FILE

@@ -77,9 +77,6 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
         raise ValueError(f"IDX cannot hold {array.dtype} values")
     data = bytes([0, 0, CODES[big.dtype], big.ndim]) + struct.pack(f">{big.ndim}I", *big.shape) + big.tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.open(path, "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
+    with (gzip.open if path.suffix == ".gz" else open)(path, "wb") as f:
+        f.write(data)
     return path

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from litvision.data.base import VisionDataModule, split_indices
 from litvision.data.epoch_shuffle import EpochShuffle
 from litvision.data.idx import read_idx
+from litvision.data.prepare import is_prepared
 from litvision.errors import ConfigError, DataError
 
 # data set name -> torchvision class that downloads it (None: made by `prepare`, e.g. the digits export)
@@ -126,11 +127,13 @@ class MNISTDataModule(VisionDataModule):
         return [p for p in ("train", "t10k") if find_split(self.root, self.dataset, p) is None]
 
     def prepare_data(self) -> None:
+        if self.prepare is not None:  # exported: only a folder litvision finished preparing is read
+            if self.download and not is_prepared(self.root):
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+            return
         if not self._missing() or not self.download:
             return
-        if self.prepare is not None:
-            self.prepare(self.root)
-        elif self.dataset in TORCHVISION:
+        if self.dataset in TORCHVISION:
             download(self.dataset, self.root, self.mirrors)
 
     def _split(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:

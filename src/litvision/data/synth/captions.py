@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -32,9 +31,9 @@ from PIL import Image
 
 from litvision.data.caption_features import cache_path, cached_features
 from litvision.data.cs231n_captions import CAPTIONS_FILE, FOLDER, VOCAB_FILE, feature_file
+from litvision.data.prepare import prepare_dir
 from litvision.data.synth.scenes import render_scene, sample_scene, scene_captions
 from litvision.data.vocabulary import Vocabulary, tokenize
-from litvision.errors import DataError
 from litvision.nets.caption_encoder import encoder_description
 
 DEFAULT_FEATURES = {"backbone": "efficientnet_lite0", "layer": "head", "kind": "pooled", "image_size": 128}
@@ -154,33 +153,29 @@ def generate_captions(
     pca_dim: int = 512,
     seed: int = 0,
 ) -> Path:
-    """Write the data set into `root` (through a sibling `.partial` folder renamed at the end, so an
-    interrupted run never looks complete); `features` are CaptionEncoder arguments for the pooled
-    features of the cs231n layout (and the image layout's cache)."""
+    """Write the data set into `root`, atomically (litvision.data.prepare: built in a unique work folder
+    beside `root`, completion marker last, one rename, under a file lock; a `root` already complete is
+    left as it is). `features` are CaptionEncoder arguments for the pooled features of the cs231n
+    layout (and the image layout's cache)."""
     root = Path(root)
-    if root.is_dir() and any(root.iterdir()):
-        raise DataError(f"{root} exists and is not empty; point data.root at a new folder to generate data there")
     encoder = encoder_description(**{**DEFAULT_FEATURES, **(features or {})})
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     splits = {"train": num_train, "val": num_val, "test": num_test, "restval": num_restval}
-    records = _write_images(partial, splits, image_size, captions_per_image, seed)
-    _write_coco(partial, records, image_size)
-    _write_karpathy(partial, records)
-    if cs231n:
-        rows = {}
-        for split, members in (("train", ("train", "restval")), ("val", ("val",)), ("test", ("test",))):
-            # Karpathy's splits in the order its reader lists them, so its feature cache is filled too
-            chosen = [r for r in records if r["split"] in members]
-            paths = [partial / r["folder"] / r["filename"] for r in chosen]
-            rows[split] = cached_features(paths, cache_path(partial, f"karpathy-{split}", encoder), encoder).numpy()
-        rows["train"] = rows["train"][:num_train]  # cs231n's train2014 leaves restval out
-        _write_cs231n(partial, root, records, rows, encoder, pca_dim)
-    if root.is_dir():
-        root.rmdir()
-    partial.rename(root)
-    return root
+
+    def write(work: Path) -> None:
+        records = _write_images(work, splits, image_size, captions_per_image, seed)
+        _write_coco(work, records, image_size)
+        _write_karpathy(work, records)
+        if cs231n:
+            rows = {}
+            for split, members in (("train", ("train", "restval")), ("val", ("val",)), ("test", ("test",))):
+                # Karpathy's splits in the order its reader lists them, so its feature cache is filled too
+                chosen = [r for r in records if r["split"] in members]
+                paths = [work / r["folder"] / r["filename"] for r in chosen]
+                rows[split] = cached_features(paths, cache_path(work, f"karpathy-{split}", encoder), encoder).numpy()
+            rows["train"] = rows["train"][:num_train]  # cs231n's train2014 leaves restval out
+            _write_cs231n(work, root, records, rows, encoder, pca_dim)
+
+    return prepare_dir(root, write, what="generated caption data")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

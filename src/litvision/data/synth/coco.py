@@ -24,6 +24,7 @@ from litvision.data.banana_csv import read_banana_split
 from litvision.data.bananas import CLASSES_FILE, SPLITS, read_class_names
 from litvision.data.coco_writer import instance_annotation, write_instances_json
 from litvision.data.instances import boxes_from_masks
+from litvision.data.prepare import prepare_dir
 from litvision.data.voc import find_voc_dir, image_path
 from litvision.data.voc import read_split as read_voc_split
 from litvision.data.voc_instances import OBJECT_CLASSES, VOCInstances
@@ -90,22 +91,16 @@ def export_bananas_to_coco(banana_root: str | Path, out: str | Path) -> Path:
 
 def export_voc_synth_as_coco(root: str | Path, segmentation: str = "rle", **voc_kwargs) -> Path:
     """The `prepare` of data=coco_instances_synth: generate a VOC-format set (litvision.data.synth.voc
-    with `voc_kwargs`) in a temporary sibling folder, export it as COCO into `root`, drop the VOC copy.
-    The COCO files are written to `root`.partial first and renamed, so an interrupted run leaves nothing
-    that looks complete."""
+    with `voc_kwargs`) and export it as COCO into `root`, atomically (litvision.data.prepare: both are
+    written in a unique work folder beside `root`, the COCO folder gets the completion marker and is
+    renamed into place, the VOC copy is dropped with the work folder; under a file lock)."""
     from litvision.data.synth.voc import generate_voc
 
-    root = Path(root)
-    voc, partial = root.with_name(root.name + ".voc"), root.with_name(root.name + ".partial")
-    for folder in (voc, partial):
-        shutil.rmtree(folder, ignore_errors=True)
-    generate_voc(voc, **voc_kwargs)
-    export_voc_to_coco(voc, partial, segmentation)
-    shutil.rmtree(voc)
-    if root.is_dir() and not any(root.iterdir()):
-        root.rmdir()
-    partial.rename(root)
-    return root
+    def write(work: Path) -> None:
+        generate_voc(work / "voc", **voc_kwargs)
+        export_voc_to_coco(work / "voc", work / "coco", segmentation)
+
+    return prepare_dir(root, write, what="generated VOC scenes exported as COCO instances", top="coco")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -15,7 +15,6 @@ root/{train,t10k}-{images-idx3,labels-idx1}-ubyte, a seeded stratified split.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from PIL import Image
 
 from litvision.data.idx import write_idx
 from litvision.data.images import OPENCV_DOC_DATA
+from litvision.data.prepare import prepare_dir
 from litvision.errors import ConfigError, DataError
 
 SOURCES = ("sklearn", "opencv")
@@ -69,8 +69,9 @@ def export_digits(
     border: int | None = None,
     seed: int = 0,
 ) -> Path:
-    """Write the IDX files into `root` (via a temporary folder renamed at the end, so an interrupted
-    export never looks complete). Returns `root`."""
+    """Write the IDX files into `root`, atomically (litvision.data.prepare: a unique work folder beside
+    `root`, completion marker last, one rename, under a file lock; a complete `root` is left as it is).
+    Returns `root`."""
     if source not in SOURCES:
         raise ConfigError(f"digits source {source!r}: choose one of {', '.join(SOURCES)}")
     if not 0 < test_fraction < 1:
@@ -82,16 +83,14 @@ def export_digits(
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
         test[idx[: round(len(idx) * test_fraction)]] = True
-    root = Path(root)
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for prefix, keep in (("train", ~test), ("t10k", test)):
-        order = rng.permutation(np.flatnonzero(keep))  # classes interleaved, as in MNIST
-        write_idx(tmp / f"{prefix}-images-idx3-ubyte", images[order])
-        write_idx(tmp / f"{prefix}-labels-idx1-ubyte", labels[order])
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(root)
-    return root
+
+    def write(work: Path) -> None:
+        for prefix, keep in (("train", ~test), ("t10k", test)):
+            order = rng.permutation(np.flatnonzero(keep))  # classes interleaved, as in MNIST
+            write_idx(work / f"{prefix}-images-idx3-ubyte", images[order])
+            write_idx(work / f"{prefix}-labels-idx1-ubyte", labels[order])
+
+    return prepare_dir(root, write, what=f"{source} digits exported in MNIST's format")
 
 
 def main(argv: list[str] | None = None) -> None:
