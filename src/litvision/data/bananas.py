@@ -32,7 +32,7 @@ from torchvision.transforms import v2
 
 from litvision.data.banana_csv import read_banana_split
 from litvision.data.base import VisionDataModule
-from litvision.data.download import download_and_extract
+from litvision.data.download import download_and_extract, extract_placed_archive
 from litvision.data.images import load_image
 from litvision.errors import ConfigError, DataError
 
@@ -208,13 +208,38 @@ class BananasDataModule(VisionDataModule):
                 return candidate
         return None
 
+    @property
+    def archive(self) -> Path:
+        return self.root / self.url.rsplit("/", 1)[-1]
+
     def prepare_data(self) -> None:
-        if self._data_dir() is not None or not self.download:
+        if self._data_dir() is not None:
             return
         if self.prepare is not None:
-            self.prepare(self.root)
-        else:
+            if self.download:
+                self.prepare(self.root)
+        elif self.download:
             download_and_extract(self.url, self.sha1, self.root, self.root)
+        elif self.archive.is_file():  # put there by hand: verified and extracted without a download
+            extract_placed_archive(self.archive, self.sha1, self.root)
+        if self._data_dir() is None:
+            raise self._missing_error()
+
+    def _missing_error(self) -> DataError:
+        if self.download:
+            hint = "preparing it did not produce them"
+        elif self.prepare is not None:
+            hint = "set data.download=true to generate them, or point data.root at an existing copy"
+        else:
+            hint = (
+                f"put {self.archive.name} (from {self.url}{f', SHA-1 {self.sha1}' if self.sha1 else ''}) at "
+                f"{self.archive} and it is verified and extracted on the next run, with data.download=false as "
+                "well; or set data.download=true to fetch it, or extract it into data.root yourself"
+            )
+        return DataError(
+            f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
+            f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."
+        )
 
     def _class_names(self, data_dir: Path) -> list[str]:
         listed = data_dir / CLASSES_FILE
@@ -231,19 +256,7 @@ class BananasDataModule(VisionDataModule):
     def setup(self, stage: str | None = None) -> None:
         data_dir = self._data_dir()
         if data_dir is None:
-            if self.download:
-                hint = "preparing it did not produce them"
-            elif self.prepare is not None:
-                hint = "set data.download=true to generate them, or point data.root at an existing copy"
-            else:
-                hint = (
-                    f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it "
-                    f"into {self.root}"
-                )
-            raise DataError(
-                f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
-                f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."
-            )
+            raise self._missing_error()
         if self.train_set is None:
             self.classes = self._class_names(data_dir)
             self.train_set = BananasDataset(data_dir / SPLITS["train"], self.train_transforms, self.num_classes)

@@ -14,6 +14,11 @@ from torch.utils.data import Subset
 from litvision.data.base import VisionDataModule, split_indices
 from litvision.errors import ConfigError, DataError
 
+ARCHIVE_ADVICE = (
+    "put the archive at {archive}: it is checked against torchvision's MD5 and extracted on the next run, with "
+    "data.download=false as well"
+)
+
 
 class CIFAR10Dataset(torchvision.datasets.CIFAR10):
     """torchvision's CIFAR10; `verify_checksums=False` accepts batches that are not the official files
@@ -32,13 +37,14 @@ class CIFAR10Dataset(torchvision.datasets.CIFAR10):
                 ) from err
             raise DataError(
                 f"CIFAR-10 not found or corrupted in {Path(root) / self.base_folder}. Set data.download=true "
-                "to fetch it, or put the extracted cifar-10-batches-py folder there (or point data.root at "
-                "the folder that holds it)."
+                f"to fetch it, or {ARCHIVE_ADVICE.format(archive=Path(root) / self.filename)}, or put the "
+                "extracted cifar-10-batches-py folder there (or point data.root at the folder that holds it)."
             ) from err
         except OSError as err:  # download failed (no network)
             raise DataError(
-                f"CIFAR-10 could not be downloaded to {root} ({err}). Download {self.url} elsewhere, extract "
-                f"it into {root} and set data.download=false."
+                f"CIFAR-10 could not be downloaded to {root} ({err}). Without network access, download "
+                f"{self.url} elsewhere and {ARCHIVE_ADVICE.format(archive=Path(root) / self.filename)}, or extract "
+                f"it into {root} yourself."
             ) from err
         except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
             raise DataError(
@@ -95,7 +101,11 @@ class CIFAR10DataModule(VisionDataModule):
         return torch.as_tensor(self.test_transforms(image)).as_subclass(torch.Tensor), {}
 
     def _dataset(self, train: bool, transform: Callable | None, download: bool = False) -> CIFAR10Dataset:
-        return CIFAR10Dataset(self.root, train, transform, download and self.download, self.verify_checksums)
+        # torchvision's download extracts an archive already there (MD5 verified) without fetching it:
+        # how an archive put there by hand is used with download=false
+        archive_here = (Path(self.root) / CIFAR10Dataset.filename).is_file()
+        fetch = download and (self.download or archive_here)
+        return CIFAR10Dataset(self.root, train, transform, fetch, self.verify_checksums)
 
     def prepare_data(self) -> None:
         self._dataset(train=True, transform=None, download=True)

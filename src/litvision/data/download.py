@@ -56,9 +56,10 @@ def download_file(url: str, dest: str | Path, sha1: str | None = None) -> Path:
     except OSError as err:  # URLError is an OSError
         part.unlink(missing_ok=True)
         raise DataError(
-            f"Could not download {url} to {dest}: {err}. Without network access, download the file "
-            f"elsewhere, put it at {dest} (or extract it and point data.root at it), and set "
-            "data.download=false."
+            f"Could not download {url} to {dest}: {err}. Without network access, download it elsewhere and "
+            f"put it at {dest}: it is verified{' (SHA-1)' if sha1 else ''} and extracted on the next run, with "
+            "data.download=false as well; or extract it yourself and point data.root at the extracted copy "
+            "with data.download=false."
         ) from err
     os.replace(part, dest)
     verify_sha1(dest, sha1)
@@ -101,4 +102,17 @@ def extract_archive(archive: str | Path, target: str | Path) -> Path:
 def download_and_extract(url: str, sha1: str | None, download_dir: str | Path, target: str | Path) -> Path:
     """Download the archive at `url` into `download_dir` (verified) and extract it into `target`."""
     archive = download_file(url, Path(download_dir) / url.rsplit("/", 1)[-1], sha1)
+    return extract_archive(archive, target)
+
+
+def extract_placed_archive(archive: str | Path, sha1: str | None, target: str | Path) -> Path:
+    """An archive the user put in place by hand (data.download=false): check its SHA-1 and extract it into
+    `target`. A mismatch extracts nothing and, unlike a download, leaves the file where it is: it is the
+    user's."""
+    archive = Path(archive)
+    if sha1 is not None and (actual := sha1sum(archive)) != sha1.lower():
+        raise ChecksumError(
+            f"{archive}: SHA-1 is {actual}, expected {sha1}: it is not the official {archive.name} (a partial or "
+            "altered copy). Nothing was extracted and the file was left as it is: replace it with a complete copy."
+        )
     return extract_archive(archive, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,16 +12,37 @@ from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
 
 from litvision.data.base import VisionDataModule, split_indices
-from litvision.data.download import download_and_extract
+from litvision.data.download import download_and_extract, extract_placed_archive
 from litvision.data.images import load_image
 from litvision.errors import ConfigError, DataError
 
 
-def fetch_archive(root: str | Path, url: str, sha1: str | None) -> None:
+def fetch_archive(root: str | Path, url: str, sha1: str | None, download: bool = True) -> None:
     """`prepare` for data published as an archive whose top folder is `root`'s name (hotdog.zip ->
-    hotdog/train, hotdog/test): download and verify into root's parent, then extract there."""
+    hotdog/train, hotdog/test): the archive `<root's parent>/<its name>` is verified (SHA-1) and extracted
+    there; with `download` it is first downloaded when missing, without it (data.download=false) it must
+    have been put there by hand."""
     parent = Path(root).parent
-    download_and_extract(url, sha1, download_dir=parent, target=parent)
+    archive = parent / url.rsplit("/", 1)[-1]
+    if download:
+        download_and_extract(url, sha1, download_dir=parent, target=parent)
+        return
+    if not archive.is_file():
+        raise DataError(
+            f"{Path(root)} does not exist, and neither does {archive}: put {archive.name} (from {url}"
+            f"{f', SHA-1 {sha1}' if sha1 else ''}) at {archive} and it is verified and extracted on the next "
+            f"run, with data.download=false as well; or set data.download=true to fetch it, or point data.root "
+            "at an extracted copy."
+        )
+    extract_placed_archive(archive, sha1, parent)
+
+
+def _prepares_offline(prepare: Callable) -> bool:
+    """A `prepare` that takes `download` can prepare the data without network (from a file put by hand)."""
+    try:
+        return "download" in inspect.signature(prepare).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class ImageFolderDataModule(VisionDataModule):
@@ -28,7 +50,10 @@ class ImageFolderDataModule(VisionDataModule):
 
     Validation uses `val_fraction` of the training images when > 0; with 0 (the seeds' choice) the
     test folder doubles as validation set. `prepare(root)` creates the data when it is missing and
-    `download` is true: an archive download (hotdog) or an offline export (quickstart).
+    `download` is true: an archive download (hotdog) or an offline export (quickstart); with `download`
+    false, a `prepare` that takes `download=False` (fetch_archive) still extracts an archive put there by
+    hand. A run without a test stage (`test=false`, `needs_test_split` false) with `val_fraction` > 0
+    needs no test folder.
     """
 
     def __init__(
@@ -65,14 +90,20 @@ class ImageFolderDataModule(VisionDataModule):
             return super().predict_transform(image)
         return torch.as_tensor(self.test_transforms(image)).as_subclass(torch.Tensor), {}
 
+    def _needs_test_folder(self) -> bool:
+        return self.needs_test_split or self.val_fraction <= 0  # with val_fraction 0 the test folder validates
+
     def _missing(self) -> list[Path]:
-        return [d for d in (self.root / self.train_dir, self.root / self.test_dir) if not d.is_dir()]
+        needed = [self.train_dir, self.test_dir] if self._needs_test_folder() else [self.train_dir]
+        return [self.root / d for d in needed if not (self.root / d).is_dir()]
 
     def prepare_data(self) -> None:
         if not self._missing():
             return
-        if self.download and self.prepare is not None:
+        if self.prepare is not None and self.download:
             self.prepare(self.root)
+        elif self.prepare is not None and _prepares_offline(self.prepare):
+            self.prepare(self.root, download=False)
         if missing := self._missing():
             how = "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
             raise DataError(
@@ -97,8 +128,9 @@ class ImageFolderDataModule(VisionDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.prepare_data()  # no-op when present; raises the clear error on every rank otherwise
         train_full = self._folder(self.train_dir, self.train_transforms)
-        test = self._folder(self.test_dir, self.test_transforms)
-        if train_full.classes != test.classes:
+        has_test = (self.root / self.test_dir).is_dir()
+        test = self._folder(self.test_dir, self.test_transforms) if has_test else None
+        if test is not None and train_full.classes != test.classes:
             raise DataError(
                 f"class folders differ: {self.root / self.train_dir} has {train_full.classes}, "
                 f"{self.root / self.test_dir} has {test.classes}"

@@ -2,31 +2,88 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
+from litvision.errors import DataError
+
 _RESERVED: dict[str, str] = {}
+_CREATED: list[Path] = []  # folders fresh_dir made, parents first
 
 
 def fresh_dir(path: str) -> str:
     """`path`, or `path_2`, `path_3`, ... if it exists: the folder is created here (atomically, so two
     runs started in the same second cannot both take it) and remembered, because Hydra resolves the
-    run directory several times per process."""
+    run directory several times per process. OmegaConf also resolves an overridden value while merging
+    configs (eval's and debug's run folders replace the default one), so the folders made for nothing
+    are removed again at exit if they stayed empty (and `--cfg job` leaves no folder either)."""
     if path in _RESERVED:
         return _RESERVED[path]
     candidate, n = path, 1
     while True:
+        new = [p for p in (Path(candidate), *Path(candidate).parents) if not p.exists()]
         try:
             os.makedirs(candidate)
             break
         except FileExistsError:
             n += 1
             candidate = f"{path}_{n}"
+    if not _CREATED:
+        atexit.register(_remove_unused)
+    _CREATED.extend(reversed(new))
     _RESERVED[path] = candidate
     return candidate
 
 
+def _remove_unused() -> None:
+    for folder in reversed(_CREATED):  # children before parents; rmdir only removes empty folders
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def run_group(task_name: str, *, _root_: Any) -> str:
+    """The folder under outputs/ for a run: `task_name`, or `<task_name>_<name of data.root>` for one's own
+    ImageFolder (`data=imagefolder`), so those runs never land among the experiment's own (the face
+    runs of the default experiment). A `task_name=` on the command line is taken as it is."""
+    try:
+        hydra_node = _root_.hydra
+        chosen = hydra_node.runtime.choices.get("data")
+        asked = any(o.lstrip("+").startswith("task_name=") for o in hydra_node.overrides.task)
+        root = _root_.data.root if chosen == "imagefolder" and not asked else None
+    except Exception:  # no Hydra context (compose API), or data.root unset: the check reports that later
+        return task_name
+    return f"{task_name}_{Path(str(root)).expanduser().resolve().name}" if root else task_name
+
+
+def class_folders(root: str, split: str = "train") -> int:
+    """The number of class folders in `root/split` (ImageFolder's classes): `data.num_classes`'s default
+    for one's own ImageFolder."""
+    folder = Path(root).expanduser() / split
+    if not folder.is_dir():
+        raise DataError(
+            f"{folder} does not exist, so data.num_classes cannot be counted from its class folders: point "
+            "data.root at a folder with train/<class>/<image> and test/<class>/<image>"
+        )
+    classes = [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    if not classes:
+        raise DataError(f"{folder} holds no class folders: expected {folder}/<class>/<image>")
+    return len(classes)
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("fresh_dir"):
-        OmegaConf.register_new_resolver("fresh_dir", fresh_dir)
+    from litvision.console import default_workers
+
+    for name, resolver in (
+        ("fresh_dir", fresh_dir),
+        ("run_group", run_group),
+        ("class_folders", class_folders),
+        ("workers", default_workers),
+    ):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)

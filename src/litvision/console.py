@@ -1,0 +1,79 @@
+"""What a run prints: the run's own messages, Lightning's useful ones, nothing else; plain text where the
+output is not a terminal.
+
+- `quiet_lightning()` drops Lightning's advertising ("💡 Tip: ... litlogger / litmodels") with a filter on
+  the loggers Lightning's rank-zero messages go through, and the FutureWarning that Lightning's own
+  pytree helper triggers with this torch (`isinstance(treespec, LeafSpec)`: Lightning's call, not ours).
+- `trainer_console_options(callbacks)`: the Trainer arguments that fit the callbacks: no second model
+  summary when one is configured (Lightning otherwise says "Trainer already configured with model
+  summary callbacks"), and where stderr/stdout is not a terminal (a log file, CI, a pipe) a progress
+  "bar" of one plain line per epoch (EpochLog) instead of Lightning's redrawn bar with its control codes.
+- `report_error(err)`: a LitvisionError as one `error:` line on stderr, and into the run's log file,
+  not a second time on the console.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+from lightning.pytorch.callbacks import Callback, ModelSummary, ProgressBar
+
+log = logging.getLogger("litvision")
+
+# the loggers Lightning's rank_zero_info goes through (lightning_utilities' rank_zero module logger)
+_LIGHTNING_RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet_lightning() -> None:
+    """Idempotent: install the filters described in the module docstring."""
+    for name in _LIGHTNING_RANK_ZERO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropTips) for f in logger.filters):
+            logger.addFilter(_DropTips())
+    warnings.filterwarnings(
+        "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+    )
+
+
+def is_terminal() -> bool:
+    """Both stdout (Rich's output) and stderr (tqdm's) are terminals."""
+    return all(getattr(stream, "isatty", lambda: False)() for stream in (sys.stdout, sys.stderr))
+
+
+def trainer_console_options(callbacks: list[Callback], progress_bar: bool) -> dict:
+    """Trainer keyword arguments (and the callbacks to add) for a quiet console: see the module docstring."""
+    options: dict = {}
+    if any(isinstance(c, ModelSummary) for c in callbacks):
+        options["enable_model_summary"] = False  # the configured one prints it
+    if progress_bar and not is_terminal() and not any(isinstance(c, ProgressBar) for c in callbacks):
+        from litvision.callbacks.epoch_log import EpochLog
+
+        callbacks.append(EpochLog())
+    return options
+
+
+def report_error(err: BaseException) -> None:
+    """`error: <message>` once on stderr; the run's log file (Hydra's file handler) gets the same line."""
+    record = logging.LogRecord("litvision", logging.ERROR, __file__, 0, "%s", (err,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(f"error: {err}", file=sys.stderr, flush=True)
+
+
+def default_workers(wanted: int) -> int:
+    """DataLoader workers for a data config: `wanted`, at most the CPU cores this process may use (more
+    workers than cores only adds switching, and torch warns about it)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(int(wanted), cores))
