@@ -132,10 +132,12 @@ def _log_dirs(trainer: L.Trainer) -> list[str]:
     return [os.path.abspath(lg.log_dir) for lg in trainer.loggers if getattr(lg, "log_dir", None)]
 
 
-def _report(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float], started: float, best_epoch, known) -> None:
+def _report(
+    trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float], started: float, best_epoch, known, evaluated=None
+) -> None:
     if not trainer.is_global_zero:
         return
-    best, last = run_summary.checkpoints(trainer, best_epoch)
+    best, last = run_summary.checkpoints(trainer, best_epoch) if evaluated is None else (None, None)
     report = run_summary.RunReport(
         output_dir=Path(cfg.paths.output_dir),
         seconds=time.monotonic() - started,
@@ -144,6 +146,7 @@ def _report(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float], star
         last=last,
         best_epoch_known=known,
         log_dirs=_log_dirs(trainer),
+        evaluated=evaluated,
     )
     log.info("%s", run_summary.format_summary(report))
     if any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers):
@@ -234,5 +237,5 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise
     metrics = run_summary.scalars(trainer.callback_metrics)
     _log_hparams(trainer, cfg, metrics, dict.fromkeys(metrics, trainer.global_step))
-    _report(trainer, cfg, metrics, started, None, True)
+    _report(trainer, cfg, metrics, started, None, True, evaluated=str(cfg.ckpt_path))
     return metrics

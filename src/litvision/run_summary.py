@@ -72,6 +72,7 @@ class RunReport:
     last: tuple[str, int | None] | None = None
     best_epoch_known: bool = True
     log_dirs: list[str] = field(default_factory=list)
+    evaluated: str | None = None  # eval.py: the checkpoint tested
 
 
 def best_epoch_metrics(trainer: L.Trainer, history: MetricHistory) -> tuple[dict[str, float], int | None, bool]:
@@ -149,6 +150,8 @@ def format_summary(report: RunReport) -> str:
     if report.last:
         path, epoch = report.last
         lines.append(f"  last checkpoint  {path}" + (f"  (epoch {epoch})" if epoch is not None else ""))
+    if report.evaluated:
+        lines.append(f"  evaluated checkpoint  {report.evaluated}")
     table = _table(report.metrics)
     if table:
         if report.best and report.best_epoch_known:

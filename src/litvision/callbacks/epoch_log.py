@@ -33,6 +33,8 @@ class EpochLog(ProgressBar):
 
     def _line(self, trainer: L.Trainer, pl_module: L.LightningModule, where: str) -> str:
         metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
+        if where:  # inside an epoch only the per-step values are current (the rest are the last epoch's)
+            metrics = {k.removesuffix("_step"): v for k, v in metrics.items() if k.endswith("_step")}
         shown = "  ".join(f"{k} {float(v):.4g}" for k, v in sorted(one_per_metric(metrics).items()))
         epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         return f"epoch {trainer.current_epoch + 1}{epochs}{where}  {shown}".rstrip()
