@@ -133,11 +133,19 @@ def _log_dirs(trainer: L.Trainer) -> list[str]:
 
 
 def _report(
-    trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float], started: float, best_epoch, known, evaluated=None
+    trainer: L.Trainer,
+    cfg: DictConfig,
+    metrics: dict[str, float],
+    started: float,
+    checkpoints: tuple = (None, None),
+    known: bool = True,
+    evaluated: str | None = None,
 ) -> None:
+    """The run's summary (litvision.run_summary). `checkpoints`: (best, last) as they were after fit —
+    testing a checkpoint restores the checkpoint callbacks' state from it."""
     if not trainer.is_global_zero:
         return
-    best, last = run_summary.checkpoints(trainer, best_epoch) if evaluated is None else (None, None)
+    best, last = checkpoints
     report = run_summary.RunReport(
         output_dir=Path(cfg.paths.output_dir),
         seconds=time.monotonic() - started,
@@ -188,7 +196,7 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
         )
     metrics: dict[str, float] = {}
     steps: dict[str, int] = {}
-    best_epoch, known = None, True
+    best_epoch, known, checkpoints = None, True, (None, None)
     if cfg.get("train", True):
         ckpt_path = cfg.get("ckpt_path")
         if ckpt_path:
@@ -196,6 +204,7 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         history = _history(trainer)
         metrics, best_epoch, known = run_summary.best_epoch_metrics(trainer, history)
+        checkpoints = run_summary.checkpoints(trainer, best_epoch)
         metrics = dict(metrics or run_summary.scalars(trainer.callback_metrics))
         at = history.steps.get(best_epoch if known and best_epoch is not None else max(history.steps, default=-1))
         steps = dict.fromkeys(metrics, at if at is not None else trainer.global_step)
@@ -209,7 +218,7 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
         steps.update(dict.fromkeys(tested, trainer.global_step))
     if metrics:
         _log_hparams(trainer, cfg, metrics, steps)
-    _report(trainer, cfg, metrics, started, best_epoch, known)
+    _report(trainer, cfg, metrics, started, checkpoints, known)
     ran = cfg.get("train", True) or (cfg.get("test", True) and trains_nothing)
     if cfg.get("optimized_metric") and cfg.optimized_metric not in metrics and ran:
         raise ConfigError(
@@ -237,5 +246,5 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise
     metrics = run_summary.scalars(trainer.callback_metrics)
     _log_hparams(trainer, cfg, metrics, dict.fromkeys(metrics, trainer.global_step))
-    _report(trainer, cfg, metrics, started, None, True, evaluated=str(cfg.ckpt_path))
+    _report(trainer, cfg, metrics, started, evaluated=str(cfg.ckpt_path))
     return metrics
