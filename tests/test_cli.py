@@ -88,6 +88,7 @@ def test_optuna_search_optimises_the_experiment_metric(tmp_path, data_root):
         "trainer.max_epochs=1",
     ]
     proc = run_cli(args, tmp_path, timeout=600)
+    assert "\x1b[" not in proc.stdout + proc.stderr  # Optuna's log without colour codes off a terminal
     sweep = next((tmp_path / "outputs/quickstart/debug_multiruns").iterdir())
     result = (sweep / "optimization_results.yaml").read_text()
     assert "name: optuna" in result and "best_value:" in result and "model.optimizer.lr" in result

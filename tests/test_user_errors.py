@@ -86,6 +86,16 @@ def test_predict_without_a_checkpoint_says_what_to_add(tmp_path):
     assert "Traceback" not in proc.stderr and "MissingMandatoryValue" not in proc.stderr
 
 
+def test_a_wrong_predict_option_value_is_one_error_line(tmp_path, capfd):
+    args = ["ckpt_path=x.ckpt", f"input={tmp_path}", "predict.score_threshold=abc", f"hydra.run.dir={tmp_path / 'p'}"]
+    result = run_entry(cli.predict, args, capfd, "predict.py")
+    assert result.code == 1
+    assert result.error_lines == [
+        "error: predict.score_threshold='abc' is not valid: expected a score in [0, 1], "
+        "e.g. predict.score_threshold=0.3"
+    ]
+
+
 def test_eval_and_predict_print_their_own_help(capfd):
     evaluate = run_entry(cli.evaluate, ["--help"], capfd, "eval.py")
     predict = run_entry(cli.predict, ["--help"], capfd, "predict.py")

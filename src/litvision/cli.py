@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from litvision import run
 from litvision.checkpoint_experiment import eval_argv
-from litvision.console import report_error
+from litvision.console import plain_text_off_terminal, report_error
 from litvision.errors import LitvisionError
 from litvision.utils.resolvers import register_resolvers
 
@@ -27,7 +27,7 @@ def _fail(err: LitvisionError) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def train(cfg: DictConfig) -> float | None:
+def _train(cfg: DictConfig) -> float | None:
     try:
         metrics = run.train(cfg)
     except LitvisionError as err:
@@ -37,7 +37,7 @@ def train(cfg: DictConfig) -> float | None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
-def predict(cfg: DictConfig) -> None:
+def _predict(cfg: DictConfig) -> None:
     from litvision.predict import predict as run_predict
 
     try:
@@ -54,8 +54,21 @@ def _evaluate(cfg: DictConfig) -> None:
         _fail(err)
 
 
+def train() -> None:
+    """train.py (and train.py -m: a sweep)."""
+    plain_text_off_terminal()  # before Hydra starts a sweeper (Optuna logs in colour)
+    _train()
+
+
+def predict() -> None:
+    """predict.py."""
+    plain_text_off_terminal()
+    _predict()
+
+
 def evaluate() -> None:
     """eval.py: composed with the experiment the checkpoint records (litvision.checkpoint_experiment)."""
+    plain_text_off_terminal()
     try:
         sys.argv = eval_argv(sys.argv)
     except LitvisionError as err:

@@ -8,6 +8,8 @@ output is not a terminal.
   summary when one is configured (Lightning otherwise says "Trainer already configured with model
   summary callbacks"), and where stderr/stdout is not a terminal (a log file, CI, a pipe) a progress
   "bar" of one plain line per epoch (EpochLog) instead of Lightning's redrawn bar with its control codes.
+- `plain_text_off_terminal()`: where the output is not a terminal, NO_COLOR (no-color.org) is set, which
+  colorlog (Optuna's log) and Rich honour: no colour codes in log files and pipes.
 - `report_error(err)`: a LitvisionError as one `error:` line on stderr, and into the run's log file,
   not a second time on the console.
 """
@@ -46,6 +48,11 @@ def quiet_lightning() -> None:
 def is_terminal() -> bool:
     """Both stdout (Rich's output) and stderr (tqdm's) are terminals."""
     return all(getattr(stream, "isatty", lambda: False)() for stream in (sys.stdout, sys.stderr))
+
+
+def plain_text_off_terminal() -> None:
+    if not is_terminal():
+        os.environ.setdefault("NO_COLOR", "1")
 
 
 def trainer_console_options(callbacks: list[Callback], progress_bar: bool) -> dict:

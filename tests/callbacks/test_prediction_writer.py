@@ -62,15 +62,28 @@ def test_predict_cli_goes_on_past_an_unreadable_file(tmp_path, data_root):
     images.mkdir()
     Image.fromarray(np.full((40, 30, 3), 120, np.uint8)).save(images / "a.png")
     (images / "b.png").write_bytes(b"\x89PNG truncated")
+    (images / "notes.txt").write_text("not an image")
     proc = run_cli([str(REPO / "predict.py"), f"ckpt_path={ckpt}", f"input={images}"], tmp_path, check=False)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
         f"error: 1 of 2 input image(s) could not be read (listed in {_json(tmp_path)}); the others were predicted"
     ]
+    # the summary names the file and the reason, and counts what was skipped
+    summary = proc.stdout[proc.stdout.index("Predicted 1 image(s)") :].splitlines()
+    assert summary[1:4] == [
+        "  1 could not be read (listed in the JSON with the reason):",
+        f"    {records_error(images / 'b.png')}",
+        "  1 file(s) skipped: not images (.png, .jpg, .jpeg, .gif, .bmp, .tif, .tiff, .webp)",
+    ]
     records = json.loads(Path(_json(tmp_path)).read_text())
     assert [Path(r["file"]).name for r in records] == ["a.png", "b.png"]
     assert records[0]["class"] in ("face", "not_face") and "error" in records[1]
+
+
+def records_error(path: Path) -> str:
+    (failed,) = scan_inputs(path.parent).failed
+    return failed["error"]
 
 
 def _json(tmp_path: Path) -> str:
