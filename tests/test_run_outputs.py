@@ -127,9 +127,10 @@ def test_runs_on_ones_own_data_and_debug_runs_have_their_own_folders(tmp_path):
     assert _run_dir([], tmp_path).startswith("quickstart/runs/")
 
 
-def test_eval_and_debug_leave_no_empty_run_folders(tmp_path):
-    for args in (["eval.py", "ckpt_path=x.ckpt"], ["train.py", "debug=fdr"]):
-        run_cli([str(REPO / args[0]), *args[1:], "--cfg", "job"], tmp_path)
+def test_eval_leaves_no_empty_run_folders(tmp_path):
+    # OmegaConf resolves the default run folder while merging eval's (and debug's) over it: that folder is
+    # made for nothing and must not stay behind (nor, with --cfg job, the run's own)
+    run_cli([str(REPO / "eval.py"), "ckpt_path=x.ckpt", "--cfg", "job"], tmp_path)
     assert not (tmp_path / "outputs").exists()
 
 

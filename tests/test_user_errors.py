@@ -16,6 +16,8 @@ from entry_points import run_entry
 
 from litvision import cli, run
 from litvision.checkpoint_experiment import eval_argv
+from litvision.cli import CONFIG_DIR
+from litvision.config_check import check_config
 from litvision.data.cifar10 import CIFAR10Dataset
 from litvision.data.synth.cifar10 import write_cifar10
 from litvision.data.synth.imagefolder import write_imagefolder
@@ -54,6 +56,18 @@ BAD_VALUES = [
 ]
 
 
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")))
+def test_every_experiment_passes_the_check_as_shipped(experiment, tmp_path):
+    check_config(compose_config([f"experiment={experiment}"], tmp_path / "t"))
+
+    check_config(compose_config([f"experiment={experiment}", "ckpt_path=x.ckpt"], tmp_path / "e", "eval"))
+
+
+def test_every_trainer_and_debug_option_passes_the_check(tmp_path):
+    for option in ("trainer=ddp", "trainer=ddp_cpu", "trainer=gpu", "debug=fdr", "debug=overfit", "debug=profiler"):
+        check_config(compose_config([option], tmp_path / option))
+
+
 def _never_built(*args, **kwargs):
     raise AssertionError(NOT_BUILT)
 
@@ -76,14 +90,14 @@ def test_a_wrong_value_on_the_real_command_line(tmp_path):
     assert [line for line in (proc.stdout + proc.stderr).splitlines() if "error" in line.lower()] == [BAD_VALUES[0][1]]
 
 
-def test_predict_without_a_checkpoint_says_what_to_add(tmp_path):
-    proc = run_cli([str(REPO / "predict.py")], tmp_path, check=False)
-    assert proc.returncode == 1
-    assert [line for line in proc.stderr.splitlines() if line.startswith("error:")] == [
+def test_predict_without_a_checkpoint_says_what_to_add(tmp_path, capfd):
+    result = run_entry(cli.predict, [f"hydra.run.dir={tmp_path / 'p'}"], capfd, "predict.py")
+    assert result.code == 1
+    assert result.error_lines == [
         "error: ckpt_path is required and has no value: add ckpt_path=<a .ckpt file written by train.py> "
         "(also unset: input)"
     ]
-    assert "Traceback" not in proc.stderr and "MissingMandatoryValue" not in proc.stderr
+    assert "Traceback" not in result.err and "MissingMandatoryValue" not in result.err
 
 
 def test_a_wrong_predict_option_value_is_one_error_line(tmp_path, capfd):
