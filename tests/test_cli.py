@@ -162,7 +162,7 @@ def test_final_summary_reports_the_best_epoch_and_every_output(cli_run):
     step_of_epoch = sorted(val)[best_epoch]
     assert f"best checkpoint  {best_path}  (epoch {best_epoch}, val/acc {val[step_of_epoch]:.4f})" in summary
     assert f"last checkpoint  {run_dir / 'checkpoints/last.ckpt'}  (epoch {ckpt['epoch']})" in summary
-    assert "train/val at the best epoch, test on its checkpoint:" in summary
+    assert "train/val at the best epoch, test on the best checkpoint:" in summary
     rows = {line.split()[0]: line.split()[1:] for line in summary.splitlines() if line.startswith("    ")}
     assert rows["metric"] == ["train", "val", "test"]
     assert rows["acc"][1] == f"{val[step_of_epoch]:.4f}"  # the best epoch's val next to the test figure

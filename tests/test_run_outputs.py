@@ -19,7 +19,7 @@ from litvision import cli, run
 from litvision.cli import CONFIG_DIR
 from litvision.data.synth.imagefolder import write_imagefolder
 from litvision.hparams import compared_hparams, hparam_metrics
-from litvision.run_summary import one_per_metric
+from litvision.run_summary import RunReport, format_summary, one_per_metric
 from litvision.sweep_summary import RECORD, SweepSummary
 
 
@@ -28,6 +28,29 @@ def test_one_line_per_metric():
     assert one_per_metric(logged) == {"train/loss": 0.5, "val/acc": 0.9, "x_step": 1.0}
     per_class = {"val/IoU/cat": 0.3, "val/mIoU": 0.4, "lr-SGD/base": 0.1, "test/acc": 0.8}
     assert hparam_metrics(per_class) == {"val/mIoU": 0.4, "test/acc": 0.8}
+
+
+def test_summary_text(tmp_path):
+    (tmp_path / "result.png").write_bytes(b"png")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints/last.ckpt").write_bytes(b"ckpt")
+    metrics = {"train/loss": 0.5, "train/loss_step": 0.7, "train/loss_epoch": 0.5, "val/loss": 0.6, "test/loss": 0.65}
+    best = (str(tmp_path / "checkpoints/epoch003.ckpt"), 3, "val/loss", 0.6)
+    text = format_summary(RunReport(tmp_path, 75.0, metrics, best=best, last=(str(tmp_path / "l.ckpt"), 4)))
+    assert text.splitlines() == [
+        f"Run finished in 1 min 15 s: {tmp_path.resolve()}",
+        f"  best checkpoint  {best[0]}  (epoch 3, val/loss 0.6000)",
+        f"  last checkpoint  {tmp_path / 'l.ckpt'}  (epoch 4)",
+        "  train/val at the best epoch, test on the best checkpoint:",
+        "    metric      train        val       test",
+        "    loss       0.5000     0.6000     0.6500",
+        "  files written:",
+        f"    {tmp_path / 'result.png'}",
+    ]
+    resumed = format_summary(RunReport(tmp_path, 1.0, {"train/loss": 0.5}, best=best, best_epoch_known=False))
+    assert "  train of the last epoch (the best one ran before the resume):" in resumed
+    evaluated = format_summary(RunReport(tmp_path, 1.0, {"test/acc": 0.9}, evaluated="a.ckpt"))
+    assert "  evaluated checkpoint  a.ckpt\n  metrics:\n    metric       test\n    acc        0.9000" in evaluated
 
 
 def test_hparams_are_the_compared_values_and_what_the_command_line_set(tmp_path):

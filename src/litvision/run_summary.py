@@ -137,6 +137,15 @@ def written_files(output_dir: Path, skip: list[str]) -> list[Path]:
     return found
 
 
+def _heading(report: RunReport) -> str:
+    stages = {k.split("/")[0] for k in report.metrics}
+    fitted = "/".join(s for s in ("train", "val") if s in stages)
+    if not report.best or not fitted:
+        return "metrics:"
+    where = "at the best epoch" if report.best_epoch_known else "of the last epoch (the best one ran before the resume)"
+    return f"{fitted} {where}" + (", test on the best checkpoint:" if "test" in stages else ":")
+
+
 def format_summary(report: RunReport) -> str:
     lines = [f"Run finished in {_duration(report.seconds)}: {report.output_dir.resolve()}"]
     if report.best:
@@ -154,15 +163,7 @@ def format_summary(report: RunReport) -> str:
         lines.append(f"  evaluated checkpoint  {report.evaluated}")
     table = _table(report.metrics)
     if table:
-        if report.best and report.best_epoch_known:
-            heading = "train/val at the best epoch, test on its checkpoint:"
-        elif report.best:
-            heading = (
-                "the best epoch ran before this run resumed; train/val of the last epoch, test on the best checkpoint:"
-            )
-        else:
-            heading = "metrics:"
-        lines += [f"  {heading}", *("  " + t for t in table)]
+        lines += [f"  {_heading(report)}", *("  " + t for t in table)]
     files = written_files(report.output_dir, report.log_dirs)
     if files:
         lines.append("  files written:")
