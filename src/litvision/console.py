@@ -74,13 +74,3 @@ def report_error(err: BaseException) -> None:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
     print(f"error: {err}", file=sys.stderr, flush=True)
-
-
-def default_workers(wanted: int) -> int:
-    """DataLoader workers for a data config: `wanted`, at most the CPU cores this process may use (more
-    workers than cores only adds switching, and torch warns about it)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(0, min(int(wanted), cores))

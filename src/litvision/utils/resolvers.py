@@ -76,14 +76,22 @@ def class_folders(root: str, split: str = "train") -> int:
     return len(classes)
 
 
-def register_resolvers() -> None:
-    from litvision.console import default_workers
+def workers(wanted: int) -> int:
+    """DataLoader workers for a data config (`${workers:4}`): `wanted`, at most the CPU cores this process
+    may use (more workers than cores only adds switching, and torch warns about it)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(int(wanted), cores))
 
+
+def register_resolvers() -> None:
     for name, resolver in (
         ("fresh_dir", fresh_dir),
         ("run_group", run_group),
         ("class_folders", class_folders),
-        ("workers", default_workers),
+        ("workers", workers),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
