@@ -4,12 +4,12 @@ litvision.predict."""
 from __future__ import annotations
 
 import sys
+import warnings
 from importlib.resources import files
 
 import hydra
 from omegaconf import DictConfig
 
-from litvision import run
 from litvision.checkpoint_experiment import eval_argv
 from litvision.console import plain_text_off_terminal, report_error
 from litvision.errors import LitvisionError
@@ -19,6 +19,9 @@ from litvision.utils.resolvers import register_resolvers
 CONFIG_DIR = str(files("litvision") / "conf")
 
 register_resolvers()
+# conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names and hold every key, so they work
+# whether or not Hydra still validates them against its schemas of the same name (deprecated, warned)
+warnings.filterwarnings("ignore", message=r"[\s\S]*is validated against ConfigStore schema with the same name")
 
 
 def _fail(err: LitvisionError) -> None:
@@ -28,6 +31,9 @@ def _fail(err: LitvisionError) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _train(cfg: DictConfig) -> float | None:
+    # imported here: the launching process of a sweep (submitit, Optuna) needs no torch
+    from litvision import run
+
     try:
         metrics = run.train(cfg)
     except LitvisionError as err:
@@ -48,6 +54,8 @@ def _predict(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def _evaluate(cfg: DictConfig) -> None:
+    from litvision import run
+
     try:
         run.evaluate(cfg)
     except LitvisionError as err:

@@ -21,8 +21,6 @@ import os
 import sys
 import warnings
 
-from lightning.pytorch.callbacks import Callback, ModelSummary, ProgressBar
-
 log = logging.getLogger("litvision")
 
 # the loggers Lightning's rank_zero_info goes through (lightning_utilities' rank_zero module logger)
@@ -55,8 +53,11 @@ def plain_text_off_terminal() -> None:
         os.environ.setdefault("NO_COLOR", "1")
 
 
-def trainer_console_options(callbacks: list[Callback], progress_bar: bool) -> dict:
+def trainer_console_options(callbacks: list, progress_bar: bool) -> dict:
     """Trainer keyword arguments (and the callbacks to add) for a quiet console: see the module docstring."""
+    # imported here: cli.py imports this module in a sweep's launching process, which needs no torch
+    from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+
     options: dict = {}
     if any(isinstance(c, ModelSummary) for c in callbacks):
         options["enable_model_summary"] = False  # the configured one prints it

@@ -19,10 +19,11 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
-from litvision import console, hparams, run_summary
+from litvision import cluster, console, hparams, run_summary
 from litvision.config_check import check_config
 from litvision.errors import ConfigError, LitvisionError
 from litvision.preflight import build_data_and_model
+from litvision.requeue import requeued_checkpoint
 from litvision.utils.checkpoints import verify_checkpoint
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,23 @@ def _is_launching_process() -> bool:
 
 def claim_output_dir(output_dir: str | Path) -> Path:
     """Mark `output_dir` as this run's. A folder already claimed by an earlier run is refused, so no
-    run writes checkpoints or logs into another's folder."""
+    run writes checkpoints or logs into another's folder; the marker holds the run's id (LITVISION_RUN_ID),
+    and a process with that id is the same run restarted."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if not _is_launching_process():
         return output_dir
+    run_id = os.environ.get(cluster.RUN_ID_ENV, "")
     try:
         fd = os.open(output_dir / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
+        if run_id and (output_dir / RUN_MARKER).read_text() == run_id:
+            return output_dir  # the same run, restarted (a requeued SLURM job): it continues in its folder
         raise ConfigError(
             f"output folder {output_dir} already holds an earlier run and is never reused. Leave "
             "hydra.run.dir at its default (a fresh timestamped folder) or name a new one."
         ) from None
+    os.write(fd, run_id.encode())
     os.close(fd)
     return output_dir
 
@@ -91,6 +97,7 @@ def _hydra_run() -> tuple[dict, list[str]]:
 def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     check_config(cfg)  # wrong types and missing values: one line, before anything is built
     console.quiet_lightning()
+    cluster.join_job()
     claim_output_dir(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = build_data_and_model(cfg, build, prepare=_is_launching_process())
@@ -105,6 +112,7 @@ def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule
     callbacks.append(run_summary.MetricHistory())
     options = console.trainer_console_options(callbacks, progress_bar=cfg.trainer.get("enable_progress_bar", True))
     trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, **options)
+    cluster.check_process_launch(trainer)
     return datamodule, model, trainer
 
 
@@ -198,7 +206,7 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
     steps: dict[str, int] = {}
     best_epoch, known, checkpoints = None, True, (None, None)
     if cfg.get("train", True):
-        ckpt_path = cfg.get("ckpt_path")
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer)
         if ckpt_path:
             verify_checkpoint(ckpt_path, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -87,11 +87,13 @@ def workers(wanted: int) -> int:
 
 
 def register_resolvers() -> None:
-    for name, resolver in (
-        ("fresh_dir", fresh_dir),
-        ("run_group", run_group),
-        ("class_folders", class_folders),
-        ("workers", workers),
+    # fresh_dir is cached in the config, which travels with a submitit job: the job resolves the sweep
+    # folder its launcher made instead of reserving a new one
+    for name, resolver, cache in (
+        ("fresh_dir", fresh_dir, True),
+        ("run_group", run_group, False),
+        ("class_folders", class_folders, False),
+        ("workers", workers, False),
     ):
         if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
+            OmegaConf.register_new_resolver(name, resolver, use_cache=cache)
