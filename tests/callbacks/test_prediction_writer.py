@@ -89,3 +89,35 @@ def records_error(path: Path) -> str:
 def _json(tmp_path: Path) -> str:
     (out,) = (tmp_path / "outputs/predict/runs").iterdir()
     return str(out / "predictions.json")
+
+
+def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_record(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from litvision.callbacks.box_predictions import BoxPredictionWriter
+
+    Image.fromarray(np.full((80, 120, 3), 120, np.uint8)).save(tmp_path / "a.png")
+    task = SimpleNamespace(draw_score_threshold=0.5, class_names=["banana"], class_name=lambda i: "banana")
+    prediction = {
+        "boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0], [70.0, 45.0, 110.0, 75.0]]),
+        "scores": torch.tensor([0.9, 0.35]),
+        "labels": torch.tensor([0, 0]),
+    }
+
+    def drawn(options: dict) -> tuple[dict, np.ndarray]:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        out.mkdir()
+        writer = build_writer("litvision.callbacks.box_predictions.BoxPredictionWriter", out, options)
+        assert isinstance(writer, BoxPredictionWriter)
+        record = writer.write_item(task, prediction, tmp_path / "a.png", {"width": 120, "height": 80})
+        return record, np.asarray(Image.open(record["output_image"]))
+
+    default, default_image = drawn({"score_threshold": None})  # the task's own threshold (0.5)
+    lower, lower_image = drawn({"score_threshold": 0.3})
+    assert default["drawn_score_threshold"] == 0.5 and lower["drawn_score_threshold"] == 0.3
+    assert len(default["detections"]) == len(lower["detections"]) == 2  # the JSON keeps every detection
+    second_box = (slice(45, 76), slice(70, 111))  # far from the first box and its label
+    assert (default_image[second_box] == 120).all()  # 0.35 < 0.5: not drawn
+    assert not (lower_image[second_box] == 120).all()  # 0.35 >= 0.3: drawn
