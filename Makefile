@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint format tensorboard bench clean
+.PHONY: install train test test-fast lint format tensorboard bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,9 +41,22 @@ format: $(STAMP)
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs --port 6006
 
-## make bench   the benchmarks under experiments/ (results in experiments/results/)
+## make bench   every benchmark under experiments/ as the README runs them, results in experiments/results/
+##              (long: about an hour on 2 CPU cores, most of it the VOC pipeline at 2913 images)
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_step_overhead.py
+	$(BIN)/python experiments/bench_style_step.py --repeats 6
+	OMP_NUM_THREADS=1 $(BIN)/python experiments/bench_multibox.py
+	$(BIN)/python experiments/bench_voc_pipeline.py --sizes 300 2913 --epochs 4 --repeats 3
+
+## make bench-quick   the same benchmarks shrunk to a smoke run (a few minutes), results in $(BENCH_QUICK_OUT)
+BENCH_QUICK_OUT ?= outputs/bench-quick
+bench-quick: $(STAMP)
+	$(BIN)/python experiments/bench_step_overhead.py --steps 3 --warmup 1 --repeats 1 --out $(BENCH_QUICK_OUT)
+	$(BIN)/python experiments/bench_style_step.py --sizes 32x48 --steps 1 --repeats 1 --out $(BENCH_QUICK_OUT)/style_step
+	OMP_NUM_THREADS=1 $(BIN)/python experiments/bench_multibox.py --quick --out $(BENCH_QUICK_OUT)
+	$(BIN)/python experiments/bench_voc_pipeline.py --sizes 40 --epochs 2 --repeats 1 --batch-size 4 \
+		--data $(BENCH_QUICK_OUT)/voc_data --out $(BENCH_QUICK_OUT)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -1,7 +1,7 @@
 """Benchmark: the batched `multibox_target` / `multibox_detection` of litvision.ops.anchors against a
-straightforward per-image loop implementation of the same (seeds') algorithms, on the TinySSD anchor
-set (5444 anchors at 256x256), batch 32, with 1 and 10 ground-truth boxes per image; plus how the time
-grows with the number of anchors and of boxes. Outputs are asserted identical before anything is timed.
+straightforward per-image loop implementation of the same algorithms (Dive into Deep Learning, ch. 13.4,
+d2l), on the TinySSD anchor set (5444 anchors at 256x256), batch 32, with 1 and 10 ground-truth boxes per
+image; plus how the time grows with the number of anchors and of boxes. Outputs are asserted identical before anything is timed.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python experiments/bench_multibox.py [--quick]
 
@@ -37,9 +37,9 @@ TINYSSD_RATIOS = [1, 2, 0.5]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-# ---------------------------------------------------------------- the per-image loop baseline (seeds)
+# ---------------------------------------------------------------- the per-image loop baseline (d2l)
 def loop_assign_anchor_to_bbox(ground_truth, anchors, iou_threshold=0.5):
-    """The seeds' assign_anchor_to_bbox, with the integer anchor index and the threshold argument."""
+    """d2l's assign_anchor_to_bbox, with the integer anchor index and the threshold argument."""
     num_anchors, num_gt_boxes = anchors.shape[0], ground_truth.shape[0]
     anchors_bbox_map = torch.full((num_anchors,), -1, dtype=torch.long)
     if num_gt_boxes == 0:
@@ -62,7 +62,7 @@ def loop_assign_anchor_to_bbox(ground_truth, anchors, iou_threshold=0.5):
 
 
 def loop_multibox_target(anchors, labels, iou_threshold=0.5):
-    """The seeds' multibox_target: one image at a time; padding rows (class -1) dropped per image."""
+    """d2l's multibox_target: one image at a time; padding rows (class -1) dropped per image."""
     batch_size, anchors = labels.shape[0], anchors.squeeze(0)
     batch_offset, batch_mask, batch_class_labels = [], [], []
     num_anchors = anchors.shape[0]
@@ -84,8 +84,8 @@ def loop_multibox_target(anchors, labels, iou_threshold=0.5):
     return torch.stack(batch_offset), torch.stack(batch_mask), torch.stack(batch_class_labels)
 
 
-def seeds_nms(boxes, scores, iou_threshold):
-    """The seeds' greedy NMS in Python (stable sort, so equal scores keep anchor order)."""
+def d2l_nms(boxes, scores, iou_threshold):
+    """d2l's greedy NMS in Python (stable sort, so equal scores keep anchor order)."""
     order = torch.sort(scores, descending=True, stable=True).indices
     keep = []
     while order.numel() > 0:
@@ -106,7 +106,7 @@ def torchvision_nms(boxes, scores, iou_threshold):
 def loop_multibox_detection(
     cls_probs, offset_preds, anchors, nms_threshold=0.5, pos_threshold=0.009999999, nms_fn=torchvision_nms
 ):
-    """The seeds' multibox_detection: one image at a time."""
+    """d2l's multibox_detection: one image at a time."""
     batch_size = cls_probs.shape[0]
     anchors = anchors.squeeze(0)
     num_anchors = cls_probs.shape[2]
@@ -300,15 +300,15 @@ def run(quick: bool) -> dict:
             "nms_kernel_ms": nms_kernel_ms(probs, offsets, anchors, det_repeats),
             "detections_per_image": float((ours[..., 0] >= 0).sum(dim=1).float().mean()),
         }
-        if boxes == 1 and not quick:  # the seeds' own NMS (a Python while loop) is much slower still
+        if boxes == 1 and not quick:  # d2l's own NMS (a Python while loop) is much slower still
             assert_same(
-                "multibox_detection (seeds' NMS)",
+                "multibox_detection (d2l's NMS)",
                 ours,
-                loop_multibox_detection(probs, offsets, anchors, nms_fn=seeds_nms),
+                loop_multibox_detection(probs, offsets, anchors, nms_fn=d2l_nms),
             )
-            row["loop_seeds_nms_ms"] = best_of(
-                {"seeds": lambda: loop_multibox_detection(probs, offsets, anchors, nms_fn=seeds_nms)}, 1
-            )["seeds"]
+            row["loop_d2l_nms_ms"] = best_of(
+                {"d2l": lambda: loop_multibox_detection(probs, offsets, anchors, nms_fn=d2l_nms)}, 1
+            )["d2l"]
         results["main"].append(row)
 
     sizes = (128, 256) if quick else (128, 256, 384, 512)
@@ -373,7 +373,7 @@ def markdown(results: dict, meta: dict) -> str:
         "",
         f"{meta['when']}, {meta['machine']}, torch {meta['torch']}, torchvision {meta['torchvision']}, "
         f"{meta['threads']} thread(s). Best of several interleaved runs (ms); outputs asserted identical "
-        "(torch.equal) before timing. Loop = the seeds' algorithms one image at a time "
+        "(torch.equal) before timing. Loop = d2l's algorithms one image at a time "
         "(experiments/bench_multibox.py); its multibox_detection uses torchvision's NMS kernel unless noted.",
         "",
         "## TinySSD anchors (5444), batch 32",
@@ -400,10 +400,10 @@ def markdown(results: dict, meta: dict) -> str:
                 f"; decode_detections (score > 0.01, top 400, per-class NMS, a different output) "
                 f"{r['decode_detections_ms']:.1f} ms"
             )
-            if "loop_seeds_nms_ms" in r:
+            if "loop_d2l_nms_ms" in r:
                 notes += (
-                    f"; loop with the seeds' Python NMS {r['loop_seeds_nms_ms']:.0f} ms "
-                    f"({r['loop_seeds_nms_ms'] / r['batched_ms']:.1f}x)"
+                    f"; loop with d2l's Python NMS {r['loop_d2l_nms_ms']:.0f} ms "
+                    f"({r['loop_d2l_nms_ms'] / r['batched_ms']:.1f}x)"
                 )
         lines.append(
             f"| {r['function']} | {r['boxes']} | {r['loop_ms']:.1f} | {r['batched_ms']:.2f} | "
@@ -415,7 +415,7 @@ def markdown(results: dict, meta: dict) -> str:
         "",
         "Reading, and the issue's 20x target (not reached):",
         "",
-        "- multibox_detection runs greedy NMS over all anchors of every image (the seeds' semantics: the score "
+        "- multibox_detection runs greedy NMS over all anchors of every image (d2l's semantics: the score "
         "threshold only relabels rows afterwards, and whether NMS keeps a low-score row decides where it goes in "
         "the output, so none can be skipped). That kernel is the same C++ call in both versions and is up to "
         f"{nms_share:.0%} of the loop's time; batching can only speed up the rest (the keep-all column). Exact "

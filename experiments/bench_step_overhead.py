@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for step_overhead.md and .json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench_step_"))
@@ -177,9 +178,9 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "step_overhead.md").write_text(text + "\n")
-    (RESULTS / "step_overhead.json").write_text(
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "step_overhead.md").write_text(text + "\n")
+    (args.out / "step_overhead.json").write_text(
         json.dumps({"setting": setting, "env": env, "rows": rows}, indent=2) + "\n"
     )
 

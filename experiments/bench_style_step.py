@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python experiments/bench_style_step.py [--steps 3] [--warmup 1] [--repeats 2] [--threads 1]
 
-The computation is the seeds' recipe: VGG-19 `features` up to conv5_1 (the seeds' content layer 25
+The computation is the recipe of Dive into Deep Learning, ch. 13.12 (d2l): VGG-19 `features` up to conv5_1 (d2l's content layer 25
 and style layers 0, 5, 10, 19, 28, i.e. the ReLU outputs relu4_4 and relu1_1, relu2_1, relu3_1,
 relu4_1, and conv5_1), content + style (Gram) + TV loss, Adam lr 0.3 and StepLR(50, 0.8) on the
 synthesised image, which starts as the content image. The features have random weights (no VGG
@@ -44,7 +44,7 @@ from litvision.run import build, build_all
 RESULTS = Path(__file__).parent / "results"
 CONTENT, STYLE = "skimage:chelsea", "skimage:gravel"
 CONTENT_LAYERS, STYLE_LAYERS = STYLE_TRANSFER_LAYERS["vgg19"].content, STYLE_TRANSFER_LAYERS["vgg19"].style
-WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}  # the seeds' effective weights
+WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}  # d2l's effective weights
 LR, LR_STEP, LR_GAMMA = 0.3, 50, 0.8
 
 
@@ -63,11 +63,11 @@ class StyleStepProblem:
 
 def build_problem(extractor: FeatureExtractor, size: tuple[int, int]) -> StyleStepProblem:
     extractor.check_input_size(*size)
-    content = extractor.normalize(load_image_tensor(CONTENT, size)[None])
-    style = extractor.normalize(load_image_tensor(STYLE, size)[None])
+    content = extractor.input_normalization(load_image_tensor(CONTENT, size)[None])
+    style = extractor.input_normalization(load_image_tensor(STYLE, size)[None])
     content_names, style_names = CONTENT_LAYERS, STYLE_LAYERS
     with torch.no_grad():
-        content_feats, style_feats = extractor(content), extractor(style)
+        content_feats, style_feats = extractor.forward_normalized(content), extractor.forward_normalized(style)
     return StyleStepProblem(
         extractor=extractor,
         size=size,
@@ -88,7 +88,7 @@ def plain_pytorch(problem: StyleStepProblem, steps: int) -> tuple[list[float], l
     for _ in range(steps):
         start = time.perf_counter()
         optimizer.zero_grad()
-        feats = problem.extractor(image)
+        feats = problem.extractor.forward_normalized(image)
         loss = style_transfer_loss(
             image,
             {k: feats[k] for k in problem.content_names},

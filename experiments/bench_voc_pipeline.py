@@ -1,8 +1,8 @@
-"""VOC segmentation data pipeline: this project's streaming VOCSegmentationDataModule against the seeds'
-preload-everything VOCSegDataset, on a generated VOC-format set of realistic image sizes (~500x375).
+"""VOC segmentation data pipeline: this project's streaming VOCSegmentationDataModule against the
+preload-everything VOCSegDataset of Dive into Deep Learning, ch. 13.9 (d2l), on a generated VOC-format set of realistic image sizes (~500x375).
 
-Each (data-set size, pipeline) runs in a fresh subprocess that builds the train and val sets (as the
-seeds' load_data_voc does) and iterates the train loader for a few epochs, touching every batch. The
+Each (data-set size, pipeline) runs in a fresh subprocess that builds the train and val sets (as
+d2l's load_data_voc does) and iterates the train loader for a few epochs, touching every batch. The
 parent samples the memory of that process and its DataLoader workers every 20 ms:
 
 - peak PSS (proportional set size, summed over the process tree): the honest total, since forked
@@ -30,9 +30,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CROP = (320, 480)
-# preload: the seeds' VOCSegDataset (normalised float32 held in memory);
-# stream: VOCSegmentationDataModule as it ships (uint8 batches, for the task to normalise on its device);
-# stream_cpu_norm: the same plus the task's normalisation run in the consuming process, as when
+# preload: d2l's VOCSegDataset (normalised float32 held in memory);
+# stream: VOCSegmentationDataModule as it ships (uint8 batches, for the net to normalise on its device);
+# stream_cpu_norm: the same plus the net's normalisation run in the consuming process, as when
 # training on the CPU
 VARIANTS = ("preload", "stream", "stream_cpu_norm")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -77,10 +77,10 @@ def tree_pss_kb(pid: int) -> int:
     return sum(pss_kb(p) for p in _tree(pid))
 
 
-# --- the seeds' pipeline, as written there (002, "自定义语义分割数据集类") ----------------------------
+# --- d2l's pipeline, as written there (ch. 13.9, "自定义语义分割数据集类") ---------------------------
 
 
-def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
+def d2l_pipeline(voc_dir: str, batch_size: int, num_workers: int):
     import torch
     import torchvision
 
@@ -141,7 +141,7 @@ def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
             self.transform = torchvision.transforms.Normalize(mean=MEAN, std=STD)
             self.crop_size = crop_size
             features, labels = read_voc_images(voc_dir, is_train=is_train)
-            # the seeds normalise the raw 0..255 floats (img.float()), not img/255; kept as written
+            # d2l normalises the raw 0..255 floats (img.float()), not img/255; kept as written
             self.features = [self.normalize_image(feature) for feature in self.filter(features)]
             self.labels = self.filter(labels)
             self.colormap2label = voc_colormap2label()
@@ -166,9 +166,15 @@ def seeds_pipeline(voc_dir: str, batch_size: int, num_workers: int):
 
 
 def streaming_pipeline(voc_dir: str, batch_size: int, num_workers: int):
-    from litvision.data.voc import VOCSegmentationDataModule
+    """VOCSegmentationDataModule as data=voc builds it, with its augment presets (the joint crops)."""
+    import hydra
+    from hydra import compose, initialize_config_dir
 
-    dm = VOCSegmentationDataModule(voc_dir, batch_size=batch_size, num_workers=num_workers, crop_size=CROP)
+    from litvision.cli import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["data=voc", f"data.crop_size=[{CROP[0]},{CROP[1]}]"])
+    dm = hydra.utils.instantiate(cfg.data, root=voc_dir, download=False, batch_size=batch_size, num_workers=num_workers)
     dm.setup("fit")  # validates and builds train and val
     return dm.train_dataloader(), [dm]
 
@@ -177,18 +183,21 @@ def streaming_pipeline(voc_dir: str, batch_size: int, num_workers: int):
 
 
 def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, epochs: int) -> dict:
+    import hydra  # noqa: F401
     import lightning  # noqa: F401
     import torch  # noqa: F401  (imports are part of the baseline, not of the pipeline)
     import torchvision  # noqa: F401
 
     import litvision.data.voc  # noqa: F401
-    from litvision.tasks.segmentation import normalize_images
+    from litvision.nets.normalization import InputNormalization
+
+    normalize = InputNormalization(MEAN, STD)  # what the FCN does first (resnet18's statistics)
 
     torch.set_num_threads(1)
     baseline_kb = pss_kb(os.getpid())
     start = time.perf_counter()
     if variant == "preload":
-        loader, keep_alive = seeds_pipeline(voc_dir, batch_size, num_workers)
+        loader, keep_alive = d2l_pipeline(voc_dir, batch_size, num_workers)
     else:
         loader, keep_alive = streaming_pipeline(voc_dir, batch_size, num_workers)
     built = time.perf_counter()
@@ -198,8 +207,8 @@ def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, e
             if first_batch is None:
                 first_batch = time.perf_counter()
                 shapes = (tuple(x.shape), str(x.dtype), tuple(y.shape), str(y.dtype))
-            if variant == "stream_cpu_norm":  # what SegmentationTask does first, here on the CPU
-                x = normalize_images(x, MEAN, STD)
+            if variant == "stream_cpu_norm":  # what the net does first, here on the CPU
+                x = normalize(x)
             x.sum(), y.max()  # the model reads the batch
             images += x.shape[0]
         epoch_ends.append(time.perf_counter())
@@ -309,6 +318,8 @@ def summarise(runs: list[dict]) -> list[dict]:
     for size in sorted({r["size"] for r in runs}):
         for variant in VARIANTS:
             group = [r for r in runs if r["size"] == size and r["variant"] == variant]
+            if not group:  # the baseline, left out at this size (--baseline-sizes)
+                continue
             row = {"size": size, "variant": variant, "repeats": len(group)}
             row.update({k: statistics.median(r[k] for r in group) for k in TIMES})
             row.update({k: max(r[k] for r in group) for k in MEMORY})
@@ -341,7 +352,10 @@ def verdict(results: list[dict]) -> list[str]:
     by = {(r["size"], r["variant"]): r for r in results}
     sizes = sorted({r["size"] for r in results})
     for size in sizes:
-        p = by[(size, "preload")]
+        p = by.get((size, "preload"))
+        if p is None:
+            lines.append(f"- {size} images: no preloading baseline in this run (--baseline-sizes).")
+            continue
         for variant in VARIANTS[1:]:
             s = by[(size, variant)]
             lines.append(
@@ -352,6 +366,8 @@ def verdict(results: list[dict]) -> list[str]:
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         for variant in VARIANTS:
+            if (lo, variant) not in by or (hi, variant) not in by:
+                continue
             a, b = by[(lo, variant)], by[(hi, variant)]
             lines.append(
                 f"- {lo} -> {hi} images ({hi / lo:.0f}x the data), {variant}: peak PSS {a['peak_pss_mb']:.0f} -> "
@@ -368,6 +384,12 @@ def main() -> None:
         nargs="+",
         default=[300, 2913],
         help="train+val images per data set (2913: VOC2012's 1464 + 1449 segmentation images)",
+    )
+    parser.add_argument(
+        "--baseline-sizes",
+        type=int,
+        nargs="*",
+        help="sizes at which the preloading baseline runs (default: all; at 2913 images it holds about 9 GB)",
     )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="runs per (size, pipeline); medians are reported")
@@ -390,6 +412,8 @@ def main() -> None:
     for repeat in range(args.repeats):  # interleaved, so a busy spell on the machine hits every pipeline
         for size in sorted(args.sizes):
             for variant in VARIANTS:
+                if variant == "preload" and args.baseline_sizes is not None and size not in args.baseline_sizes:
+                    continue
                 print(f"run {repeat + 1}/{args.repeats}: {size} images, {variant} ...", flush=True)
                 r = measure(variant, trees[size], args)
                 r.update(size=size, repeat=repeat)
@@ -408,15 +432,17 @@ def main() -> None:
     )
     report = "\n".join(
         [
-            "# VOC segmentation data pipeline: streaming data module vs the seeds' preloading dataset",
+            "# VOC segmentation data pipeline: streaming data module vs d2l's preloading dataset",
             "",
             f"`python experiments/bench_voc_pipeline.py --sizes {' '.join(map(str, args.sizes))} --epochs {args.epochs} "
-            f"--repeats {args.repeats}` "
+            f"--repeats {args.repeats}"
+            + ("" if args.baseline_sizes is None else f" --baseline-sizes {' '.join(map(str, args.baseline_sizes))}")
+            + "` "
             f"on {setting}.",
             "",
             "Data: generated VOC-format sets (`litvision.data.synth.voc`, JPEG images of about 500x375, palette PNG "
             "labels), half train, half val; both pipelines build the train and val sets and iterate the train loader. "
-            "'build' is the time to construct the data sets (the seeds decode and normalise everything there; the data "
+            "'build' is the time to construct the data sets (d2l decodes and normalises everything there; the data "
             "module validates every file), 'first batch' includes it, 'total' is build plus all epochs; 'steady' is "
             "epochs 2 onwards (its range over the repeats in brackets). Timings are medians over the repeats, memory the "
             "largest of them. Peak PSS is sampled every 20 ms over the process and its workers; 'pipeline PSS' is that "
@@ -424,7 +450,7 @@ def main() -> None:
             "holds every image as normalised float32 at full size plus two 128 MB colour lookup tables (one per split); "
             "the streaming one holds the batches in flight (2 workers x prefetch 2, about 15 MB of uint8 images and 5 MB of uint8 masks per batch), "
             "whatever the size of the data set. The data module delivers uint8 batches (images and masks) through "
-            "torch's default_collate; the segmentation task normalises them on its device ('stream'). "
+            "torch's default_collate; the net normalises them on its device ('stream'). "
             "'stream_cpu_norm' also runs that normalisation in the consuming process, as a CPU training run pays it.",
             "",
             table(results),

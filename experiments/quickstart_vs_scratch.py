@@ -1,6 +1,6 @@
-"""The seeds' fine-tuning comparison on the offline quickstart data: the ImageNet-pretrained
-EfficientNet-Lite0 (head at 10x) against the same net from random initialisation, each at every
-learning rate of a small grid and several seeds, with the test split touched only once per run
+"""The fine-tuning comparison of Dive into Deep Learning, ch. 13.2 (d2l) on the offline quickstart data:
+the ImageNet-pretrained EfficientNet-Lite0 (head at 10x) against the same net from random
+initialisation, each at every learning rate of a small grid and several seeds, with the test split touched only once per run
 (checkpoint chosen on a validation split). Writes experiments/results/quickstart_vs_scratch.{md,json}.
 
     python experiments/quickstart_vs_scratch.py [--lrs 0.003 0.01 0.03] [--seeds 0 1 2] [--epochs 5]

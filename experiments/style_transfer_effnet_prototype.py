@@ -5,7 +5,7 @@ features, which load offline, to choose its content/style layers and loss weight
     PYTHONPATH=src python experiments/style_transfer_effnet_prototype.py --sweep    # + the alternatives
 
 Writes PNGs (content | style | result strips and the results alone) to
-experiments/results/style_transfer/ and prints the losses. The optimiser and schedule are the seeds'
+experiments/results/style_transfer/ and prints the losses. The optimiser and schedule are d2l's
 (Adam on the normalised image, StepLR every 50 steps x 0.8); the lr and loss weights are per recipe,
 and the image starts as the content image.
 """
@@ -38,7 +38,7 @@ class Recipe:
 
 
 DEFAULT_LAYERS = STYLE_TRANSFER_LAYERS["efficientnet_lite0"]
-# The recipe chosen from the sweep: a lower lr than the seeds' 0.3 (efficientnet's inputs are
+# The recipe chosen from the sweep: a lower lr than d2l's 0.3 (efficientnet's inputs are
 # normalised with std 0.5, not ~0.226, and its stride-2 stem turns large steps into pixel noise) and
 # a strong TV weight against that noise.
 CHOSEN = Recipe(
@@ -52,9 +52,9 @@ CHOSEN = Recipe(
 )
 
 ALTERNATIVES = [
-    # the seeds' VGG weights and lr on these layers: the image dissolves into coloured noise
+    # d2l's VGG weights and lr on these layers: the image dissolves into coloured noise
     Recipe(
-        "seeds_weights_lr0.3",
+        "d2l_weights_lr0.3",
         DEFAULT_LAYERS.content,
         DEFAULT_LAYERS.style,
         content_weight=1.0,
@@ -84,10 +84,10 @@ def stylise(
     log_every: int = 50,
 ) -> tuple[torch.Tensor, dict]:
     """Content and style are (1, 3, H, W) in [0, 1]; returns the result in [0, 1] and final losses."""
-    content_n, style_n = extractor.normalize(content), extractor.normalize(style)
+    content_n, style_n = extractor.input_normalization(content), extractor.input_normalization(style)
     with torch.no_grad():
-        content_feats = extractor(content_n)
-        style_feats = extractor(style_n)
+        content_feats = extractor.forward_normalized(content_n)
+        style_feats = extractor.forward_normalized(style_n)
     content_targets = {k: content_feats[k] for k in recipe.content_layers}
     style_grams = {k: gram_matrix(style_feats[k]) for k in recipe.style_layers}
 
@@ -96,7 +96,7 @@ def stylise(
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50, gamma=0.8)
     for step in range(1, steps + 1):
         optimizer.zero_grad()
-        feats = extractor(image)
+        feats = extractor.forward_normalized(image)
         loss = style_transfer_loss(
             image,
             {k: feats[k] for k in recipe.content_layers},
@@ -116,7 +116,7 @@ def stylise(
                 f"tv {loss.tv.item():.3f} total {loss.total.item():.3f}"
             )
     final = {"content": loss.content.item(), "style": loss.style.item(), "tv": loss.tv.item()}
-    return extractor.denormalize(image.detach()).clamp(0, 1), final
+    return extractor.input_normalization.denormalize(image.detach()), final
 
 
 def main() -> None:

@@ -124,7 +124,7 @@ def test_ssd_bananas_reads_the_real_layout_with_config_class_names_and_mines_neg
         "data.download=false",
         *FAST,
         "debug=fdr",
-        "model.neg_pos_ratio=3",
+        "+model.neg_pos_ratio=3",
     ]  # with SSD's hard-negative mining
     cfg = compose_config(overrides, tmp_path / "run")
     assert cfg.data.classes == ["banana"] and cfg.model.optimizer.lr == 0.2 and cfg.trainer.max_epochs == 1
@@ -153,7 +153,10 @@ def test_experiment_recipes():
         assert cfg.model.optimizer.lr == 0.2 and cfg.model.optimizer.weight_decay == 5e-4
         assert cfg.data.batch_size == 32 and cfg.model.num_classes == cfg.data.num_classes
     assert real.trainer.max_epochs == 20 and real.data.image_size == 256
-    assert real.data.sha1 == "5de26c8fce5ccdea9f91267273464dc968d20d72"
+    # the official archive's address and checksum (in the code, not repeated in the config)
+    official = run.build(real.data)
+    assert official.url.endswith("/banana-detection.zip")
+    assert official.sha1 == "5de26c8fce5ccdea9f91267273464dc968d20d72"
     assert synth.data.prepare.image_size == synth.data.image_size == 128
 
 
@@ -224,7 +227,7 @@ def test_predict_files_writes_boxes_in_each_image_pixels(tmp_path):
     # anchor 0 scores 0.99+ for class 1 ("cat"), anchor 2 (the whole input) 0.3-ish for class 0, below the
     # drawing threshold but in the JSON
     logits = torch.tensor([[[0.0, 0.0, 10.0], [10.0, 0.0, 0.0], [0.0, 0.5, 0.0]]])
-    task = fixed_task(logits, draw_score_threshold=0.5).eval()
+    task = fixed_task(logits).eval()
     task.class_names = ["dog", "cat"]
     dm = BananasDataModule(root=tmp_path, num_classes=2, test_transforms=v2.Resize([32, 32]), num_workers=0)
     inputs = tmp_path / "in"

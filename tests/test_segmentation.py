@@ -11,7 +11,8 @@ import pytest
 import skimage.data
 import torch
 from conftest import REPO, compose_config, run_cli
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from litvision import run
@@ -60,7 +61,7 @@ def _voc_dir(data_dir: Path) -> Path:
 # --- configs -------------------------------------------------------------------------------------------
 
 
-def test_fcn_voc_is_the_seeds_recipe(tmp_path):
+def test_fcn_voc_is_d2l_recipe(tmp_path):
     cfg = compose_config(["experiment=fcn_voc"], tmp_path)
     assert cfg.model.net.backbone == "resnet18" and cfg.model.net.weights == "imagenet"
     assert cfg.model.optimizer._target_ == "torch.optim.SGD"
@@ -75,9 +76,15 @@ def test_the_search_validates_on_held_out_training_images(tmp_path):
     cfg = compose_config(["experiment=fcn_voc", "hparams_search=fcn_voc_optuna"], tmp_path)
     assert cfg.data.val_fraction > 0 and cfg.test is False  # VOC's val split stays unseen
     assert cfg.optimized_metric == "val/mIoU"
-    sweeper = OmegaConf.load(Path(CONFIG_DIR) / "hparams_search" / "fcn_voc_optuna.yaml").hydra.sweeper
-    assert sweeper.direction == "maximize"
-    assert set(sweeper.params) == {"model.optimizer.lr", "model.optimizer.weight_decay"}
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        overrides = ["experiment=fcn_voc", "hparams_search=fcn_voc_optuna"]
+        sweeper = compose(config_name="train", overrides=overrides, return_hydra_config=True).hydra.sweeper
+    assert sweeper.direction == "maximize" and sweeper.study_name == "fcn_voc_lr_wd"
+    assert dict(sweeper.params) == {
+        "model.optimizer.lr": "tag(log, interval(1e-4, 1e-1))",  # fcn_voc's range
+        "model.optimizer.weight_decay": "tag(log, interval(1e-5, 1e-2))",  # the shared base's
+    }
 
 
 # --- runs ------------------------------------------------------------------------------------------------
@@ -185,7 +192,7 @@ def test_fcn_voc_without_data_and_network(tmp_path):
             "experiment=fcn_voc",
             f"paths.data_dir={data_dir}",
             "model.net.weights=null",
-            "data.url=file:///nonexistent/VOCtrainval_11-May-2012.tar",
+            "+data.url=file:///nonexistent/VOCtrainval_11-May-2012.tar",
             *TINY,
         ],
         tmp_path / "run",

@@ -9,6 +9,7 @@ from conftest import compose_config
 
 from litvision import run
 from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
+from litvision.nets.feature_extractor import STYLE_TRANSFER_LAYERS
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.style=skimage:coffee"]
 ONE_SCALE = "data.scales=[{size:[32,48],steps:3}]"
@@ -71,7 +72,7 @@ def test_style_experiment_runs_end_to_end(experiment, tmp_path):
     # TensorBoard: every loss part per step, the learning rate, the images
     events = _events(tmp_path)
     scalars, images = set(events.Tags()["scalars"]), set(events.Tags()["images"])
-    style_layers = ckpt["litvision"]["config"]["model"]["style_layers"]
+    style_layers = STYLE_TRANSFER_LAYERS[ckpt["litvision"]["config"]["model"]["backbone"]].style  # the defaults
     assert {"train/loss", "train/content_loss", "train/style_loss", "train/tv_loss", "lr-Adam/base"} <= scalars
     assert {f"train/style_loss/{layer}" for layer in style_layers} <= scalars
     assert [e.step for e in events.Scalars("train/loss")] == list(range(steps))

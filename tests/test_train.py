@@ -205,3 +205,21 @@ def test_predict_from_checkpoint_alone(quick_run, data_root, tmp_path):
     assert all(len(r["top5"]) == 2 and abs(sum(t["probability"] for t in r["top5"]) - 1) < 1e-4 for r in results)
     with pytest.raises(Exception, match="does not exist"):
         predict(compose_config([f"ckpt_path={best}", f"input={tmp_path / 'nope'}"], tmp_path / "pred2", "predict"))
+
+
+def test_predict_refuses_a_checkpoint_whose_config_no_longer_builds(tmp_path):
+    # e.g. a detection checkpoint from before the validation grid became a callback (model.grid_images)
+    from omegaconf import OmegaConf
+
+    from litvision.errors import CheckpointMismatchError
+    from litvision.predict import predict
+
+    run_cfg = OmegaConf.to_container(compose_config(["experiment=ssd_bananas_synth"], tmp_path / "r"), resolve=False)
+    run_cfg["model"]["grid_images"] = 8
+    ckpt = tmp_path / "old.ckpt"
+    torch.save(
+        {"litvision": {"task": "litvision.tasks.detection.DetectionTask", "config": run_cfg}, "state_dict": {}}, ckpt
+    )
+    cfg = compose_config([f"ckpt_path={ckpt}", f"input={tmp_path}"], tmp_path / "pred", "predict")
+    with pytest.raises(CheckpointMismatchError, match=r"old.ckpt was written by an earlier version .*grid_images"):
+        predict(cfg)

@@ -36,7 +36,7 @@ def effnet():
 
 def _classify(effnet, pixels):
     with torch.no_grad():
-        return effnet(effnet.normalize(pixels[None])).softmax(dim=1)[0]
+        return effnet(pixels[None]).softmax(dim=1)[0]  # pixels in [0, 1]: it normalises them
 
 
 # --- saliency ---------------------------------------------------------------------------------------

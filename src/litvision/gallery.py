@@ -1,5 +1,5 @@
-"""The seeds' `apply(img, aug)`: N augmented versions of one image under a named pipeline from
-conf/augment, written as one PNG grid.
+"""d2l's `apply(img, aug)` (Dive into Deep Learning, ch. 13.1): N augmented versions of one image under a
+named pipeline from conf/augment, written as one PNG grid.
 
     python -m litvision.gallery IMAGE --augment flip_color_shape --n 8 --cols 4 --out grid.png
 """
@@ -16,6 +16,7 @@ from torchvision.transforms import v2
 from torchvision.utils import make_grid, save_image
 
 from litvision.data.images import load_image
+from litvision.data.voc import IMAGENET_MEAN_COLOR
 from litvision.errors import ConfigError, LitvisionError
 from litvision.nets.normalization import display_pixels
 
@@ -36,6 +37,8 @@ def load_pipeline(name: str, image_size: int = 224) -> v2.Transform:
             "data": {
                 "image_size": image_size,
                 "resize_size": round(image_size * 8 / 7),
+                "crop_size": [image_size, image_size],  # the segmentation presets
+                "fill_color": list(IMAGENET_MEAN_COLOR),
             }
         }
     )

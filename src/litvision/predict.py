@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from litvision import console
@@ -20,7 +21,7 @@ from litvision.callbacks.prediction_writer import PredictionWriter, build_writer
 from litvision.config_check import check_config
 from litvision.data.images import IMAGE_SUFFIXES
 from litvision.data.predict_images import PredictInputs, scan_inputs
-from litvision.errors import ConfigError, DataError
+from litvision.errors import CheckpointMismatchError, ConfigError, DataError
 from litvision.run import build, claim_output_dir
 from litvision.utils.checkpoints import load_litvision_checkpoint
 
@@ -106,14 +107,20 @@ def predict(cfg: DictConfig) -> list[dict]:
     if not run_cfg:
         raise ConfigError(f"checkpoint {cfg.ckpt_path} carries no run config; evaluate it with eval.py instead")
     run_cfg = OmegaConf.create({**run_cfg, "model": _without_pretrained_downloads(run_cfg["model"])})
-    model = build(run_cfg.model)
+    try:
+        model, datamodule = build(run_cfg.model), build(run_cfg.data)
+    except InstantiationException as err:  # a config this version no longer takes
+        raise CheckpointMismatchError(
+            f"checkpoint {cfg.ckpt_path} was written by an earlier version of litvision: its config no longer "
+            f"builds ({err.__cause__ or err}). Train it again, or evaluate it with eval.py experiment=<its experiment>"
+        ) from err
     if getattr(model, "prediction_writer", None) is None:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
     model.load_state_dict(ckpt["state_dict"])
     model.on_load_checkpoint(ckpt)
     inputs = scan_inputs(cfg.input)
     options = OmegaConf.to_container(cfg.get("predict") or {})
-    writer = run_prediction(model, build(run_cfg.data), inputs, out_dir, options, int(cfg.batch_size), cfg.device)
+    writer = run_prediction(model, datamodule, inputs, out_dir, options, int(cfg.batch_size), cfg.device)
     log.info("%s", summary(inputs, out_dir / writer.json_name))
     if inputs.failed:
         raise DataError(

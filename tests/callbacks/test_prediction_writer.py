@@ -23,7 +23,7 @@ def test_outputs_of_one_input_share_a_stem_and_colliding_stems_are_numbered(tmp_
 def test_unknown_writer_options_are_refused_and_null_ones_dropped(tmp_path):
     target = "litvision.callbacks.box_predictions.BoxPredictionWriter"
     assert build_writer(target, tmp_path, {"score_threshold": 0.3}).score_threshold == 0.3
-    assert build_writer(target, tmp_path, {"score_threshold": None}).score_threshold is None
+    assert build_writer(target, tmp_path, {"score_threshold": None}).score_threshold == 0.5  # the default
     with pytest.raises(ConfigError, match=r"predict.top_k is not an option of BoxPredictionWriter.*score_threshold"):
         build_writer(target, tmp_path, {"top_k": 3})
 

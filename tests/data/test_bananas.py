@@ -55,8 +55,8 @@ def test_boxes_are_normalised_by_each_image_size(tmp_path):
     )
     dataset = BananasDataset(split)
     image, target = dataset[0]
-    assert image.shape == (3, 20, 40) and image.dtype == torch.float32
-    assert 0.49 < image.mean() < 0.51  # scaled to [0, 1]
+    assert image.shape == (3, 20, 40) and image.dtype == torch.uint8  # the net normalises
+    assert (image == 128).all()
     torch.testing.assert_close(target, torch.tensor([[0.0, 10 / 40, 5 / 20, 30 / 40, 15 / 20]]))
     torch.testing.assert_close(dataset[1][1], torch.tensor([[1.0, 2 / 8, 20 / 80, 6 / 8, 40 / 80]]))
     assert dataset.num_classes == 2
@@ -149,8 +149,8 @@ def test_flip_moves_boxes_with_the_image(tmp_path):
     image, target = BananasDataset(tmp_path, [v2.RandomHorizontalFlip(p=1.0)])[0]
     torch.testing.assert_close(target, torch.tensor([[0.0, 28 / 40, 5 / 20, 38 / 40, 15 / 20]]))
     x1, y1, x2, y2 = (target[0, 1:] * torch.tensor([40, 20, 40, 20])).round().int().tolist()
-    assert image[:, y1:y2, x1:x2].min() == 1.0  # the box still holds the object
-    assert image.sum() == image[:, y1:y2, x1:x2].sum()
+    assert image[:, y1:y2, x1:x2].min() == 255  # the box still holds the object
+    assert image.long().sum() == image[:, y1:y2, x1:x2].long().sum()
 
 
 def test_crops_keep_boxes_valid(synth_root):
@@ -179,7 +179,7 @@ def test_detection_presets_give_fixed_size_inputs_and_valid_boxes(synth_root, pr
     for _ in range(3):
         for i in range(len(dataset)):
             image, target = dataset[i]
-            assert image.shape == (3, 48, 48) and image.dtype == torch.float32
+            assert image.shape == (3, 48, 48) and image.dtype == torch.uint8
             boxes = target[:, 1:]
             assert ((boxes >= 0) & (boxes <= 1)).all()
             assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()

@@ -1,15 +1,20 @@
+import functools
 import hashlib
 import logging
 import shutil
 import tarfile
 
+import hydra
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
+from litvision.cli import CONFIG_DIR
 from litvision.data.synth.voc import save_label_png
 from litvision.data.voc import (
     VOCSegmentation,
@@ -31,8 +36,8 @@ from litvision.data.voc_labels import (
 )
 from litvision.errors import ChecksumError, ConfigError, DataError
 
-# the seeds' VOC_COLORMAP, verbatim
-SEED_COLORMAP = [
+# d2l's VOC_COLORMAP, verbatim
+D2L_COLORMAP = [
     [0, 0, 0],
     [128, 0, 0],
     [0, 128, 0],
@@ -67,10 +72,21 @@ def _copy(voc_root, tmp_path):
     return dest
 
 
+@functools.cache
+def _voc_config():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=["data=voc"])
+
+
 def _dm(root, crop, **kwargs):
+    """The data module as data=voc builds it (with its augment presets, the joint crops), on `root`."""
+    cfg = _voc_config().copy()
+    cfg.data.crop_size = list(crop)
     kwargs.setdefault("num_workers", 0)
     kwargs.setdefault("batch_size", 4)
-    return VOCSegmentationDataModule(root, crop_size=crop, **kwargs)
+    kwargs.setdefault("download", False)  # nothing downloads in tests
+    return hydra.utils.instantiate(cfg.data, root=str(root), **kwargs)
 
 
 def _sizes(voc_dir, split):
@@ -80,10 +96,10 @@ def _sizes(voc_dir, split):
 # --- constants and label reading --------------------------------------------------------------------
 
 
-def test_palette_matches_the_seeds_and_the_devkit():
+def test_palette_matches_d2l_and_the_devkit():
     assert len(VOC_CLASSES) == 21 and VOC_CLASSES[1] == "aeroplane" and VOC_CLASSES[20] == "tvmonitor"
-    assert VOC_COLORMAP.tolist() == SEED_COLORMAP
-    assert BOUNDARY_COLOR == (224, 224, 192)  # the colour the seeds' map lacks
+    assert VOC_COLORMAP.tolist() == D2L_COLORMAP
+    assert BOUNDARY_COLOR == (224, 224, 192)  # the colour d2l's map lacks
     assert VOC_PALETTE.shape == (256, 3) and len({tuple(c) for c in VOC_PALETTE.tolist()}) == 256
 
 
@@ -214,8 +230,8 @@ def test_dataset_reads_images_and_label_indices(voc_root):
     assert mask.dtype == torch.uint8 and np.array_equal(mask.numpy(), label)
     assert (mask == IGNORE_INDEX).any()
 
-    seeds_like = VOCSegmentation(voc_dir, "val", boundary="background")
-    _, mask_bg = seeds_like[0]
+    d2l_like = VOCSegmentation(voc_dir, "val", boundary="background")
+    _, mask_bg = d2l_like[0]
     assert not (mask_bg == IGNORE_INDEX).any()
     assert torch.equal(mask_bg, torch.where(mask == IGNORE_INDEX, 0, mask))
 
@@ -272,7 +288,7 @@ def test_random_crop_moves_image_and_mask_together(voc_root, crop):
     rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
     image = tv_tensors.Image(torch.stack([rows, cols, torch.zeros_like(rows)]).to(torch.uint8))
     mask = tv_tensors.Mask(((rows * 7 + cols) % 21).to(torch.uint8))
-    transform = _dm(voc_root, crop).train_transforms()
+    transform = _dm(voc_root, crop).train_transforms
     offsets = set()
     for seed in range(8):
         torch.manual_seed(seed)

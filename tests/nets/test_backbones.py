@@ -57,7 +57,7 @@ def test_every_registered_backbone_builds():
         assert isinstance(create_backbone(name, None), nn.Module)
 
 
-def test_cifar_resnet18_matches_the_seeds_architecture():
+def test_cifar_resnet18_matches_d2l_architecture():
     net = cifar_resnet18(num_classes=10, in_channels=1)
     stem = net[1][0]  # after the input normalisation (uint8 -> [0, 1])
     assert (stem.in_channels, stem.kernel_size, stem.stride) == (1, (3, 3), (1, 1))

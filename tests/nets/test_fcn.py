@@ -23,7 +23,7 @@ def efficientnet_fcn():
 def test_seed_shapes(resnet_fcn):
     x = torch.rand(1, 3, 320, 480)
     with torch.no_grad():
-        assert resnet_fcn.trunk(x).shape == (1, 512, 10, 15)  # as printed in the seeds
+        assert resnet_fcn.trunk(x).shape == (1, 512, 10, 15)  # as printed in d2l
         assert resnet_fcn(x).shape == (1, 21, 320, 480)
 
 
@@ -42,7 +42,7 @@ def test_upsampling_is_bilinear_and_cropped_at_the_top_left(net_name, request):
     net = request.getfixturevalue(net_name)
     x = torch.rand(1, 3, 333, 250)
     with torch.no_grad():
-        scores = net.final_conv(net.trunk(x))
+        scores = net.final_conv(net.trunk(net.input_normalization(x)))
         out = net(x)
     assert scores.shape[-2:] == (11, 8)  # ceil(333/32), ceil(250/32)
     reference = F.interpolate(scores, scale_factor=32, mode="bilinear", align_corners=False)

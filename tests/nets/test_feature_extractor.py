@@ -11,7 +11,7 @@ from litvision.nets.feature_extractor import (
     layer_names,
 )
 
-SEED_CONTENT, SEED_STYLE = [25], [0, 5, 10, 19, 28]
+D2L_CONTENT, D2L_STYLE = [25], [0, 5, 10, 19, 28]
 
 
 def build(backbone, layers, weights=None):
@@ -23,7 +23,7 @@ def build(backbone, layers, weights=None):
 @pytest.fixture(scope="module")
 def vgg():
     torch.manual_seed(0)
-    return build("vgg19", SEED_CONTENT + SEED_STYLE)
+    return build("vgg19", D2L_CONTENT + D2L_STYLE)
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +48,14 @@ def test_vgg19_names_follow_the_architecture():
     for name, module in zip(names, features):
         kind = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}[name.rstrip("0123456789_")]
         assert isinstance(module, kind), name
-    assert [names[i] for i in SEED_STYLE] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
+    assert [names[i] for i in D2L_STYLE] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
     assert names[25] == "conv4_4" and names[21] == "conv4_2" and names[36] == "pool5"
 
 
-def test_default_layers_are_the_seeds_and_cs231n_choices():
+def test_default_layers_are_d2l_and_cs231n_choices():
     vgg, squeeze = layer_names("vgg19"), layer_names("squeezenet1_1")
-    # the seeds' conv indices 25 and 0, 5, 10, 19 act as the ReLU right after them (in-place), 28 stays
-    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].content] == [i + 1 for i in SEED_CONTENT]
+    # d2l's conv indices 25 and 0, 5, 10, 19 act as the ReLU right after them (in-place), 28 stays
+    assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].content] == [i + 1 for i in D2L_CONTENT]
     assert [vgg.index(n) for n in STYLE_TRANSFER_LAYERS["vgg19"].style] == [1, 6, 11, 20, 28]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].content] == [3]
     assert [squeeze.index(n) for n in STYLE_TRANSFER_LAYERS["squeezenet1_1"].style] == [1, 4, 6, 7]
@@ -91,7 +91,7 @@ def test_squeezenet_and_effnet_names():
 def test_vgg_runs_only_up_to_the_deepest_layer_and_returns_requested_order(vgg):
     assert len(vgg.layers) == 29  # features[0..28]
     assert vgg.layer_names == ("conv4_4", "conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-    out = vgg(torch.randn(2, 3, 32, 48))
+    out = vgg.forward_normalized(torch.randn(2, 3, 32, 48))
     assert list(out) == list(vgg.layer_names)
     assert out["conv1_1"].shape == (2, 64, 32, 48)
     assert out["conv4_4"].shape == (2, 512, 4, 6)
@@ -99,23 +99,23 @@ def test_vgg_runs_only_up_to_the_deepest_layer_and_returns_requested_order(vgg):
 
 
 def test_vgg_conv_outputs_are_not_overwritten_by_the_following_relu(vgg):
-    """The seeds' extract_features returns VGG's in-place ReLU outputs under conv indices."""
+    """d2l's extract_features returns VGG's in-place ReLU outputs under conv indices."""
     x = torch.randn(1, 3, 16, 16)
-    out = vgg(x)
+    out = vgg.forward_normalized(x)
     conv1_1 = vgg.layers.conv1_1
     torch.testing.assert_close(out["conv1_1"], nn.functional.conv2d(x, conv1_1.weight, conv1_1.bias, padding=1))
     assert out["conv1_1"].min() < 0
 
 
-def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
-    """The seeds' extract_features on VGG with in-place ReLUs, run on the same weights, gives exactly
+def test_vgg_default_layers_reproduce_d2l_in_place_features():
+    """d2l's extract_features on VGG with in-place ReLUs, run on the same weights, gives exactly
     what the default layer names give."""
     import copy
 
     defaults = STYLE_TRANSFER_LAYERS["vgg19"]
     extractor = build("vgg19", defaults.content + defaults.style)
-    seeds_net = nn.Sequential(*[copy.deepcopy(m) for m in extractor.layers])  # features[0..28]
-    for module in seeds_net:
+    d2l_net = nn.Sequential(*[copy.deepcopy(m) for m in extractor.layers])  # features[0..28]
+    for module in d2l_net:
         if isinstance(module, nn.ReLU):
             module.inplace = True  # as torchvision builds VGG
     torch.manual_seed(1)
@@ -123,17 +123,17 @@ def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
     contents, styles = [], []
     x = image.clone()
     with torch.no_grad():
-        for i in range(len(seeds_net)):  # the seeds' extract_features loop
-            x = seeds_net[i](x)
-            if i in SEED_STYLE:
+        for i in range(len(d2l_net)):  # d2l's extract_features loop
+            x = d2l_net[i](x)
+            if i in D2L_STYLE:
                 styles.append(x)
-            if i in SEED_CONTENT:
+            if i in D2L_CONTENT:
                 contents.append(x)
-        ours = extractor(image)
-    for name, seeds_feature in zip(defaults.content, contents):
-        torch.testing.assert_close(ours[name], seeds_feature, msg=name)
-    for name, seeds_feature in zip(defaults.style, styles):
-        torch.testing.assert_close(ours[name], seeds_feature, msg=name)
+        ours = extractor.forward_normalized(image)
+    for name, d2l_feature in zip(defaults.content, contents):
+        torch.testing.assert_close(ours[name], d2l_feature, msg=name)
+    for name, d2l_feature in zip(defaults.style, styles):
+        torch.testing.assert_close(ours[name], d2l_feature, msg=name)
     assert ours["relu1_1"].min() >= 0 and ours["conv5_1"].min() < 0  # ReLU outputs, and one conv
 
 
@@ -141,7 +141,7 @@ def test_vgg_default_layers_reproduce_the_seeds_in_place_features():
 def test_every_layer_output_equals_a_separate_run_to_that_layer(fixture, request):
     extractor = request.getfixturevalue(fixture)
     x = torch.randn(1, 3, 40, 56)
-    out = extractor(x)
+    out = extractor.forward_normalized(x)
     assert list(out) == list(extractor.layer_names)
     with torch.no_grad():
         for depth, name in enumerate(extractor.layer_names, start=1):
@@ -215,7 +215,7 @@ def test_frozen_and_always_in_eval_mode(effnet_all):
     assert not any(m.training for m in effnet_all.modules())
     stats = effnet_all.layers.stem[1].running_mean.clone()
     x = torch.randn(2, 3, 32, 32, requires_grad=True)
-    out = effnet_all(x)
+    out = effnet_all.forward_normalized(x)
     torch.testing.assert_close(effnet_all.layers.stem[1].running_mean, stats)  # BN stats untouched
     sum(v.sum() for v in out.values()).backward()
     assert x.grad is not None
@@ -257,13 +257,17 @@ def test_extractor_moves_with_its_parent(squeezenet_all):
     holder = _Holder(build("squeezenet1_1", ["fire2"]))
     holder.double()
     assert holder.extractor.layers.conv1.weight.dtype == torch.float64
-    assert holder.extractor(torch.zeros(1, 3, 16, 16, dtype=torch.float64))["fire2"].dtype == torch.float64
+    zeros = torch.zeros(1, 3, 16, 16, dtype=torch.float64)
+    assert holder.extractor.forward_normalized(zeros)["fire2"].dtype == torch.float64
 
 
 @pytest.mark.parametrize("fixture, mean, std", [("vgg", 0.485, 0.229), ("effnet_all", 0.5, 0.5)])
 def test_normalisation_is_the_backbones(fixture, mean, std, request):
     extractor = request.getfixturevalue(fixture)
-    images = torch.rand(2, 3, 5, 5)
-    normalised = extractor.normalize(images)
-    torch.testing.assert_close(normalised[:, 0], (images[:, 0] - mean) / std)
-    torch.testing.assert_close(extractor.denormalize(normalised), images)
+    images = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
+    normalised = extractor.input_normalization(images)
+    torch.testing.assert_close(normalised[:, 0], (images[:, 0] / 255 - mean) / std)
+    torch.testing.assert_close(extractor.input_normalization.denormalize(normalised), images / 255)
+    with torch.no_grad():  # the extractor takes pixels and normalises them itself
+        for name, feature in extractor(images).items():
+            torch.testing.assert_close(feature, extractor.forward_normalized(normalised)[name], msg=name)

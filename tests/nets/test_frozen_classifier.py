@@ -16,8 +16,9 @@ def effnet():
 
 
 def test_efficientnet_lite0_recognises_a_cat_offline(effnet):
-    assert effnet.num_classes == 1000 and effnet.class_name(285) == "Egyptian cat" and effnet.mean == (0.5, 0.5, 0.5)
-    cat = effnet.normalize(load_image_tensor("skimage:chelsea", (224, 224)))[None]
+    assert effnet.num_classes == 1000 and effnet.class_name(285) == "Egyptian cat"
+    assert effnet.input_normalization.mean == [0.5] * 3 and effnet.input_normalization.std == [0.5] * 3
+    cat = load_image_tensor("skimage:chelsea", (224, 224))[None]  # pixels in [0, 1]: it normalises them
     with torch.no_grad():
         predicted = int(effnet(cat).argmax())
     assert 281 <= predicted <= 285, effnet.class_name(predicted)  # tabby, tiger, Persian, Siamese, Egyptian cat
@@ -78,7 +79,7 @@ def test_a_custom_classifier_names_its_own_range():
 def test_random_weights_warn():
     with pytest.warns(UserWarning, match="random weights.*meaningless"):
         classifier = imagenet_classifier("squeezenet1_1", weights=None)
-    assert classifier.num_classes == 1000 and classifier.mean == (0.485, 0.456, 0.406)
+    assert classifier.num_classes == 1000 and classifier.input_normalization.mean == [0.485, 0.456, 0.406]
 
 
 def test_the_class_name_command(capsys):

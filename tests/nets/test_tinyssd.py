@@ -1,5 +1,5 @@
-"""TinySSD: shapes and anchor count of the seeds' model, pluggable feature extractors, and that it
-learns (a few optimiser steps on one batch)."""
+"""TinySSD: shapes and anchor count of the model of Dive into Deep Learning, ch. 13.7 (d2l), pluggable
+feature extractors, and that it learns (a few optimiser steps on one batch)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_outputs_and_5444_anchors_at_256():
     assert anchors.shape == (1, 5444, 4)
     assert cls_preds.shape == (2, 5444, 3)
     assert bbox_preds.shape == (2, 5444 * 4)
-    # the anchors are the seeds' multibox_prior of each scale, 32, 16, 8, 4 and 1 pixels wide
+    # the anchors are d2l's multibox_prior of each scale, 32, 16, 8, 4 and 1 pixels wide
     expected = torch.cat(
         [multibox_prior(torch.zeros(s, s), sizes, [1, 2, 0.5]) for s, sizes in zip([32, 16, 8, 4, 1], SIZES)], dim=1
     )

@@ -1,5 +1,6 @@
-"""The textbook-compatible anchor API: the seeds' worked examples (golden values), agreement with a
-per-image implementation of the seeds' algorithms, and properties (padding, empty images, batches)."""
+"""The textbook-compatible anchor API: the worked examples of Dive into Deep Learning, ch. 13.4 (d2l;
+golden values), agreement with a per-image implementation of d2l's algorithms, and properties (padding,
+empty images, batches)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from litvision.ops.anchors import (
 )
 
 
-# ------------------------------------------------------------------ the seeds' algorithms, image by image
+# ------------------------------------------------------------------ d2l's algorithms, image by image
 def textbook_assign(ground_truth, anchors, iou_threshold=0.5):
     num_anchors, num_gt = anchors.shape[0], ground_truth.shape[0]
     anchors_bbox_map = torch.full((num_anchors,), -1, dtype=torch.long)
@@ -113,7 +114,7 @@ def random_labels(generator, batch, max_boxes, num_classes=3, duplicates=True):
     return labels
 
 
-# ------------------------------------------------------------------ golden values from the seeds
+# ------------------------------------------------------------------ golden values from d2l
 def test_multibox_prior_seed_example():
     anchors = multibox_prior(torch.zeros(1, 3, 561, 728), sizes=[0.75, 0.5, 0.25], ratios=[1, 2, 0.5])
     assert anchors.shape == (1, 2042040, 4)
@@ -128,7 +129,7 @@ def test_multibox_prior_seed_example():
         ]
     )
     torch.testing.assert_close(boxes, expected, atol=0.005, rtol=0)
-    # the seeds' pixel values of the first three
+    # d2l's pixel values of the first three
     pixels = boxes[:3] * torch.tensor([728, 561, 728, 561])
     torch.testing.assert_close(pixels[0], torch.tensor([40.13, 40.12, 460.88, 460.87]), atol=0.01, rtol=0)
 
@@ -224,7 +225,7 @@ def test_batched_iou_is_bitwise_torchvision():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_multibox_target_matches_the_seeds_per_image_algorithm(seed):
+def test_multibox_target_matches_d2l_per_image_algorithm(seed):
     generator = torch.Generator().manual_seed(seed)
     anchors = small_anchor_set()
     labels = random_labels(generator, batch=6, max_boxes=7)
@@ -244,7 +245,7 @@ def test_greedy_step_gives_every_box_an_anchor():
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_multibox_detection_matches_the_seeds_per_image_algorithm(seed):
+def test_multibox_detection_matches_d2l_per_image_algorithm(seed):
     generator = torch.Generator().manual_seed(seed)
     anchors = small_anchor_set()
     num_anchors = anchors.shape[1]
@@ -310,7 +311,7 @@ def test_assign_anchor_to_bbox_single_image_form():
     assert torch.equal(assign_anchor_to_bbox(boxes.unsqueeze(0), anchors)[0], single)
 
 
-def test_detection_rows_below_the_threshold_follow_the_seeds_convention():
+def test_detection_rows_below_the_threshold_follow_d2l_convention():
     anchors = torch.tensor([[0.0, 0.0, 0.2, 0.2], [0.5, 0.5, 0.9, 0.9]])
     probs = torch.tensor([[[0.995, 0.2], [0.005, 0.8]]])  # anchor 0's object score is below 0.01
     out = multibox_detection(probs, torch.zeros(1, 8), anchors)

@@ -13,7 +13,7 @@ def _upsampler(channels: int, scale: int) -> nn.ConvTranspose2d:
     return layer
 
 
-def test_kernel_values_match_the_seeds_formula():
+def test_kernel_values_match_d2l_formula():
     # k=4: factor 2, centre 1.5 -> tent [0.25, 0.75, 0.75, 0.25]; k=3: factor 2, centre 1 -> [0.5, 1, 0.5]
     assert torch.equal(bilinear_kernel_1d(4), torch.tensor([0.25, 0.75, 0.75, 0.25]))
     assert torch.equal(bilinear_kernel_1d(3), torch.tensor([0.5, 1.0, 0.5]))
@@ -53,7 +53,7 @@ def test_transposed_conv_upsamples_like_half_pixel_bilinear_interpolation(scale)
 
 
 def test_seed_example_doubles_the_image_size():
-    # the seeds' 561x728 catdog image becomes 1122x1456; here a photograph of that odd size
+    # d2l's 561x728 catdog image becomes 1122x1456; here a photograph of that odd size
     image = torch.rand(1, 3, 561, 728)
     out = _upsampler(3, 2)(image)
     assert out.shape == (1, 3, 1122, 1456)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from litvision.ops.anchors import multibox_detection, multibox_prior
 from litvision.ops.detection import decode_detections
 
 # two heavily overlapping anchors, one far away
@@ -67,3 +68,28 @@ def test_boxes_are_clipped_and_empty_results_have_shapes():
 
     none = decode_detections(probs([0.995, 0.005]), torch.zeros(1, 4), anchors)[0]
     assert none["boxes"].shape == (0, 4) and none["scores"].shape == (0,) and none["labels"].dtype == torch.int64
+
+
+def test_without_its_options_it_keeps_what_the_textbook_decoder_keeps():
+    # one decoding and one NMS under both: class-agnostic, every anchor a candidate, nothing clipped or cut
+    generator = torch.Generator().manual_seed(1)
+    anchors = multibox_prior(torch.zeros(6, 6), [0.3, 0.5], [1, 2, 0.5])
+    num_anchors = anchors.shape[1]
+    p = torch.softmax(torch.randn(3, 3, num_anchors, generator=generator), dim=1)
+    offsets = torch.randn(3, num_anchors * 4, generator=generator) * 0.3
+    ours = decode_detections(
+        p,
+        offsets,
+        anchors,
+        score_threshold=-1.0,
+        nms_threshold=0.5,
+        top_k=10**6,
+        max_detections=10**6,
+        class_agnostic=True,
+        clip=False,
+    )
+    textbook = multibox_detection(p, offsets, anchors, nms_threshold=0.5, pos_threshold=0.0)
+    for mine, rows in zip(ours, textbook):
+        kept = rows[rows[:, 0] >= 0]
+        assert torch.equal(mine["boxes"], kept[:, 2:]) and torch.equal(mine["scores"], kept[:, 1])
+        assert torch.equal(mine["labels"], kept[:, 0].long())

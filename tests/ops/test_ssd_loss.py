@@ -1,4 +1,4 @@
-"""multibox_loss: the seeds' SSD loss, and hard-negative mining."""
+"""multibox_loss: the SSD loss of Dive into Deep Learning, ch. 13.7 (d2l), and hard-negative mining."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def make_inputs(generator, batch=2, anchors=6, classes=3):
     return cls_preds, bbox_preds, cls_labels, bbox_labels, bbox_masks
 
 
-def test_without_mining_it_is_the_seeds_calc_loss():
+def test_without_mining_it_is_d2l_calc_loss():
     cls_preds, bbox_preds, cls_labels, bbox_labels, bbox_masks = make_inputs(torch.Generator().manual_seed(0))
     loss = multibox_loss(cls_preds, bbox_preds, cls_labels, bbox_labels, bbox_masks)
     for b in range(2):

@@ -12,7 +12,7 @@ from litvision.ops.style import (
 )
 
 
-# The seeds' (d2l) per-image definitions, written out as the reference.
+# d2l's per-image definitions, written out as the reference.
 def seed_gram(X):
     num_channels, n = X.shape[1], X.numel() // X.shape[1]
     X = X.reshape((num_channels, n))
@@ -112,12 +112,12 @@ def _features(gen, n=1):
     }
 
 
-def test_weighted_total_reproduces_the_seeds_compute_loss(gen):
+def test_weighted_total_reproduces_d2l_compute_loss(gen):
     images = torch.randn(1, 3, 12, 12, generator=gen)
     hat, ref = _features(gen), _features(gen)
     grams = {k: seed_gram(v) for k, v in ref["style"].items()}
 
-    # The seeds' compute_loss, including `sum(10 * styles_l + ...)`, which repeats the style list
+    # d2l's compute_loss, including `sum(10 * styles_l + ...)`, which repeats the style list
     # ten times: with style_weight 1e3 it equals a style weight of 1e4.
     content_weight, seed_style_weight, tv_weight = 1, 1e3, 10
     contents_l = [seed_content_loss(hat["content"]["c"], ref["content"]["c"]) * content_weight]

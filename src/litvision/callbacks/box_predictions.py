@@ -13,18 +13,16 @@ from litvision.utils.box_drawing import draw_detections
 
 
 class BoxPredictionWriter(PredictionWriter):
-    """Per image: `<stem>.png` with the boxes scoring at least `score_threshold` drawn (default: the
-    task's `draw_score_threshold`), and a record with the file's size and every detection the task's
-    decoding kept (class name and id, score, box [x1, y1, x2, y2] in the file's pixels)."""
+    """Per image: `<stem>.png` with the boxes scoring at least `score_threshold` drawn, and a record with
+    the file's size and every detection the task's decoding kept (class name and id, score, box
+    [x1, y1, x2, y2] in the file's pixels)."""
 
-    def __init__(self, output_dir: str | Path, score_threshold: float | None = None) -> None:
+    def __init__(self, output_dir: str | Path, score_threshold: float = 0.5) -> None:
         super().__init__(output_dir)
         self.score_threshold = score_threshold
 
     def write_item(self, pl_module: L.LightningModule, prediction: dict, path: Path, meta: dict) -> dict:
         threshold = self.score_threshold
-        if threshold is None:
-            threshold = float(getattr(pl_module, "draw_score_threshold", 0.5))
         boxes, scores, labels = (prediction[k].cpu() for k in ("boxes", "scores", "labels"))
         width, height = int(meta["width"]), int(meta["height"])
         shown = scores >= threshold

@@ -1,4 +1,5 @@
-"""Show what the network is actually fed: a grid of the first augmented training batch in TensorBoard."""
+"""Image grids in TensorBoard: what the network is actually fed (the first augmented training batch), and
+the base of the grids drawn from the first validation batch (segmentation, detection)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch import Tensor
 from torchvision.utils import make_grid
 
 from litvision.nets.normalization import display_pixels
@@ -41,3 +43,30 @@ class AugmentedBatchGrid(L.Callback):
             return
         images = display_pixels(images[: self.max_images].detach().cpu())
         writer.add_image("train/augmented_batch", make_grid(images, nrow=self.nrow, padding=2), trainer.global_step)
+
+
+class ValidationGrid(L.Callback):
+    """Base: at each validation (not the sanity check), log `tag`, the image `grid()` draws from the first
+    validation batch and what validation_step returned for it (when TensorBoard is a logger)."""
+
+    tag = "val/grid"
+
+    def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> Tensor | None:
+        """The (3, H, W) grid, or None when `outputs` holds nothing to draw."""
+        raise NotImplementedError
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        writer = tensorboard_writer(trainer)
+        grid = None if writer is None else self.grid(trainer, pl_module, outputs, batch)
+        if grid is not None:
+            writer.add_image(self.tag, grid, trainer.global_step)

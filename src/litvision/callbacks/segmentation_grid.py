@@ -8,7 +8,7 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid
 
-from litvision.callbacks.image_grid import tensorboard_writer
+from litvision.callbacks.image_grid import ValidationGrid
 from litvision.data.voc_labels import VOC_PALETTE
 from litvision.nets.normalization import display_pixels
 
@@ -19,33 +19,23 @@ def colorize_batch(labels: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     return palette[labels.long() % len(palette)].permute(0, 3, 1, 2).float() / 255
 
 
-class SegmentationPredictionGrid(L.Callback):
+class SegmentationPredictionGrid(ValidationGrid):
     """At each validation (not the sanity check), log `val/predictions`: the first `max_images` images of
     the first validation batch in the top row, the net's predictions below them and the labels in the
-    bottom row (as the seeds show them), colourised with the data module's `palette` (VOC's by
+    bottom row (as d2l shows them), colourised with the data module's `palette` (VOC's by
     default). Reads the predictions from what validation_step returns: {"preds": (B, H, W)}."""
+
+    tag = "val/predictions"
 
     def __init__(self, max_images: int = 4) -> None:
         self.max_images = max_images
 
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        writer = tensorboard_writer(trainer)
-        if writer is None or not isinstance(outputs, dict) or "preds" not in outputs:
-            return
+    def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> torch.Tensor | None:
+        if not isinstance(outputs, dict) or "preds" not in outputs:
+            return None
         n = self.max_images
         palette = torch.as_tensor(getattr(trainer.datamodule, "palette", VOC_PALETTE))
         images = display_pixels(batch[0][:n].detach().cpu())
         preds = colorize_batch(outputs["preds"][:n].detach().cpu(), palette)
         labels = colorize_batch(batch[1][:n].detach().cpu(), palette)
-        grid = make_grid(torch.cat([images, preds, labels]), nrow=len(images), padding=2)
-        writer.add_image("val/predictions", grid, trainer.global_step)
+        return make_grid(torch.cat([images, preds, labels]), nrow=len(images), padding=2)

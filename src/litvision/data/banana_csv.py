@@ -12,10 +12,10 @@ from pathlib import Path
 
 from PIL import ExifTags, Image
 
+from litvision.data.images import IMAGE_SUFFIXES
 from litvision.errors import DataError
 
 COLUMNS = ("img_name", "label", "xmin", "ymin", "xmax", "ymax")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass

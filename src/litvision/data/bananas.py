@@ -1,5 +1,5 @@
-"""The banana detection dataset of the seeds (d2l's banana-detection.zip) and anything written in its
-format.
+"""The banana detection data set of Dive into Deep Learning, ch. 13.6 (d2l's banana-detection.zip), and
+anything written in its format.
 
 On disk, each split is a folder (`bananas_train`, `bananas_val`) holding `images/` and `label.csv`:
 
@@ -13,9 +13,9 @@ not name is an error, as is any malformed row (nothing is skipped silently). Cla
 label.csv: the data module takes them from its `classes` setting or from an optional `classes.txt`
 (one name per line, line i naming class id i) beside the split folders, which the generator writes.
 
-Samples are (image float (3, H, W) in [0, 1], target (n, 5) rows [class, x1, y1, x2, y2] with corners
-normalised by that image's width and height); `collate_detection` pads targets with class -1 rows into
-(B, M, 5), the layout `litvision.ops.anchors.multibox_target` takes.
+Samples are (image uint8 (3, H, W), target (n, 5) rows [class, x1, y1, x2, y2] with corners normalised
+by that image's width and height); `collate_detection` pads targets with class -1 rows into (B, M, 5),
+the layout `litvision.ops.anchors.multibox_target` takes. The net normalises the images itself.
 """
 
 from __future__ import annotations
@@ -50,14 +50,9 @@ def _as_pipeline(transforms: Callable | Sequence[Callable] | None) -> Callable |
     return v2.Compose(list(transforms))
 
 
-def _to_float(image: Tensor) -> Tensor:
-    """float32 in [0, 1] (uint8 pipelines), or the pipeline's float output unchanged; plain Tensor."""
-    return v2.functional.to_dtype(image, torch.float32, scale=True).as_subclass(Tensor)
-
-
 def detection_input(image: Image.Image, transforms: Callable | Sequence[Callable] | None) -> tuple[Tensor, Tensor]:
     """An image file's pixels as the model sees them under `transforms`, for prediction: returns the
-    input (3, h, w) and where the whole original image landed in it, (x1, y1, x2, y2) in input pixels
+    input (uint8 (3, h, w)) and where the whole original image landed in it, (x1, y1, x2, y2) in input pixels
     (the frame is passed through the transforms as an unclamped box, so resizing, padding and cropping
     are all accounted for). Maps predictions back to the original image's pixels."""
     pixels = tv_tensors.Image(v2.functional.pil_to_tensor(image))
@@ -68,7 +63,7 @@ def detection_input(image: Image.Image, transforms: Callable | Sequence[Callable
     pipeline = _as_pipeline(transforms)
     if pipeline is not None:
         pixels, frame = pipeline(pixels, frame)
-    return _to_float(pixels), frame.as_subclass(Tensor)[0]
+    return pixels.as_subclass(Tensor), frame.as_subclass(Tensor)[0]
 
 
 class BananasDataset(Dataset):
@@ -115,7 +110,7 @@ class BananasDataset(Dataset):
         if self.transforms is not None:
             image, target = self.transforms(image, target)
             image, target = self._keep_boxes_valid(image, target)
-        image = _to_float(image)
+        image = image.as_subclass(Tensor)  # uint8, as read (the presets keep it)
         height, width = image.shape[-2:]
         scale = torch.tensor([width, height, width, height], dtype=torch.float32)
         boxes = target["boxes"].as_subclass(Tensor) / scale
@@ -153,11 +148,11 @@ def read_class_names(path: Path, num_classes: int) -> list[str]:
 
 class BananasDataModule(VisionDataModule):
     """The banana detection data set, or any data in its format (train and val; `test` is val, as in
-    the seeds).
+    d2l).
 
     `root` holds `bananas_train/` and `bananas_val/`, directly or inside `banana-detection/` (where the
     archive extracts to). When they are missing and `download` is true, `prepare(root)` creates them
-    (e.g. the offline generator), or without `prepare` the seeds' banana-detection.zip is downloaded
+    (e.g. the offline generator), or without `prepare` d2l's banana-detection.zip is downloaded
     into `root`, checked against its SHA-1 and extracted. `train_transforms` / `test_transforms` are
     transforms.v2 pipelines (a Compose or a list) applied jointly to image and boxes.
 

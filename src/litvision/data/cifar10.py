@@ -68,8 +68,8 @@ class CIFAR10Dataset(torchvision.datasets.CIFAR10):
 
 
 class CIFAR10DataModule(VisionDataModule):
-    """CIFAR-10 with configurable pipelines. As in the seeds, the test set doubles as validation set
-    unless `val_fraction` > 0 carves a validation split out of the training set."""
+    """CIFAR-10 with configurable pipelines. As in Dive into Deep Learning, ch. 13.1 (d2l), the test set
+    doubles as validation set unless `val_fraction` > 0 carves a validation split out of the training set."""
 
     def __init__(
         self,

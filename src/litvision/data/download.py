@@ -1,6 +1,6 @@
 """Download with SHA-1 verification and safe archive extraction.
 
-Hand-written rather than torchvision.datasets.utils: the seeds publish SHA-1 (torchvision checks MD5),
+Hand-written rather than torchvision.datasets.utils: d2l publishes SHA-1 checksums (torchvision checks MD5),
 and torchvision/zipfile silently rewrite archive members that would escape the target folder, where we
 want to refuse the archive outright.
 """

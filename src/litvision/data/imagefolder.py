@@ -1,4 +1,5 @@
-"""ImageFolder data (root/{train,test}/<class>/<image>), e.g. the seeds' hotdog set."""
+"""ImageFolder data (root/{train,test}/<class>/<image>), e.g. the hotdog set of Dive into Deep Learning,
+ch. 13.2 (d2l)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def _prepares_offline(prepare: Callable) -> bool:
 class ImageFolderDataModule(VisionDataModule):
     """Classification data in ImageFolder layout.
 
-    Validation uses `val_fraction` of the training images when > 0; with 0 (the seeds' choice) the
+    Validation uses `val_fraction` of the training images when > 0; with 0 (d2l's choice) the
     test folder doubles as validation set. `prepare(root)` creates the data when it is missing and
     `download` is true: an archive download (hotdog) or an offline export (quickstart); with `download`
     false, a `prepare` that takes `download=False` (fetch_archive) still extracts an archive put there by

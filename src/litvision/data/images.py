@@ -91,7 +91,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 def load_image(ref: str | Path, size: int | tuple[int, int] | None = None, **resolve_kwargs) -> Image.Image:
     """Read an image file as RGB with its EXIF orientation applied, optionally resized.
 
-    `size` (H, W) resizes to exactly that shape (as the seeds' `Resize(image_shape)`); an int
+    `size` (H, W) resizes to exactly that shape (as d2l's style transfer `Resize(image_shape)`); an int
     resizes the shorter side to it, keeping the aspect ratio; None keeps the file's size.
     """
     path = resolve_image_path(ref, **resolve_kwargs)

@@ -31,8 +31,9 @@ class LabelledImages(NamedTuple):
 
 
 class LabelledImagesDataModule(L.LightningDataModule):
-    """All images in one test batch (a few images, as in cs231n's saliency figure). `num_workers` is
-    accepted for the debug presets and otherwise unused: the images are read once."""
+    """All images in one test batch (a few images, as in the saliency figure of Stanford cs231n
+    assignment 3). `num_workers` is accepted for the debug presets and otherwise unused: the images are
+    read once."""
 
     def __init__(
         self,

@@ -1,5 +1,6 @@
-"""Padding for segmentation batches: a v2 transform that pads to a size with a fill per tv_tensor
-type, and a collate function that pads samples of different sizes to the largest."""
+"""Padding for segmentation batches: the fill values per tv_tensor type that the augment presets pad
+with (`fill_by_type`), a v2 transform that pads to a size, and a collate function that pads samples of
+different sizes to the largest."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from typing import Any
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch.utils.data import default_collate
+from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from litvision.data.voc_labels import IGNORE_INDEX
+
+
+def fill_by_type(image: Sequence[int], mask: int = IGNORE_INDEX) -> dict[type | str, Any]:
+    """The `fill` of a joint image/mask transform (v2.RandomCrop, PadToSize): images (and PIL or plain
+    tensors, "others") padded with the colour `image`, masks with `mask` (255: ignored). For configs,
+    whose keys cannot be types."""
+    colour = [int(v) for v in image]
+    return {tv_tensors.Image: colour, tv_tensors.Mask: int(mask), "others": colour}
 
 
 class PadToSize(v2.Transform):
@@ -19,9 +29,9 @@ class PadToSize(v2.Transform):
     module fills masks with 255, so padding is ignored). Hand-written: v2 pads only inside RandomCrop
     (pad_if_needed); CenterCrop pads masks with 0, i.e. background."""
 
-    def __init__(self, size: tuple[int, int], fill: dict[type, Any]):
+    def __init__(self, size: Sequence[int], fill: dict[type | str, Any]):
         super().__init__()
-        self.size = size
+        self.size = (int(size[0]), int(size[1]))
         self.fill = fill
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
@@ -32,7 +42,9 @@ class PadToSize(v2.Transform):
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if not any(params["padding"]):
             return inpt
-        fill = next((v for t, v in self.fill.items() if isinstance(inpt, t)), 0)
+        fill = next((v for t, v in self.fill.items() if isinstance(t, type) and isinstance(inpt, t)), None)
+        if fill is None:
+            fill = self.fill.get("others", 0)
         return v2.functional.pad(inpt, params["padding"], fill=fill)
 
 

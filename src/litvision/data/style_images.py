@@ -2,14 +2,15 @@
 
 Style transfer has no data set to iterate: it optimises images. This module loads the content images
 and the style image (references as in `litvision.data.images`: a path, `skimage:chelsea`,
-`opencv-doc:starry_night`, ...), resizes them to every scale of the schedule and normalises them for
-the feature extractor's backbone.
+`opencv-doc:starry_night`, ...) and resizes them to every scale of the schedule, as uint8 images: the
+feature extractor normalises them itself.
 
-The schedule is a list of scales, `{size: [H, W], steps: n}`, optimised in order (the seeds' two-scale
-recipe is 150x225 then 300x450). Training epoch k is scale k: its loader yields the same
-`StyleImages` batch `steps` times, so `trainer.global_step` counts optimisation steps and every scale
-ends at an epoch boundary, where checkpoints are written. With more than one scale the trainer must
-ask for a new loader every epoch (`reload_dataloaders_every_n_epochs: 1`); the task checks this.
+The schedule is a list of scales, `{size: [H, W], steps: n}`, optimised in order (the two-scale recipe of
+Dive into Deep Learning, 1st edition, ch. 9.11 is 150x225 then 300x450). Training epoch k is scale k: its
+loader yields the same `StyleImages` batch `steps` times, so `trainer.global_step` counts optimisation
+steps and every scale ends at an epoch boundary, where checkpoints are written. With more than one scale
+the trainer must ask for a new loader every epoch (`reload_dataloaders_every_n_epochs: 1`); the task
+checks this.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ import torchvision.transforms.v2.functional as TF
 from litvision.data.images import load_image, parse_image_size
 from litvision.data.repeated_batch import RepeatedBatch
 from litvision.errors import ConfigError, DataError
-from litvision.nets.backbones import get_spec
 
 
 class StyleImages(NamedTuple):
-    """One optimisation step's inputs, normalised for the backbone."""
+    """One optimisation step's inputs, uint8 images."""
 
     content: torch.Tensor  # (N, 3, H, W): one synthesised image is fitted to each
     style: torch.Tensor  # (1, 3, H, W): shared by all N
@@ -59,9 +59,9 @@ def parse_scales(scales: Sequence[Mapping]) -> tuple[Scale, ...]:
 
 class StyleImagesDataModule(L.LightningDataModule):
     """Content images (one reference or a list: each gets its own synthesised image) and one style
-    image, at every scale of `scales`, normalised with `backbone`'s ImageNet mean and std.
+    image, at every scale of `scales`, as uint8 (3, H, W) images.
 
-    The style image is resized to the content size of each scale, as in the seeds, after
+    The style image is resized to the content size of each scale, as in d2l, after
     `style_border` pixels are cut from each of its sides (a picture frame in the style image would
     otherwise become straight dark lines all over the result: the Gram statistics have no notion of
     where a feature was). Images are read in
@@ -77,16 +77,10 @@ class StyleImagesDataModule(L.LightningDataModule):
         content: str | Sequence[str],
         style: str,
         scales: Sequence[Mapping],
-        backbone: str,
         style_border: int = 0,
         num_workers: int = 0,
     ) -> None:
-        try:
-            spec = get_spec(backbone)
-        except KeyError as err:
-            raise ConfigError(f"data.backbone: {err.args[0]}") from None
         super().__init__()
-        self.mean, self.std = spec.mean, spec.std
         self.num_workers = num_workers
         self.content_refs = (content,) if isinstance(content, str) else tuple(str(c) for c in content)
         if not self.content_refs:
@@ -97,7 +91,6 @@ class StyleImagesDataModule(L.LightningDataModule):
         if not isinstance(style_border, int) or style_border < 0:
             raise ConfigError(f"data.style_border must be a number of pixels >= 0, got {style_border!r}")
         self.style_border = style_border
-        self.backbone = backbone
         self.scales = parse_scales(scales)
         self._batches: list[StyleImages] = []
 
@@ -106,7 +99,7 @@ class StyleImagesDataModule(L.LightningDataModule):
         return len(self.content_refs)
 
     def _read(self, ref: str, size: tuple[int, int], key: str, border: int = 0) -> torch.Tensor:
-        """(3, H, W) in [0, 1]: the image, `border` pixels cut from each side, resized to `size`."""
+        """(3, H, W) uint8: the image, `border` pixels cut from each side, resized to `size`."""
         try:
             image = load_image(ref)
         except DataError as err:
@@ -117,7 +110,7 @@ class StyleImagesDataModule(L.LightningDataModule):
                 raise ConfigError(f"data.style_border={border} leaves nothing of {key}={ref} ({width}x{height} pixels)")
             image = image.crop((border, border, width - border, height - border))
         image = TF.resize(image, list(size), interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-        return TF.to_dtype(TF.pil_to_tensor(image), torch.float32, scale=True)
+        return TF.pil_to_tensor(image)
 
     def setup(self, stage: str | None = None) -> None:
         if self._batches:
@@ -127,13 +120,7 @@ class StyleImagesDataModule(L.LightningDataModule):
                 [self._read(ref, scale.size, f"data.content[{i}]") for i, ref in enumerate(self.content_refs)]
             )
             style = self._read(self.style_ref, scale.size, "data.style", self.style_border)[None]
-            self._batches.append(
-                StyleImages(
-                    TF.normalize(content, list(self.mean), list(self.std)),
-                    TF.normalize(style, list(self.mean), list(self.std)),
-                    index,
-                )
-            )
+            self._batches.append(StyleImages(content, style, index))
 
     def batch(self, scale: int) -> StyleImages:
         """The inputs of every step of scale `scale` (after `setup()`)."""

@@ -7,9 +7,10 @@ On disk (the official VOCtrainval_11-May-2012.tar, or what `litvision.data.synth
     VOCdevkit/VOC2012/SegmentationClass/<id>.png                 palette PNG: pixel value = class index,
                                                                  255 on boundaries and difficult regions
 
-Images are decoded per sample in DataLoader workers (the seeds decode and normalise the whole split
-into memory at start-up, several GB of float32 for VOC) and batched as uint8; the segmentation task
-normalises them on its device.
+Images are decoded per sample in DataLoader workers (Dive into Deep Learning's VOCSegDataset, ch. 13.9
+(d2l), decodes and normalises the whole split into memory at start-up, several GB of float32 for VOC) and
+batched as uint8; the net normalises them on its device. The crops are configuration (conf/augment:
+segmentation_random_crop, segmentation_center_crop).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
@@ -32,14 +32,14 @@ from torchvision.transforms import v2
 
 from litvision.data.base import VisionDataModule, split_indices
 from litvision.data.download import download_file, extract_archive
-from litvision.data.padding import PadCollate, PadToSize
+from litvision.data.padding import PadCollate
 from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import IMAGENET_MEAN
 
 log = logging.getLogger(__name__)
 
-# the seeds' source for the official archive (d2l.DATA_URL + name) and its SHA-1
+# the official archive as d2l serves it (d2l.DATA_URL + name), and its SHA-1
 VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
 
@@ -148,8 +148,8 @@ class VOCSegmentation(Dataset):
 
     Without `transforms` an item is a (3, H, W) uint8 image and an (H, W) uint8 mask; with them, what
     the joint transforms (applied to a tv_tensors.Image and tv_tensors.Mask) return, as plain tensors.
-    `boundary="background"` relabels 255 as background, as the seeds do implicitly (their colour map
-    has no boundary colour); padding added later by the transforms stays 255.
+    `boundary="background"` relabels 255 as background, as d2l does implicitly (its colour map has no
+    boundary colour); padding added later by the transforms stays 255.
     """
 
     def __init__(
@@ -222,14 +222,18 @@ class VOCSegmentationDataModule(VisionDataModule):
     download: when the data is missing, create it: with `prepare` (a callable taking root, e.g. the
         offline generator of data=voc_synth), or else by downloading the official archive from `url`
         (SHA-1 `sha1`). A VOCtrainval_11-May-2012.tar put into root by hand is extracted either way.
-    crop_size: (height, width) of the joint random crop for training, and of the deterministic centre
-        crop for evaluation when eval_mode="crop"; eval_mode="full" evaluates whole images (batched by
-        padding with 255).
-    small_images: "drop" images smaller than the crop, as the seeds do (the count is logged and kept in
+    train_transforms / test_transforms: transforms.v2 pipelines applied jointly to the image
+        (tv_tensors.Image) and its mask (tv_tensors.Mask), uint8 in and out: the configs' joint random
+        crop and centre crop to `crop_size` (conf/augment/segmentation_*_crop.yaml). The test pipeline
+        is used when eval_mode="crop"; eval_mode="full" evaluates whole images (batched by padding with
+        255).
+    crop_size: (height, width) of the crops: images smaller than it are dropped or padded
+        (`small_images`; the crop presets read it).
+    small_images: "drop" images smaller than the crop, as d2l does (the count is logged and kept in
         `dropped`), or "pad" them with 255 (ignored) up to the crop.
     boundary: "ignore" keeps 255 on boundaries (the task ignores it in loss and metrics) or
-        "background" relabels it 0 as the seeds' numbers did.
-    val_fraction: 0 validates (and tests) on the val split, as the seeds do. Above 0, that fraction of
+        "background" relabels it 0 as d2l's numbers did.
+    val_fraction: 0 validates (and tests) on the val split, as d2l does. Above 0, that fraction of
         the train split (seeded by split_seed) is held out for validation and the val split is only
         the test set, e.g. for hyper-parameter searches that must not see the numbers they report.
     check_label_values: decode every label once in setup() to find bad values before training starts
@@ -238,7 +242,7 @@ class VOCSegmentationDataModule(VisionDataModule):
     fill_color: the RGB colour of padded image pixels (their labels are 255, ignored); the ImageNet
         mean colour keeps them close to the zeros a convolution pads with.
 
-    Batches are uint8: (B, 3, H, W) images and (B, H, W) masks. The task normalises the images on its
+    Batches are uint8: (B, 3, H, W) images and (B, H, W) masks. The net normalises the images on its
     device with its backbone's mean and std, so data and model cannot disagree about them, and a batch
     costs a quarter of the float32 bytes through worker shared memory and host-to-device copies.
     Memory is bounded by the batches in flight (workers x prefetch), not by the size of the data set.
@@ -256,6 +260,8 @@ class VOCSegmentationDataModule(VisionDataModule):
         prepare: Callable[[Path], Any] | None = None,
         batch_size: int = 32,
         num_workers: int = 4,
+        train_transforms: Callable | None = None,
+        test_transforms: Callable | None = None,
         crop_size: int | Sequence[int] = (320, 480),
         eval_mode: str = "crop",
         small_images: str = "drop",
@@ -284,6 +290,7 @@ class VOCSegmentationDataModule(VisionDataModule):
         self.root = Path(root).expanduser()
         self.download = download
         self.prepare = prepare
+        self.train_transforms, self.test_transforms = train_transforms, test_transforms
         self.crop_size = _pair(crop_size, "data.crop_size")
         self.eval_mode = eval_mode
         self.small_images = small_images
@@ -348,27 +355,6 @@ class VOCSegmentationDataModule(VisionDataModule):
             raise self._missing_error()
         return voc_dir
 
-    # --- transforms ---------------------------------------------------------------------------------
-
-    def _fill(self) -> dict[type, Any]:
-        return {tv_tensors.Image: list(self.fill_color), tv_tensors.Mask: IGNORE_INDEX}
-
-    def train_transforms(self) -> v2.Transform:
-        """Joint random crop of image and mask (uint8 in and out)."""
-        return v2.RandomCrop(self.crop_size, pad_if_needed=self.small_images == "pad", fill=self._fill())
-
-    def eval_transforms(self) -> v2.Transform | None:
-        """The deterministic centre crop, or nothing for full-image evaluation."""
-        if self.eval_mode == "full":
-            return None
-        if self.small_images == "pad":
-            return v2.Compose([PadToSize(self.crop_size, self._fill()), v2.CenterCrop(self.crop_size)])
-        return v2.CenterCrop(self.crop_size)
-
-    def denormalize(self, images: torch.Tensor) -> torch.Tensor:
-        """Batches -> [0, 1] for display: there is no normalisation to undo, only uint8 to rescale."""
-        return TF.to_dtype(images, torch.float32, scale=True)
-
     # --- datasets -----------------------------------------------------------------------------------
 
     def _scan(self, split: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -419,8 +405,8 @@ class VOCSegmentationDataModule(VisionDataModule):
                 )
             ids = kept
         use = {"train": "training", "val": "validation", "test": "testing"}[role]
-        log.info("%s: %d images for %s%s", what, len(ids), use, dropped)  # the seeds' "read 1114 examples"
-        transforms = self.train_transforms() if role == "train" else self.eval_transforms()
+        log.info("%s: %d images for %s%s", what, len(ids), use, dropped)  # d2l's "read 1114 examples"
+        transforms = self.train_transforms if role == "train" else self.test_transforms if cropped else None
         return VOCSegmentation(
             self.voc_dir, split, transforms, ids=ids, boundary=self.boundary, num_classes=self.num_classes
         )

@@ -11,8 +11,8 @@ from PIL import Image
 
 from litvision.errors import DataError
 
-# the devkit's class names (the seeds write "potted plant" and "tv/monitor"; a "/" would nest
-# TensorBoard tags such as val/IoU/<name>)
+# the devkit's class names (Dive into Deep Learning, ch. 13.9 (d2l) writes "potted plant" and
+# "tv/monitor"; a "/" would nest TensorBoard tags such as val/IoU/<name>)
 VOC_CLASSES = (
     "background",
     "aeroplane",
@@ -52,7 +52,7 @@ def voc_palette(num_entries: int = 256) -> np.ndarray:
 
 
 VOC_PALETTE = voc_palette()  # what the label PNGs embed
-VOC_COLORMAP = VOC_PALETTE[: len(VOC_CLASSES)]  # the seeds' VOC_COLORMAP, one colour per class
+VOC_COLORMAP = VOC_PALETTE[: len(VOC_CLASSES)]  # d2l's VOC_COLORMAP, one colour per class
 BOUNDARY_COLOR = tuple(int(c) for c in VOC_PALETTE[IGNORE_INDEX])  # (224, 224, 192)
 
 

@@ -169,7 +169,8 @@ def _check_materialised(model: nn.Module, name: str) -> None:
 
 def replace_head(model: nn.Module, name: str, num_classes: int) -> nn.Linear:
     """Swap the backbone's final layer for a new Xavier-initialised one with `num_classes` outputs
-    (a Linear, or a 1x1 conv for SqueezeNet), as in the seeds' fine-tuning recipe."""
+    (a Linear, or a 1x1 conv for SqueezeNet), as in the fine-tuning recipe of Dive into Deep Learning,
+    ch. 13.2 (d2l)."""
     path = get_spec(name).head
     parent_path, _, attr = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model

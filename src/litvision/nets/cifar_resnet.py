@@ -1,6 +1,6 @@
-"""The seeds' CIFAR-style ResNet-18 (d2l.resnet18): a 3x3 stride-1 stem without max-pool, four stages
-of two residual blocks (64, 128, 256, 512 channels), global average pool, linear head; Xavier init
-of every conv and linear weight as in the seeds' `init_weights`."""
+"""The CIFAR-style ResNet-18 that Dive into Deep Learning, ch. 13.1 trains (d2l.resnet18): a 3x3 stride-1
+stem without max-pool, four stages of two residual blocks (64, 128, 256, 512 channels), global average
+pool, linear head; Xavier init of every conv and linear weight as in d2l's `init_weights`."""
 
 from __future__ import annotations
 

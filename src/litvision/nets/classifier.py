@@ -1,5 +1,5 @@
-"""An ImageNet backbone from the registry with a new Xavier-initialised head (the seeds' fine-tuning
-net: pretrained body, fresh output layer)."""
+"""An ImageNet backbone from the registry with a new Xavier-initialised head: the fine-tuning net of Dive
+into Deep Learning, ch. 13.2 (pretrained body, fresh output layer)."""
 
 from __future__ import annotations
 

@@ -90,15 +90,15 @@ class StyleTransferLayers:
     style: tuple[LayerRef, ...]
 
 
-# vgg19: the features the seeds really use. They ask for indices 25 (content) and 0, 5, 10, 19, 28
-# (style), which are convolutions, but every one of them except 28 (the last layer they run) is
-# followed by VGG's ReLU(inplace=True), which overwrites the stored tensor: what the seeds' losses see
-# are the ReLU outputs relu4_4 and relu1_1, relu2_1, relu3_1, relu4_1, plus conv5_1 itself. This
-# extractor turns in-place off so that a name (or index) means that layer's own output; hence the
-# defaults name the ReLUs, which reproduces the seeds' features exactly.
-# squeezenet1_1: cs231n's content layer 3 and style layers 1, 4, 6, 7 (none followed by an in-place
-# op). efficientnet_lite0: chosen with experiments/style_transfer_effnet_prototype.py (the stem and
-# the first blocks carry the texture; a mid-level block keeps the content recognisable).
+# vgg19: the features Dive into Deep Learning, ch. 13.12 (d2l) really uses. It asks for indices 25
+# (content) and 0, 5, 10, 19, 28 (style), which are convolutions, but every one of them except 28 (the
+# last layer it runs) is followed by VGG's ReLU(inplace=True), which overwrites the stored tensor: what
+# d2l's losses see are the ReLU outputs relu4_4 and relu1_1, relu2_1, relu3_1, relu4_1, plus conv5_1
+# itself. This extractor turns in-place off so that a name (or index) means that layer's own output;
+# hence the defaults name the ReLUs, which reproduces d2l's features exactly.
+# squeezenet1_1: the content layer 3 and style layers 1, 4, 6, 7 of Stanford cs231n assignment 3 (none
+# followed by an in-place op). efficientnet_lite0: chosen with experiments/style_transfer_effnet_prototype.py
+# (the stem and the first blocks carry the texture; a mid-level block keeps the content recognisable).
 STYLE_TRANSFER_LAYERS: dict[str, StyleTransferLayers] = {
     "vgg19": StyleTransferLayers(content=("relu4_4",), style=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "conv5_1")),
     "squeezenet1_1": StyleTransferLayers(content=("fire2",), style=("relu1", "fire3", "fire4", "fire5")),
@@ -143,9 +143,10 @@ def resolve_layer(backbone: str, names: Sequence[str], ref: LayerRef) -> str:
 class FeatureExtractor(FrozenNet):
     """Activations of the requested layers of a frozen backbone.
 
-    `forward(images)` takes images normalised for the backbone (see `normalize`) of shape
-    (N, 3, H, W) and returns {layer name: activation}, in the order the layers were requested
-    (duplicates removed). `weights` is as for `create_backbone`: "imagenet", None or a file.
+    `forward(images)` takes (N, 3, H, W) uint8 images or pixels in [0, 1] (normalised here with the
+    backbone's statistics; `forward_normalized` takes them normalised) and returns {layer name:
+    activation}, in the order the layers were requested (duplicates removed). `weights` is as for
+    `create_backbone`: "imagenet", None or a file.
     """
 
     def __init__(self, backbone: str, layers: Sequence[LayerRef], weights: str | None = "imagenet"):
@@ -171,7 +172,7 @@ class FeatureExtractor(FrozenNet):
         kept = table[:depth]
         for _, module in kept:
             # an in-place layer (VGG's ReLU(inplace=True)) would overwrite the previous layer's
-            # output after it was returned: the seeds' VGG "conv" features are really ReLU outputs
+            # output after it was returned: d2l's VGG "conv" features are really ReLU outputs
             if getattr(module, "inplace", False):
                 module.inplace = False
         self.layers = nn.Sequential(OrderedDict(kept))
@@ -182,7 +183,7 @@ class FeatureExtractor(FrozenNet):
     def describe_input(self) -> str:
         return f"layer {self.deepest_layer} of {self.backbone}"
 
-    def forward(self, images: Tensor) -> dict[str, Tensor]:
+    def forward_normalized(self, images: Tensor) -> dict[str, Tensor]:
         self.check_input_size(images.shape[-2], images.shape[-1])
         wanted = set(self.layer_names)
         found: dict[str, Tensor] = {}

@@ -1,6 +1,9 @@
 """A pretrained network used as a fixed function of its input: style transfer's feature extractor,
-the visualisations' class scores. Frozen, always in eval mode, left out of checkpoints, and carrying
-the input normalisation its weights were trained with.
+the visualisations' class scores. Frozen, always in eval mode, left out of checkpoints, and owning
+the input normalisation its weights were trained with (an InputNormalization): `forward` takes uint8
+images or pixels in [0, 1]; a task that optimises images in the network's normalised space (style
+transfer, the visualisations) feeds them to `forward_normalized`, and maps between the two spaces with
+`input_normalization` (its `denormalize`, or `litvision.nets.normalization.display_pixels`).
 
 Its weights are left out of `state_dict()` so that a checkpoint of a module that holds it does not
 carry the backbone; loading such a checkpoint keeps the network's own weights (the network is defined
@@ -12,22 +15,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 
 from litvision.errors import ConfigError
+from litvision.nets.normalization import InputNormalization
 
 
 class FrozenNet(nn.Module):
-    """Base class. Subclasses set their submodules, then call `freeze()`; `minimum_input_size`
-    (pixels, both sides) is theirs to set when their layers need a minimum size."""
+    """Base class. Subclasses set their submodules, implement `forward_normalized`, then call `freeze()`;
+    `minimum_input_size` (pixels, both sides) is theirs to set when their layers need a minimum size."""
 
     minimum_input_size: int = 1
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
-        self.mean: tuple[float, ...] = tuple(float(v) for v in mean)
-        self.std: tuple[float, ...] = tuple(float(v) for v in std)
+        self.input_normalization = InputNormalization(mean, std)
         self.register_state_dict_post_hook(_drop_own_entries)
         self.register_load_state_dict_pre_hook(_supply_own_entries)
 
@@ -52,21 +54,20 @@ class FrozenNet(nn.Module):
                 f"must be at least {self.minimum_input_size} pixels; use larger images or shallower layers"
             )
 
-    def normalize(self, images: Tensor) -> Tensor:
-        """RGB images with values in [0, 1] -> the network's input normalisation."""
-        return TF.normalize(images, list(self.mean), list(self.std))
+    def forward(self, images: Tensor) -> Tensor:
+        """(N, 3, H, W) uint8 images or pixels in [0, 1] -> the network's output."""
+        return self.forward_normalized(self.input_normalization(images))
 
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Inverse of `normalize` (not clamped). Hand-written: torchvision has no inverse normalise."""
-        mean = images.new_tensor(self.mean).view(-1, 1, 1)
-        std = images.new_tensor(self.std).view(-1, 1, 1)
-        return images * std + mean
+    def forward_normalized(self, images: Tensor) -> Tensor:
+        """The network's output for images already normalised with `input_normalization`."""
+        raise NotImplementedError
 
     def clamp_to_pixels_(self, images: Tensor) -> Tensor:
         """Clamp normalised images in place to the values of real pixels, [0, 1] before normalising
         (per channel: (0 - mean) / std to (1 - mean) / std)."""
-        low = images.new_tensor([-m / s for m, s in zip(self.mean, self.std)]).view(-1, 1, 1)
-        high = images.new_tensor([(1 - m) / s for m, s in zip(self.mean, self.std)]).view(-1, 1, 1)
+        norm = self.input_normalization
+        low = images.new_tensor([-m / s for m, s in zip(norm.mean, norm.std)]).view(-1, 1, 1)
+        high = images.new_tensor([(1 - m) / s for m, s in zip(norm.mean, norm.std)]).view(-1, 1, 1)
         return torch.clamp(images, low, high, out=images)
 
 

@@ -16,8 +16,10 @@ from litvision.nets.imagenet_classes import LIST_COMMAND, imagenet_class_names
 
 
 class FrozenClassifier(FrozenNet):
-    """`net` maps images normalised with `mean`/`std` to (N, num_classes) scores (unnormalised:
-    logits). `class_names` (default: the indices as text) name the outputs in logs and outputs."""
+    """`net` maps images normalised with `mean`/`std` to (N, num_classes) scores (unnormalised: logits);
+    the classifier takes uint8 images or pixels in [0, 1] and normalises them first (`forward_normalized`
+    takes them normalised). `class_names` (default: the indices as text) name the outputs in logs and
+    outputs."""
 
     def __init__(
         self,
@@ -41,7 +43,7 @@ class FrozenClassifier(FrozenNet):
     def describe_input(self) -> str:
         return f"classifier {self.name}"
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward_normalized(self, images: Tensor) -> Tensor:
         return self.net(images)
 
     def class_name(self, index: int) -> str:

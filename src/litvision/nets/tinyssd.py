@@ -1,9 +1,11 @@
-"""TinySSD (the seeds' single-shot multibox detector): multi-scale feature maps, and on each a 3x3
-convolution predicting the classes and another the box offsets of every anchor centred there.
+"""TinySSD, the single-shot multibox detector of Dive into Deep Learning, ch. 13.7 (d2l): multi-scale
+feature maps, and on each a 3x3 convolution predicting the classes and another the box offsets of every
+anchor centred there.
 
 The feature extractor is a separate module with an `out_channels` tuple (one entry per scale), so a
-pretrained backbone can replace the seeds' from-scratch one: `EfficientNetLite0Features` takes the
-stride-8/16/32 stages of an ImageNet EfficientNet-Lite0. Inputs are float images in [0, 1].
+pretrained backbone can replace d2l's from-scratch one: `EfficientNetLite0Features` takes the
+stride-8/16/32 stages of an ImageNet EfficientNet-Lite0. Inputs are uint8 images (or float in [0, 1]);
+each feature extractor normalises them itself (`litvision.nets.normalization.InputNormalization`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from litvision.nets.backbones import create_backbone, get_spec
+from litvision.nets.backbones import create_backbone
+from litvision.nets.normalization import InputNormalization, normalization_for
 from litvision.ops.anchors import multibox_prior
 
-# the seeds' anchor sizes per scale, and the aspect ratios used at every scale
+# d2l's anchor sizes per scale, and the aspect ratios used at every scale
 SIZES = ((0.2, 0.272), (0.37, 0.447), (0.54, 0.619), (0.71, 0.79), (0.88, 0.961))
 RATIOS = (1.0, 2.0, 0.5)
 
@@ -36,19 +39,21 @@ def down_sample_blk(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 def base_net() -> nn.Sequential:
-    """The seeds' base network: down-sample blocks 3->16->32->64 (stride 8)."""
+    """d2l's base network: down-sample blocks 3->16->32->64 (stride 8)."""
     channels = [3, 16, 32, 64]
     return nn.Sequential(*(down_sample_blk(c_in, c_out) for c_in, c_out in zip(channels[:-1], channels[1:])))
 
 
 class TinySSDFeatures(nn.Module):
-    """The seeds' five scales: the base net (stride 8), down-sample blocks 64->128, 128->128, 128->128
-    (strides 16, 32, 64) and a global max-pool (1x1). 256x256 inputs give 32, 16, 8, 4 and 1 pixels."""
+    """d2l's five scales: the base net (stride 8), down-sample blocks 64->128, 128->128, 128->128
+    (strides 16, 32, 64) and a global max-pool (1x1). 256x256 inputs give 32, 16, 8, 4 and 1 pixels.
+    Trained from scratch on [0, 1] pixels, as d2l feeds them."""
 
     out_channels = (64, 128, 128, 128, 128)
 
     def __init__(self) -> None:
         super().__init__()
+        self.input_normalization = InputNormalization([0.0] * 3, [1.0] * 3)
         self.stages = nn.ModuleList(
             [
                 base_net(),
@@ -60,27 +65,30 @@ class TinySSDFeatures(nn.Module):
         )
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
+        return _run_stages(self.stages, self.input_normalization(x))
+
+
+def _run_stages(stages: nn.ModuleList, x: Tensor) -> list[Tensor]:
+    """The output of every stage, each feeding the next."""
+    features = []
+    for stage in stages:
+        x = stage(x)
+        features.append(x)
+    return features
 
 
 class EfficientNetLite0Features(nn.Module):
     """Five scales from timm's tf_efficientnet_lite0 (ImageNet weights available offline, see
-    nets.backbones): its stride-8, 16 and 32 stages (40, 112, 320 channels), then the seeds'
-    down-sample block to stride 64 and a global max-pool, so 256x256 inputs give the same 5444 anchors
-    as TinySSDFeatures. Normalises [0, 1] inputs the way the backbone was trained."""
+    nets.backbones): its stride-8, 16 and 32 stages (40, 112, 320 channels), then d2l's down-sample
+    block to stride 64 and a global max-pool, so 256x256 inputs give the same 5444 anchors as
+    TinySSDFeatures. Normalises its inputs with the backbone's statistics."""
 
     out_channels = (40, 112, 320, 128, 128)
 
     def __init__(self, weights: str | None = "imagenet") -> None:
         super().__init__()
         model = create_backbone("efficientnet_lite0", weights)
-        spec = get_spec("efficientnet_lite0")
-        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
+        self.input_normalization = normalization_for("efficientnet_lite0")
         blocks = model.blocks
         self.stages = nn.ModuleList(
             [
@@ -93,12 +101,7 @@ class EfficientNetLite0Features(nn.Module):
         )
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x = (x - self.mean) / self.std
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
+        return _run_stages(self.stages, self.input_normalization(x))
 
 
 def _flatten_pred(pred: Tensor) -> Tensor:
@@ -107,7 +110,7 @@ def _flatten_pred(pred: Tensor) -> Tensor:
 
 
 class TinySSD(nn.Module):
-    """forward(x (B, 3, H, W)) -> (anchors (1, A, 4), cls_preds (B, A, num_classes+1) logits with
+    """forward(x (B, 3, H, W) uint8 or [0, 1] float) -> (anchors (1, A, 4), cls_preds (B, A, num_classes+1) logits with
     background at 0, bbox_preds (B, A*4) offsets). 5444 anchors at 256x256 with the default features."""
 
     def __init__(

@@ -1,9 +1,9 @@
-"""Anchor boxes, IoU, anchor labelling and NMS decoding: the textbook-compatible API (DESIGN.md).
+"""Anchor boxes, IoU, anchor labelling and NMS decoding: the textbook-compatible API.
 
-Same shapes and semantics as the seeds (d2l), with their bugs fixed (offset precedence, integer anchor
-index, padding rows ignored) and vectorised over the batch: the only Python loops are over
-ground-truth box slots (IoU and the greedy assignment) and the per-image call of torchvision's NMS
-kernel (see `_nms_keep_mask`).
+Same shapes and semantics as Dive into Deep Learning, ch. 13.4 (d2l), with its bugs fixed (offset
+precedence, integer anchor index, padding rows ignored) and vectorised over the batch: the only Python
+loops are over ground-truth box slots (IoU and the greedy assignment) and the per-image calls of
+torchvision's NMS kernel (see `nms_keep_mask`).
 
 Boxes are (x1, y1, x2, y2) corners normalised to [0, 1] unless said otherwise. Class ids in `labels`
 start at 0; -1 marks padding rows. In the outputs of `multibox_target` class 0 is background.
@@ -18,7 +18,7 @@ from torch import Tensor
 from torchvision.ops import box_convert, nms
 from torchvision.ops import box_iou as _tv_box_iou
 
-# Offset encoding (seeds): centres scaled by 1 / sigma_xy, log sizes by 1 / sigma_wh, means 0.
+# Offset encoding (d2l): centres scaled by 1 / sigma_xy, log sizes by 1 / sigma_wh, means 0.
 XY_SCALE = 10.0  # 1 / 0.1
 WH_SCALE = 5.0  # 1 / 0.2
 
@@ -31,6 +31,8 @@ __all__ = [
     "box_center_to_corner",
     "offset_boxes",
     "offset_inverse",
+    "decode_offsets",
+    "nms_keep_mask",
     "assign_anchor_to_bbox",
     "multibox_target",
     "multibox_detection",
@@ -79,7 +81,7 @@ def box_center_to_corner(boxes: Tensor) -> Tensor:
 
 def offset_boxes(anchors: Tensor, assigned_bb: Tensor, eps: float = 1e-6) -> Tensor:
     """Offsets of `assigned_bb` relative to `anchors` (both (..., 4) corners, broadcastable):
-    (10 * (c_b - c_a) / wh_a, 5 * log(eps + wh_b / wh_a)) — the seeds' encoding with the operator
+    (10 * (c_b - c_a) / wh_a, 5 * log(eps + wh_b / wh_a)) — d2l's encoding with the operator
     precedence fixed (the seed divides only c_a by wh_a)."""
     c_anc = box_corner_to_center(anchors)
     c_bb = box_corner_to_center(assigned_bb)
@@ -95,6 +97,13 @@ def offset_inverse(anchors: Tensor, offset_preds: Tensor) -> Tensor:
     pred_xy = offset_preds[..., :2] * anc[..., 2:] / XY_SCALE + anc[..., :2]
     pred_wh = torch.exp(offset_preds[..., 2:] / WH_SCALE) * anc[..., 2:]
     return box_center_to_corner(torch.cat((pred_xy, pred_wh), dim=-1))
+
+
+def decode_offsets(anchors: Tensor, offset_preds: Tensor) -> Tensor:
+    """Every anchor's predicted box: anchors (1, A, 4) or (A, 4), offsets (B, A*4) -> (B, A, 4) corners.
+    The one offset decoding of both decoders (`multibox_detection`, ops.detection.decode_detections)."""
+    anchors = anchors.reshape(-1, 4)
+    return offset_inverse(anchors, offset_preds.reshape(offset_preds.shape[0], anchors.shape[0], 4))
 
 
 def _iou_boxes_vs_anchors(boxes: Tensor, anchors: Tensor) -> Tensor:
@@ -122,11 +131,11 @@ def _iou_boxes_vs_anchors(boxes: Tensor, anchors: Tensor) -> Tensor:
 
 
 def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
-    """The seeds' assignment on an (M, B, A) IoU tensor; `valid` (B, M) marks real boxes.
+    """d2l's assignment on an (M, B, A) IoU tensor; `valid` (B, M) marks real boxes.
 
     1. every anchor whose best IoU is >= iou_threshold takes that box (the first, on ties);
     2. then, once per ground-truth box, greedily: the largest remaining IoU in the image (ties: lowest
-       anchor index, then lowest box index, i.e. the first maximum of the seeds' (A, M) matrix) assigns
+       anchor index, then lowest box index, i.e. the first maximum of d2l's (A, M) matrix) assigns
        its box to its anchor, and that anchor and box are discarded.
     Loops over box slots only. Step 2 keeps the best remaining anchor of every box and recomputes it
     only for boxes whose best anchor was just taken. Mutates `iou`. Returns (B, A) box indices, -1 for
@@ -148,7 +157,7 @@ def _assign_batched(iou: Tensor, valid: Tensor, iou_threshold: float) -> Tensor:
     removed = -2.0  # below every IoU and below the -1 of discarded entries
     col_max, col_arg = (t.T.contiguous() for t in iou.max(dim=2))  # (B, M): each box's best anchor
     col_max.masked_fill_(~valid, removed)
-    # an entry's index in the seeds' row-major (A, M) matrix; the smallest among the maxima is its argmax
+    # an entry's index in d2l's row-major (A, M) matrix; the smallest among the maxima is its argmax
     entry = col_arg * num_boxes + torch.arange(num_boxes, device=device)
     no_entry = num_anchors * num_boxes
     rows = torch.arange(batch, device=device)
@@ -174,7 +183,7 @@ def assign_anchor_to_bbox(
     iou_threshold: float = 0.5,
     valid: Tensor | None = None,
 ) -> Tensor:
-    """Index of the ground-truth box assigned to each anchor, -1 for background (seeds' algorithm).
+    """Index of the ground-truth box assigned to each anchor, -1 for background (d2l's algorithm).
 
     `ground_truth` is (M, 4) -> returns (A,), or (B, M, 4) -> (B, A); `anchors` is (A, 4) or (1, A, 4).
     `valid` (ground_truth's shape without the 4) marks real boxes; others (padding) are never
@@ -216,22 +225,42 @@ def multibox_target(anchors: Tensor, labels: Tensor, iou_threshold: float = 0.5)
     return bbox_offset.reshape(batch, -1), bbox_mask.reshape(batch, -1), class_labels
 
 
-def _nms_keep_mask(boxes: Tensor, order: Tensor, nms_threshold: float) -> Tensor:
-    """Greedy NMS in the order given: boxes (B, A, 4), order (B, A) anchor indices by decreasing score.
-    Returns a (B, A) bool mask of the anchors kept.
+def nms_keep_mask(
+    boxes: Tensor,
+    order: Tensor,
+    nms_threshold: float,
+    groups: Tensor | None = None,
+    valid: Tensor | None = None,
+) -> Tensor:
+    """Greedy NMS in the order given, per image: boxes (B, N, 4), order (B, N) box indices by decreasing
+    score. `groups` (B, N): boxes compete only within their group (per-class NMS); `valid` (B, N): the
+    other boxes are neither kept nor suppress any. Returns a (B, N) bool mask of the boxes kept. The one
+    NMS of both decoders (`multibox_detection`, ops.detection.decode_detections).
 
-    One torchvision.ops.nms call per image: greedy NMS is sequential within an image, and a single
-    call over the whole batch (batched_nms's coordinate offset trick) costs B times more on a CPU (the
-    kernel scans every later box for each kept one), rounds shifted float32 coordinates differently (a
-    batch could disagree with its images one by one) and assumes non-negative coordinates; above 1000
+    One torchvision.ops.nms call per image and group: greedy NMS is sequential within an image, and a
+    single call over the whole batch (batched_nms's coordinate offset trick) costs B times more on a CPU
+    (the kernel scans every later box for each kept one), rounds shifted float32 coordinates differently
+    (a batch could disagree with its images one by one) and assumes non-negative coordinates; above 1000
     boxes torchvision's batched_nms runs this same per-group loop itself. Strictly decreasing rank
     scores make the kernel follow `order` exactly, so equal scores cannot be reordered."""
-    batch, num_anchors = order.shape
+    batch, num_boxes = order.shape
     ranked = boxes.gather(1, order.unsqueeze(-1).expand(-1, -1, 4))
-    rank_scores = -torch.arange(num_anchors, dtype=boxes.dtype, device=boxes.device)
-    keep_ranked = torch.zeros(batch, num_anchors, dtype=torch.bool, device=boxes.device)
+    rank_scores = -torch.arange(num_boxes, dtype=boxes.dtype, device=boxes.device)
+    ranked_valid = None if valid is None else valid.gather(1, order)
+    ranked_groups = None if groups is None else groups.gather(1, order)
+    keep_ranked = torch.zeros(batch, num_boxes, dtype=torch.bool, device=boxes.device)
     for image in range(batch):
-        keep_ranked[image, nms(ranked[image], rank_scores, nms_threshold)] = True
+        if ranked_valid is None:
+            candidates = torch.arange(num_boxes, device=boxes.device)
+        else:
+            candidates = ranked_valid[image].nonzero().squeeze(1)
+        if ranked_groups is None:
+            members = [candidates]
+        else:
+            group_of = ranked_groups[image, candidates]
+            members = [candidates[group_of == g] for g in group_of.unique()]
+        for slots in members:  # rank positions, in order
+            keep_ranked[image, slots[nms(ranked[image, slots], rank_scores[slots], nms_threshold)]] = True
     return torch.zeros_like(keep_ranked).scatter_(1, order, keep_ranked)
 
 
@@ -242,20 +271,18 @@ def multibox_detection(
     nms_threshold: float = 0.5,
     pos_threshold: float = 0.009999999,
 ) -> Tensor:
-    """Predicted boxes after class-agnostic NMS, the seeds' way.
+    """Predicted boxes after class-agnostic NMS, d2l's way.
 
     cls_probs: (B, C+1, A) with background at index 0; offset_preds: (B, A*4); anchors: (1, A, 4) or
     (A, 4). Returns (B, A, 6) rows [class, confidence, x1, y1, x2, y2]: first the boxes NMS kept, by
     decreasing confidence (ties: lower anchor index first), then the suppressed ones by anchor index
     with class -1. Rows whose confidence is below `pos_threshold` get class -1 and confidence
-    1 - confidence (the seeds' convention)."""
-    anchors = anchors.reshape(-1, 4)
-    batch, _, num_anchors = cls_probs.shape
+    1 - confidence (d2l's convention)."""
     conf, class_id = cls_probs[:, 1:].max(dim=1)  # (B, A)
-    boxes = offset_inverse(anchors, offset_preds.reshape(batch, num_anchors, 4))
+    boxes = decode_offsets(anchors, offset_preds)
 
     order = torch.sort(conf, dim=1, descending=True, stable=True).indices
-    kept = _nms_keep_mask(boxes, order, nms_threshold)
+    kept = nms_keep_mask(boxes, order, nms_threshold)
 
     # output position: kept anchors in score order, then the others in anchor order
     kept_ranked = kept.gather(1, order)

@@ -1,4 +1,5 @@
-"""Bilinear-interpolation kernel for initialising transposed convolutions (the seeds' `bilinear_kernel`).
+"""Bilinear-interpolation kernel for initialising transposed convolutions (`bilinear_kernel` of Dive into
+Deep Learning, ch. 13.10 (d2l)).
 
 A ConvTranspose2d with kernel 2s, stride s, padding s/2 and this kernel upsamples by s exactly like
 `F.interpolate(mode="bilinear", align_corners=False)` (half-pixel centres), except in the outermost

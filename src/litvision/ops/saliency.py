@@ -1,5 +1,5 @@
-"""Saliency maps (Simonyan et al., as in the cs231n notes): how much each pixel can change one class
-score, |d score_y / d image|, the maximum over the colour channels."""
+"""Saliency maps (Simonyan et al., as in Stanford cs231n assignment 3): how much each pixel can change one
+class score, |d score_y / d image|, the maximum over the colour channels."""
 
 from __future__ import annotations
 

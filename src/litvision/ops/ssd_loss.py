@@ -1,5 +1,5 @@
-"""The SSD training loss of the seeds: cross-entropy of every anchor's class plus L1 on the offsets of
-the anchors that have an object, with optional hard-negative mining."""
+"""The SSD training loss of Dive into Deep Learning, ch. 13.7 (d2l): cross-entropy of every anchor's class
+plus L1 on the offsets of the anchors that have an object, with optional hard-negative mining."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def multibox_loss(
     cls_preds: (B, A, C+1) logits; bbox_preds: (B, A*4); cls_labels (B, A), bbox_labels (B, A*4) and
     bbox_masks (B, A*4) as returned by `multibox_target`.
 
-    Without `neg_pos_ratio` this is the seeds' `calc_loss`: the class loss is the cross-entropy averaged
+    Without `neg_pos_ratio` this is d2l's `calc_loss`: the class loss is the cross-entropy averaged
     over all anchors, the box loss the L1 of masked offsets averaged over all A*4 offsets. With it, the
     class loss is averaged over the positive anchors and the `neg_pos_ratio` times as many background
     anchors with the highest loss (at least `neg_pos_ratio` of them, so images without objects still

@@ -2,7 +2,7 @@
 
 Features are (N, C, H, W) activations of one layer; a batch holds N independent synthesised images.
 Every loss is a mean over the batch, so the optimum of each image does not depend on N. The
-definitions follow the seeds (d2l): Gram matrices divided by channels x positions, mean squared
+definitions follow Dive into Deep Learning, ch. 13.12 (d2l): Gram matrices divided by channels x positions, mean squared
 errors, and the mean-absolute-difference total variation.
 """
 
@@ -37,7 +37,7 @@ def style_loss(features: Tensor, target_gram: Tensor) -> Tensor:
 
 
 def total_variation_loss(images: Tensor) -> Tensor:
-    """Half the sum of the mean absolute vertical and horizontal neighbour differences (the seeds'
+    """Half the sum of the mean absolute vertical and horizontal neighbour differences (d2l's
     definition) of (N, C, H, W) images."""
     vertical = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
     horizontal = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
@@ -84,7 +84,7 @@ def style_transfer_loss(
 
     `images` are the synthesised images the features were computed from; features and targets are
     keyed by layer name. A weight is one number for every layer or a mapping layer -> weight.
-    The d2l seeds' weights are content 1, style 1e4 (written as 1e3 with a list repeated ten
+    d2l's weights are content 1, style 1e4 (written as 1e3 with a list repeated ten
     times), tv 10.
     """
     _check_same_layers(content_features, content_targets, "content")

@@ -1,6 +1,7 @@
-"""The normalised gradient step of the cs231n notes' fooling images and class visualisation,
-`X += learning_rate * dX / ||dX||` (gradient ascent on a class score), as a torch optimiser so that
-an image-optimisation task takes it from configuration like any other (and Adam can replace it).
+"""The normalised gradient step of the fooling images and class visualisation of Stanford cs231n
+assignment 3, `X += learning_rate * dX / ||dX||` (gradient ascent on a class score), as a torch
+optimiser so that an image-optimisation task takes it from configuration like any other (and Adam can
+replace it).
 
 Hand-written: torch.optim has no normalised-gradient method. As an optimiser it descends the task's
 loss (minus the objective): p <- p - lr * g / ||g||. Every step has length lr whatever the size of

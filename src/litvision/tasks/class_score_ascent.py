@@ -1,5 +1,6 @@
 """Gradient ascent on one class score of a frozen pretrained classifier, the image being the only
-parameter: what fooling images and class visualisation (cs231n's network visualisation) share.
+parameter: what fooling images and class visualisation (Stanford cs231n assignment 3, network
+visualisation) share.
 
 The task's loss is minus its objective, so any optimiser descends it; the notes' step is
 `litvision.optim.normalized_gradient.NormalizedGradientDescent`. The data is a
@@ -94,7 +95,7 @@ class ClassScoreAscentTask(ImageParameterTask):
     @torch.no_grad()
     def top_classes(self, images: Tensor, k: int = 5) -> list[list[dict]]:
         """The k best classes of each normalised image: [{index, name, probability, score}, ...]."""
-        scores = self.classifier(images.to(self.device))
+        scores = self.classifier.forward_normalized(images.to(self.device))
         probabilities = scores.softmax(dim=1)
         top = probabilities.topk(min(k, scores.shape[1]), dim=1)
         return [
@@ -113,7 +114,7 @@ class ClassScoreAscentTask(ImageParameterTask):
     @torch.no_grad()
     def target_standing(self, images: Tensor) -> dict:
         """The target class's score, probability and rank (1 = predicted) for one normalised image."""
-        scores = self.classifier(images.to(self.device))[0]
+        scores = self.classifier.forward_normalized(images.to(self.device))[0]
         probability = scores.softmax(dim=0)[self.target_class]
         rank = int((scores > scores[self.target_class]).sum()) + 1
         return {

@@ -1,5 +1,5 @@
-"""Class visualisation (cs231n's network visualisation, after Simonyan et al. and Yosinski et al.):
-from random noise, gradient ascent on one class score with an explicit L2 regulariser,
+"""Class visualisation (Stanford cs231n assignment 3, network visualisation, after Simonyan et al. and
+Yosinski et al.): from random noise, gradient ascent on one class score with an explicit L2 regulariser,
 
     I* = argmax_I  s_y(I) - l2_reg * ||I||^2,
 
@@ -75,7 +75,7 @@ class ClassVisualizationTask(ClassScoreAscentTask):
 
     def initial_images(self, start: StartImage) -> Tensor:
         if start.pixels is not None:
-            return self.classifier.normalize(start.pixels)
+            return self.classifier.input_normalization(start.pixels)
         return torch.randn(1, 3, *start.size) * self.noise_std  # seeded by the run
 
     def setup(self, stage: str) -> None:
@@ -91,7 +91,7 @@ class ClassVisualizationTask(ClassScoreAscentTask):
             seen = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
         else:
             seen = image
-        scores = self.classifier(seen)
+        scores = self.classifier.forward_normalized(seen)
         penalty = self.l2_reg * image.square().sum()
         objective = scores[:, self.target_class].sum() - penalty
         self.log_target(scores)

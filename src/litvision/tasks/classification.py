@@ -29,7 +29,7 @@ class ClassificationTask(VisionTask):
         super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
         self.net = net
         self.num_classes = num_classes
-        # micro accuracy = fraction of images right, the seeds' "train acc"/"test acc"
+        # micro accuracy = fraction of images right, d2l's "train acc"/"test acc"
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")

@@ -1,10 +1,11 @@
-"""Single-shot multibox detection (SSD): the seeds' loss and metrics, COCO-style mAP, a grid of
-validation predictions in TensorBoard, and prediction on image files.
+"""Single-shot multibox detection (SSD): the loss and metrics of Dive into Deep Learning, ch. 13.7 (d2l),
+COCO-style mAP, and prediction on image files. The validation grid is drawn by
+litvision.callbacks.detection_grid from what validation_step returns.
 
-Batches are (images (B, 3, H, W), targets (B, M, 5) rows [class, x1, y1, x2, y2] with corners
-normalised to [0, 1], padded with class -1), as litvision.data.bananas produces. The net returns
-(anchors (1, A, 4), class logits (B, A, C+1) with background at 0, offsets (B, A*4)), as
-litvision.nets.tinyssd.TinySSD does.
+Batches are (images uint8 (B, 3, H, W), targets (B, M, 5) rows [class, x1, y1, x2, y2] with corners
+normalised to [0, 1], padded with class -1), as litvision.data.bananas produces. The net normalises the
+images itself and returns (anchors (1, A, 4), class logits (B, A, C+1) with background at 0, offsets
+(B, A*4)), as litvision.nets.tinyssd.TinySSD does.
 """
 
 from __future__ import annotations
@@ -16,28 +17,22 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.aggregation import MeanMetric
 from torchmetrics.detection import MeanAveragePrecision
-from torchvision.utils import make_grid
 
-from litvision.callbacks.image_grid import tensorboard_writer
 from litvision.errors import ConfigError
-from litvision.nets.normalization import display_pixels
 from litvision.ops.anchors import multibox_target
 from litvision.ops.detection import decode_detections
 from litvision.ops.ssd_loss import multibox_loss
 from litvision.tasks.base import VisionTask
-from litvision.utils.box_drawing import draw_detections, to_uint8
 
 STAGES = ("train", "val", "test")
 
 
 class DetectionTask(VisionTask):
-    """`neg_pos_ratio`: None for the seeds' loss (cross-entropy averaged over every anchor), or the
-    number of hardest background anchors per positive one that the class loss keeps (hard-negative
-    mining, 3 in the SSD paper). `decoding`: keyword arguments of litvision.ops.detection.
-    decode_detections (score_threshold, nms_threshold, top_k, max_detections, class_agnostic) for the
-    detections mAP is computed on and predict writes. `draw_score_threshold`: the least score of a
-    box drawn on images (validation grid, predict); `grid_images`: how many validation images the
-    grid shows (0: none)."""
+    """`neg_pos_ratio`: None for d2l's loss (cross-entropy averaged over every anchor), or the number of
+    hardest background anchors per positive one that the class loss keeps (hard-negative mining, 3 in
+    the SSD paper). `decoding`: keyword arguments of litvision.ops.detection.decode_detections
+    (score_threshold, nms_threshold, top_k, max_detections, class_agnostic) for the detections mAP is
+    computed on and predict writes."""
 
     prediction_writer = "litvision.callbacks.box_predictions.BoxPredictionWriter"
 
@@ -53,8 +48,6 @@ class DetectionTask(VisionTask):
         neg_pos_ratio: float | None = None,
         iou_threshold: float = 0.5,
         decoding: Mapping[str, Any] | None = None,
-        draw_score_threshold: float = 0.5,
-        grid_images: int = 8,
     ) -> None:
         super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
         net_classes = getattr(net, "num_classes", num_classes)
@@ -63,17 +56,13 @@ class DetectionTask(VisionTask):
                 f"model.num_classes={num_classes} but the net predicts {net_classes} classes; make them agree"
             )
         if neg_pos_ratio is not None and neg_pos_ratio <= 0:
-            raise ConfigError(
-                f"model.neg_pos_ratio must be positive (or null for the seeds' loss), got {neg_pos_ratio}"
-            )
+            raise ConfigError(f"model.neg_pos_ratio must be positive (or null for d2l's loss), got {neg_pos_ratio}")
         self.net = net
         self.num_classes = num_classes
         self.neg_pos_ratio = neg_pos_ratio
         self.iou_threshold = iou_threshold
         self.decoding = dict(decoding or {})
-        self.draw_score_threshold = draw_score_threshold
-        self.grid_images = grid_images
-        # per stage (attributes, so Lightning moves and resets them): the seeds' metrics, i.e. the share of
+        # per stage (attributes, so Lightning moves and resets them): d2l's metrics, i.e. the share of
         # anchors whose class is wrong and the mean |offset error| over all A*4 offsets; and COCO mAP over
         # IoU 0.5:0.95 and at 0.5 on boxes in input pixels (so COCO's area ranges mean something)
         for stage in STAGES:
@@ -81,7 +70,6 @@ class DetectionTask(VisionTask):
             setattr(self, f"{stage}_bbox_mae", MeanMetric())
             if stage != "train":
                 setattr(self, f"{stage}_mean_ap", MeanAveragePrecision(box_format="xyxy", iou_type="bbox"))
-        self._grid_batch: tuple[Tensor, list[dict], list[dict]] | None = None  # kept from validation batch 0
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.net(images)
@@ -124,28 +112,24 @@ class DetectionTask(VisionTask):
     def training_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(batch, "train")[0]
 
-    def _evaluate(self, batch: tuple[Tensor, Tensor], batch_idx: int, stage: str) -> None:
+    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, list[dict[str, Tensor]]]:
+        """Loss, metrics and mAP of a batch; returns its detections and true boxes in input pixels (for
+        callbacks: litvision.callbacks.detection_grid)."""
         images, targets = batch
         _, outputs = self._step(batch, stage)
         detections = self._decode(*outputs)
         height, width = images.shape[-2:]
-        scale = torch.tensor([width, height, width, height], dtype=images.dtype, device=images.device)
+        scale = torch.tensor([width, height, width, height], dtype=torch.float32, device=images.device)
         preds = [{"boxes": d["boxes"] * scale, "scores": d["scores"], "labels": d["labels"]} for d in detections]
         truths = [{"boxes": t[t[:, 0] >= 0, 1:] * scale, "labels": t[t[:, 0] >= 0, 0].long()} for t in targets]
         getattr(self, f"{stage}_mean_ap").update(preds, truths)
-        if stage == "val" and batch_idx == 0 and self.grid_images > 0:
-            n = self.grid_images
-            self._grid_batch = (
-                images[:n].detach().cpu(),
-                [{k: v.cpu() for k, v in p.items()} for p in preds[:n]],
-                [{k: v.cpu() for k, v in t.items()} for t in truths[:n]],
-            )
+        return {"detections": preds, "truths": truths}
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "val")
+    def validation_step(self, batch, batch_idx: int) -> dict[str, list[dict[str, Tensor]]]:
+        return self._evaluate(batch, "val")
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "test")
+    def test_step(self, batch, batch_idx: int) -> dict[str, list[dict[str, Tensor]]]:
+        return self._evaluate(batch, "test")
 
     def _log_mean_ap(self, stage: str) -> None:
         result = getattr(self, f"{stage}_mean_ap").compute()
@@ -155,35 +139,9 @@ class DetectionTask(VisionTask):
 
     def on_validation_epoch_end(self) -> None:
         self._log_mean_ap("val")
-        self._log_grid()
 
     def on_test_epoch_end(self) -> None:
         self._log_mean_ap("test")
-
-    def _log_grid(self) -> None:
-        """The first validation images with true (green) and predicted boxes, as `val/detections`."""
-        grid_batch, self._grid_batch = self._grid_batch, None
-        if grid_batch is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
-            return
-        writer = tensorboard_writer(self.trainer)
-        if writer is None:
-            return
-        images, preds, truths = grid_batch
-        drawn = []
-        for image, pred, truth in zip(display_pixels(images), preds, truths):
-            shown = pred["scores"] >= self.draw_score_threshold
-            drawn.append(
-                draw_detections(
-                    to_uint8(image),
-                    pred["boxes"][shown],
-                    pred["labels"][shown].tolist(),
-                    pred["scores"][shown].tolist(),
-                    self.class_names,
-                    truth["boxes"],
-                    truth["labels"].tolist(),
-                )
-            )
-        writer.add_image("val/detections", make_grid(torch.stack(drawn), nrow=4, padding=2), self.global_step)
 
     # --- prediction on image files (predict.py; litvision.callbacks.box_predictions writes them) -------
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:

@@ -1,7 +1,8 @@
-"""Fooling images (cs231n's network visualisation): from a photograph and any target class, gradient
-ascent on the target's score with the notes' normalised-gradient step (`X += lr * dX / ||dX||`,
-lr 1) until the classifier predicts the target, or until the step budget (`data.steps`) runs out. A
-run that runs out says so, in the log and in its outputs; it never reports success it did not reach.
+"""Fooling images (Stanford cs231n assignment 3, network visualisation): from a photograph and any target
+class, gradient ascent on the target's score with the notes' normalised-gradient step (`X += lr * dX /
+||dX||`, lr 1) until the classifier predicts the target, or until the step budget (`data.steps`) runs
+out. A run that runs out says so, in the log and in its outputs; it never reports success it did not
+reach.
 
 Two things beyond the notes, both so that the result is a real image that really fools: after each
 step the image is clamped to real pixel values ([0, 1] before normalising), and (`quantize`, on by
@@ -67,11 +68,11 @@ class FoolingImageTask(ClassScoreAscentTask):
             raise ConfigError(
                 "a fooling image starts from a photograph: set data.image (a file or e.g. skimage:chelsea)"
             )
-        return self.classifier.normalize(start.pixels)
+        return self.classifier.input_normalization(start.pixels)
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        original = self.classifier.normalize(self.start.pixels)
+        original = self.classifier.input_normalization(self.start.pixels)
         self.before = {"top5": self.top_classes(original)[0], "target": self.target_standing(original)}
         predicted = self.before["top5"][0]
         if predicted["index"] == self.target_class:
@@ -89,8 +90,9 @@ class FoolingImageTask(ClassScoreAscentTask):
         images = self.synthesised
         if not self.quantize:
             return images
+        normalization = self.classifier.input_normalization
         with torch.no_grad():
-            stored = self.classifier.normalize(as_8bit(self.classifier.denormalize(images)))
+            stored = normalization(as_8bit(normalization.denormalize(images)))
         return stored + (images - images.detach())
 
     # --- optimisation: the notes' loop, one iteration per step -------------------------------------
@@ -98,9 +100,9 @@ class FoolingImageTask(ClassScoreAscentTask):
         return -1 if self.fooled_after is not None else None  # fooled: skip the rest of the budget
 
     def training_step(self, batch: StartImage, batch_idx: int) -> Tensor | None:
-        scores = self.classifier(self.scored_images())
+        scores = self.classifier.forward_normalized(self.scored_images())
         self.log_target(scores)
-        pixels = self.classifier.denormalize(self.synthesised.detach())
+        pixels = self.classifier.input_normalization.denormalize(self.synthesised.detach())
         self.log("train/linf", (pixels - batch.pixels).abs().max(), batch_size=1)
         fooled = int(scores.argmax(dim=1)[0]) == self.target_class
         self.log("train/fooled", float(fooled), batch_size=1)
@@ -123,7 +125,7 @@ class FoolingImageTask(ClassScoreAscentTask):
     # --- results ----------------------------------------------------------------------------------
     def fooling_pixels(self) -> Tensor:
         """The fooling image as saved (and as scored, with `quantize`), (1, 3, H, W) in [0, 1]."""
-        pixels = self.classifier.denormalize(self.synthesised.detach()).clamp(0, 1)
+        pixels = self.classifier.input_normalization.denormalize(self.synthesised.detach())  # clamped
         return as_8bit(pixels) if self.quantize else pixels
 
     def result(self) -> dict:
@@ -133,7 +135,7 @@ class FoolingImageTask(ClassScoreAscentTask):
             return self._result
         if self.before is None or not self.has_images():
             raise RuntimeError("no fooling image yet: result() is for use after fit()")
-        final = self.classifier.normalize(self.fooling_pixels().to(self.device))
+        final = self.classifier.input_normalization(self.fooling_pixels().to(self.device))
         after = {"top5": self.top_classes(final)[0], "target": self.target_standing(final)}
         fooled = after["top5"][0]["index"] == self.target_class
         if fooled and self.fooled_after is None:  # the last update of the budget did it

@@ -1,7 +1,8 @@
 """Tasks whose only trained parameter is a batch of images, seen through a frozen pretrained network:
 style transfer, fooling images, class visualisation ("the image is the parameter").
 
-The images (N, 3, H, W) are normalised for the frozen network and called `synthesised`. They take
+The images (N, 3, H, W) live in the frozen network's normalised space (its `input_normalization`), as
+the original recipes optimise them, and are called `synthesised`. They take
 their shape from the data at set-up (or from a checkpoint), so they start empty; the frozen network
 stays out of the optimiser (no gradients) and out of checkpoints (see `litvision.nets.frozen`).
 """
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 
 from litvision.errors import ConfigError
 from litvision.nets.frozen import FrozenNet
+from litvision.nets.normalization import display_pixels
 from litvision.tasks.base import VisionTask
 
 # The frozen network is in eval mode on purpose (FrozenNet.train keeps it there); Lightning would
@@ -60,7 +62,7 @@ class ImageParameterTask(VisionTask):
 
     def to_pixels(self, images: Tensor) -> Tensor:
         """Normalised images -> pixels in [0, 1] (clamped), detached, float, on the CPU: for display."""
-        return self.frozen_net.denormalize(images.detach().float()).clamp(0, 1).cpu()
+        return display_pixels(images.detach().float(), self.frozen_net.input_normalization).cpu()
 
     # --- checkpoints ----------------------------------------------------------------------------
     def check_checkpoint_images(self, saved: Tensor) -> None:

@@ -1,4 +1,4 @@
-"""Per-parameter-group learning rates from configuration (DESIGN.md): an ordered list of
+"""Per-parameter-group learning rates from configuration: an ordered list of
 {pattern: <glob on parameter names>, lr_scale: <factor>}; the first match wins and unmatched
 parameters use the optimiser's base lr."""
 

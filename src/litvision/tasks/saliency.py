@@ -1,5 +1,5 @@
-"""Saliency maps of a pretrained classifier (cs231n's network visualisation): for each image, the
-absolute gradient of one class score with respect to the pixels, the maximum over the colour
+"""Saliency maps of a pretrained classifier (Stanford cs231n assignment 3, network visualisation): for each
+image, the absolute gradient of one class score with respect to the pixels, the maximum over the colour
 channels. The class is the image's label, or the class the classifier predicts when it has none.
 
 Nothing is trained: the maps are a test pass (`train=false test=true`; litvision.run runs it
@@ -67,8 +67,11 @@ class SaliencyTask(VisionTask):
     def test_step(self, batch: LabelledImages, batch_idx: int) -> None:
         with torch.inference_mode(False):
             # a copy made outside inference mode can take part in autograd
-            images = self.classifier.normalize(batch.images.clone())
-            saliency, used, scores = saliency_maps(self.classifier, images, self.labels.clone().to(images.device))
+            # the gradient with respect to the normalised image, as the notes take it
+            images = self.classifier.input_normalization(batch.images.clone())
+            saliency, used, scores = saliency_maps(
+                self.classifier.forward_normalized, images, self.labels.clone().to(images.device)
+            )
         probabilities = scores.softmax(dim=1)
         given = self.labels.to(used.device) >= 0
         self.log("test/label_prob", probabilities.gather(1, used[:, None]).mean(), batch_size=len(used))

@@ -2,8 +2,8 @@
 regions, and padding), torchmetrics pixel accuracy, mean IoU and per-class IoU, and prediction of image
 files to colourised masks.
 
-Batches arrive as uint8 images; they are normalised here, on the device, with the mean and std of the
-net's own backbone, so the data and the model cannot disagree about the normalisation.
+Batches arrive as uint8 images; the net normalises them itself, on the device (litvision.nets.fcn.FCN
+with its backbone's statistics), so the data and the model cannot disagree about the normalisation.
 """
 
 from __future__ import annotations
@@ -43,18 +43,9 @@ def segmentation_metrics(num_classes: int, ignore_index: int, per_class: bool) -
     return MetricCollection(metrics)
 
 
-def normalize_images(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """(B, 3, H, W) uint8 images (or float in [0, 1]) -> float32 (x - mean) / std in a new tensor (one
-    allocation; the caller's tensor is never changed)."""
-    x = images.to(torch.float32, copy=True)
-    if not images.is_floating_point():
-        x.div_(255)
-    return TF.normalize(x, list(mean), list(std), inplace=True)
-
-
 class SegmentationTask(VisionTask):
-    """net: (B, 3, H, W) normalised images -> (B, num_classes, H, W) class scores, with `mean` and `std`
-    attributes (litvision.nets.fcn.FCN has its backbone's).
+    """net: (B, 3, H, W) uint8 images (or float in [0, 1]) -> (B, num_classes, H, W) class scores, the net
+    normalising its input itself (litvision.nets.fcn.FCN does).
     predict_max_side: prediction scales larger images down to this longest side before the net
         (the nets learn VOC's object scale, images of about 500x375) and scales the scores back up,
         so masks always have the input's full size; null runs at the full size.
@@ -77,24 +68,17 @@ class SegmentationTask(VisionTask):
         super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
         if getattr(net, "num_classes", num_classes) != num_classes:
             raise ConfigError(f"model.num_classes={num_classes} but the net has {net.num_classes} outputs")
-        if not (hasattr(net, "mean") and hasattr(net, "std")):
-            raise ConfigError(f"{type(net).__name__} has no mean/std: the segmentation task normalises with them")
         self.net = net
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        self.mean, self.std = [float(m) for m in net.mean], [float(s) for s in net.std]
         self.predict_max_side = predict_max_side
         self.train_metrics = segmentation_metrics(num_classes, ignore_index, per_class=False)
         self.val_metrics = segmentation_metrics(num_classes, ignore_index, per_class=True)
         self.test_metrics = segmentation_metrics(num_classes, ignore_index, per_class=True)
 
-    def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (or float in [0, 1]) images -> float32 normalised with the backbone's mean and std."""
-        return normalize_images(images, self.mean, self.std)
-
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) uint8 images (or float in [0, 1]) -> (B, num_classes, H, W) class scores."""
-        return self.net(self.normalize(images))
+        return self.net(images)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy over the labelled pixels. Summed and divided by hand because

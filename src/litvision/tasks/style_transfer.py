@@ -1,13 +1,14 @@
-"""Neural style transfer (Gatys et al., as in the seeds): the synthesised images are the only trained
-parameter; a frozen feature extractor turns them into content features (mean squared error against
-the content images' features) and style features (mean squared error between Gram matrices), plus a
-total-variation term.
+"""Neural style transfer (Gatys et al., as in Dive into Deep Learning, ch. 13.12 (d2l)): the synthesised
+images are the only trained parameter; a frozen feature extractor turns them into content features (mean
+squared error against the content images' features) and style features (mean squared error between Gram
+matrices), plus a total-variation term.
 
 The data module (`litvision.data.style_images`) serves the content and style images of one scale per
 epoch. At the first step of each scale the task computes the content targets and style Gram matrices
 once; at the start of every scale after the first it also resizes the synthesised images to the new
-size (de-normalised, clamped, bilinear, re-normalised, as the dedicated notes do through a PIL image)
-and starts a fresh optimiser and learning-rate schedule, as the notes' second `train()` call does.
+size (de-normalised, clamped, bilinear, re-normalised) and starts a fresh optimiser and learning-rate
+schedule, as the two-scale recipe of Dive into Deep Learning, 1st edition, ch. 9.11 does (through a PIL
+image, and with a second `train()` call).
 
 The images are the only parameter (`ImageParameterTask`); the extractor is frozen, always in eval
 mode, and not part of the state dict: a checkpoint holds the images, the optimiser state and the run
@@ -33,6 +34,7 @@ from litvision.nets.feature_extractor import (
     layer_names,
     resolve_layer,
 )
+from litvision.nets.normalization import display_pixels
 from litvision.ops.style import gram_matrix, style_transfer_loss
 from litvision.tasks.image_parameter import ImageParameterTask
 
@@ -47,7 +49,7 @@ class StyleTransferTask(ImageParameterTask):
     """`backbone` and `weights` choose the feature extractor (see `litvision.nets.feature_extractor`);
     `content_layers`/`style_layers` are layer names or indices of its layer table (None: the
     backbone's defaults in STYLE_TRANSFER_LAYERS). A weight is one number for all layers of its kind
-    or a mapping layer -> weight. `init`: "content" starts from the content images (the seeds),
+    or a mapping layer -> weight. `init`: "content" starts from the content images (d2l),
     "noise" from uniformly random pixels."""
 
     def __init__(
@@ -130,11 +132,6 @@ class StyleTransferTask(ImageParameterTask):
                 f"{type(datamodule).__name__}"
             )
         self.require_one_device("style transfer")
-        if (datamodule.mean, datamodule.std) != (self.extractor.mean, self.extractor.std):
-            raise ConfigError(
-                f"data.backbone={datamodule.backbone} normalises the images for another network than "
-                f"model.backbone={self.backbone}: set data.backbone to {self.backbone}"
-            )
         for i, scale in enumerate(datamodule.scales):
             try:
                 self.extractor.check_input_size(*scale.size)
@@ -158,9 +155,11 @@ class StyleTransferTask(ImageParameterTask):
             self._remember_display_images(first)
 
     def _initial_images(self, content: Tensor) -> Tensor:
+        """The content images (uint8) or uniform noise, in the extractor's normalised space."""
+        normalize = self.extractor.input_normalization
         if self.init == "content":
-            return content.clone()
-        return self.extractor.normalize(torch.rand_like(content))  # uniform pixels, seeded by the run
+            return normalize(content)
+        return normalize(torch.rand(content.shape, device=content.device))  # uniform pixels, seeded by the run
 
     def _remember_display_images(self, batch: StyleImages) -> None:
         self.content_images, self.style_image = batch.content, batch.style
@@ -187,9 +186,10 @@ class StyleTransferTask(ImageParameterTask):
         self.scale = batch.scale
 
     def _resized(self, images: Tensor, size: tuple[int, int]) -> Tensor:
-        pixels = self.extractor.denormalize(images).clamp(0, 1)
+        normalization = self.extractor.input_normalization
+        pixels = normalization.denormalize(images)  # clamped to [0, 1]
         pixels = F.interpolate(pixels, size=size, mode="bilinear", align_corners=False, antialias=True)
-        return self.extractor.normalize(pixels)
+        return normalization(pixels)
 
     def on_train_epoch_end(self) -> None:
         if self.scale is not None and self.scale + 1 >= len(self.scales):
@@ -198,7 +198,7 @@ class StyleTransferTask(ImageParameterTask):
     # --- optimisation ---------------------------------------------------------------------------
     def training_step(self, batch: StyleImages, batch_idx: int) -> Tensor:
         images = self.synthesised
-        features = self.extractor(images)
+        features = self.extractor.forward_normalized(images)
         loss = style_transfer_loss(
             images,
             {name: features[name] for name in self.content_layers},
@@ -228,8 +228,11 @@ class StyleTransferTask(ImageParameterTask):
         tensors with values in [0, 1], on the CPU."""
         if self.content_images is None or not self.has_images():
             raise RuntimeError("no images yet: display_images() is for use during or after fit()")
-        show = self.to_pixels
-        return {"content": show(self.content_images), "style": show(self.style_image), "result": show(self.synthesised)}
+        return {
+            "content": display_pixels(self.content_images).cpu(),
+            "style": display_pixels(self.style_image).cpu(),
+            "result": self.to_pixels(self.synthesised),
+        }
 
     # --- checkpoints ----------------------------------------------------------------------------
     def check_checkpoint_images(self, saved: Tensor) -> None:
