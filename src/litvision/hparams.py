@@ -18,10 +18,12 @@ list for all runs), so runs of different experiments and sweeps compare side by 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from litvision.run_summary import STAGES, one_per_metric
@@ -58,6 +60,19 @@ def _value(value: Any) -> bool | int | float | str:
     if isinstance(value, bool | int | float | str):
         return value
     return "null" if value is None else str(value)
+
+
+def _loss_weights(model: Mapping) -> dict[str, Any]:
+    """The task's `*_weight(s)` arguments: those the config sets, and the others' defaults in the task class
+    (a config holds only what differs from them)."""
+    weights = {}
+    try:
+        signature = inspect.signature(get_class(model["_target_"]))
+        weights = {n: p.default for n, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
+    except Exception:  # no importable _target_: the config's values only
+        pass
+    weights.update(model)
+    return {k: v for k, v in weights.items() if k.endswith(("_weight", "_weights")) and v is not None}
 
 
 def _net_and_weights(model: Mapping) -> tuple[str | None, Any]:
@@ -123,7 +138,7 @@ def compared_hparams(
     )
     params["precision"] = trainer.get("precision")
     params["augment"] = _augmentation(cfg, choices)
-    params.update({k: v for k, v in model.items() if k.endswith(("_weight", "_weights")) and v is not None})
+    params.update(_loss_weights(model))
     params["seed"] = cfg.get("seed")
     for item in overrides or []:
         key, sep, text = item.partition("=")
