@@ -95,3 +95,16 @@ def run_cli(
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def caption_root(tmp_path_factory) -> Path:
+    """A small generated captioning set in every layout (Karpathy, COCO JSON, cs231n h5 with 64 px
+    EfficientNet-Lite0 features), shared read-only: copy it before changing files."""
+    from litvision.data.synth.captions import generate_captions
+
+    root = tmp_path_factory.mktemp("captions") / "caption_synth"
+    generate_captions(
+        root, num_train=50, num_val=6, num_test=6, num_restval=3, image_size=64, features={"image_size": 64}
+    )
+    return root

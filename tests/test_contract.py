@@ -19,6 +19,7 @@ from litvision import run, tasks
 from litvision.callbacks.prediction_writer import PredictionWriter
 from litvision.cli import CONFIG_DIR
 from litvision.data.synth.bananas import generate_bananas
+from litvision.data.synth.coco import export_voc_to_coco
 from litvision.data.synth.voc import generate_voc
 from litvision.nets.backbones import BACKBONES, create_backbone, get_spec, replace_head
 from litvision.nets.cifar_resnet import cifar_resnet18
@@ -44,6 +45,10 @@ DATA = {
     "bananas_synth": ["data.prepare.num_train=4", "data.prepare.num_val=2", "data.image_size=32"],
     "voc": ["data.root={tmp}/voc", "data.download=false", "data.crop_size=[40,56]"],
     "voc_synth": [*(f"data.prepare.{k}={v}" for k, v in SMALL_VOC.items()), "data.crop_size=[40,56]"],
+    "voc_instances": ["data.root={tmp}/voc", "data.download=false"],
+    "voc_instances_synth": [f"data.prepare.{k}={v}" for k, v in SMALL_VOC.items()],
+    "coco_instances": ["data.root={tmp}/coco"],
+    "coco_instances_synth": [f"data.prepare.{k}={v}" for k, v in SMALL_VOC.items()],
     "style_images": ["data.style=skimage:coffee", "data.style_border=0", "data.scales=[{{size:[16,24],steps:1}}]"],
     "start_image": ["data.image=skimage:chelsea", "data.size=[16,16]", "data.steps=1"],
     "labelled_images": ["data.size=[16,16]"],
@@ -87,8 +92,10 @@ def test_data_delivers_pixels_without_model_statistics(name, data_root, tmp_path
     if name == "bananas":  # the real archive's layout, without classes.txt (the config names the class)
         generate_bananas(tmp_path / "bananas" / "banana-detection", num_train=4, num_val=2, image_size=40)
         (tmp_path / "bananas" / "banana-detection" / "classes.txt").unlink()
-    if name == "voc":
+    if name in ("voc", "voc_instances", "coco_instances"):
         generate_voc(tmp_path / "voc", **SMALL_VOC)
+    if name == "coco_instances":
+        export_voc_to_coco(tmp_path / "voc", tmp_path / "coco")
     overrides = [o.format(data_root=data_root, tmp=tmp_path) for o in DATA[name]]
     cfg = compose_config(
         [f"data={name}", f"paths.data_dir={data_root if name in ('lfw_faces', 'hotdog', 'cifar10') else tmp_path}"]

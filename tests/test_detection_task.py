@@ -67,6 +67,11 @@ def synth_run(tmp_path_factory) -> dict:
     return {"dir": out, "data": base / "data", "metrics": run.train(compose_config(overrides, out))}
 
 
+def generated_sets(folder):
+    """The data sets in `folder`, without litvision.data.prepare's (hidden) lock files beside them."""
+    return [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
 # ------------------------------------------------------------------ the experiments end to end
 def test_synth_experiment_generates_its_data_and_logs_every_metric(synth_run):
     metrics = synth_run["metrics"]
@@ -76,7 +81,7 @@ def test_synth_experiment_generates_its_data_and_logs_every_metric(synth_run):
         assert 0.0 <= metrics[f"{stage}/mAP"] <= metrics[f"{stage}/mAP_50"] <= 1.0
     assert 0.0 <= metrics["val/class_err"] <= 1.0 and metrics["val/bbox_mae"] >= 0.0
     assert {"train/loss", "train/class_err", "train/bbox_mae"} <= set(metrics)
-    (generated,) = (synth_run["data"] / "bananas_synth").iterdir()
+    (generated,) = generated_sets(synth_run["data"] / "bananas_synth")
     assert generated.name == "64px_2classes_1-2objects_8+4_seed0"
     assert (generated / "classes.txt").read_text().split() == ["coffee_cup", "cat_face"]
 
@@ -273,7 +278,8 @@ def test_predict_maps_boxes_back_through_a_crop(tmp_path):
 @pytest.mark.slow
 def test_predict_command_from_the_checkpoint_alone(synth_run, tmp_path):
     best = next((synth_run["dir"] / "checkpoints").glob("epoch*.ckpt"))
-    images = next((synth_run["data"] / "bananas_synth").iterdir()) / "bananas_val" / "images"
+    (generated,) = generated_sets(synth_run["data"] / "bananas_synth")
+    images = generated / "bananas_val" / "images"
     run_cli([str(REPO / "predict.py"), f"ckpt_path={best}", f"input={images}"], tmp_path)
     (out_dir,) = (tmp_path / "outputs/predict/runs").iterdir()
     results = json.loads((out_dir / "predictions.json").read_text())

@@ -4,7 +4,8 @@ import zipfile
 
 import pytest
 
-from litvision.data.download import download_and_extract, download_file, extract_archive, sha1sum
+from litvision.data.download import download_file, extract_archive, sha1sum
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.errors import ChecksumError, DataError, UnsafeArchiveError
 
 
@@ -18,8 +19,11 @@ def _zip(path, members: dict[str, bytes]):
 def test_download_verifies_and_extracts(tmp_path):
     (tmp_path / "src").mkdir()
     archive = _zip(tmp_path / "src/hotdog.zip", {"hotdog/train/hotdog/0.jpg": b"x", "hotdog/test/hotdog/0.jpg": b"y"})
-    out = download_and_extract(archive.as_uri(), sha1sum(archive), tmp_path / "dl", tmp_path / "data")
-    assert (out / "hotdog/train/hotdog/0.jpg").read_bytes() == b"x"
+    out = prepare_archive(
+        tmp_path / "dl/hotdog.zip", tmp_path / "data/hotdog", url=archive.as_uri(), sha1=sha1sum(archive), top="hotdog"
+    )
+    assert out == tmp_path / "data/hotdog" and is_prepared(out)
+    assert (out / "train/hotdog/0.jpg").read_bytes() == b"x"
     assert (tmp_path / "dl/hotdog.zip").is_file()
     assert not list((tmp_path / "dl").glob("*.part"))
 
@@ -28,9 +32,9 @@ def test_checksum_mismatch_removes_file_and_extracts_nothing(tmp_path):
     (tmp_path / "src").mkdir()
     archive = _zip(tmp_path / "src/a.zip", {"a/file.txt": b"data"})
     with pytest.raises(ChecksumError, match=r"a\.zip: SHA-1 is [0-9a-f]{40}, expected 0{40}"):
-        download_and_extract(archive.as_uri(), "0" * 40, tmp_path / "dl", tmp_path / "data")
-    assert not (tmp_path / "dl/a.zip").exists()
-    assert not (tmp_path / "data/a").exists()
+        prepare_archive(tmp_path / "dl/a.zip", tmp_path / "data/a", url=archive.as_uri(), sha1="0" * 40, top="a")
+    assert [p.name for p in (tmp_path / "dl").iterdir()] == []  # neither the archive nor a partial download
+    assert not (tmp_path / "data").exists()  # the folders a failed first preparation made are gone again
 
 
 def test_existing_download_with_wrong_checksum_is_removed(tmp_path):

@@ -19,6 +19,7 @@ from litvision.checkpoint_experiment import eval_argv
 from litvision.cli import CONFIG_DIR
 from litvision.config_check import check_config
 from litvision.data.cifar10 import CIFAR10Dataset
+from litvision.data.prepare import is_prepared
 from litvision.data.synth.cifar10 import write_cifar10
 from litvision.data.synth.imagefolder import write_imagefolder
 from litvision.errors import ChecksumError, ConfigError
@@ -171,6 +172,7 @@ def test_a_hotdog_zip_put_where_the_message_says_is_verified_and_extracted(tmp_p
     datamodule.prepare_data()
     datamodule.setup("fit")
     assert len(datamodule.train_set) == 4 and datamodule.classes == ["hotdog", "not-hotdog"]
+    assert is_prepared(data_dir / "hotdog")  # through litvision.data.prepare: marked complete, like a download
 
 
 def test_a_cifar10_archive_put_by_hand_is_used_with_download_false(tmp_path, monkeypatch):
@@ -189,6 +191,7 @@ def test_a_cifar10_archive_put_by_hand_is_used_with_download_false(tmp_path, mon
     datamodule.prepare_data()
     datamodule.setup("fit")
     assert (root / "cifar-10-batches-py/data_batch_1").is_file() and len(datamodule.test_set) == 10
+    assert is_prepared(root / "cifar-10-batches-py")
 
 
 def _checkpoint(path: Path, experiment: str | None, overrides: list[str]) -> Path:

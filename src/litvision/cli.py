@@ -31,7 +31,8 @@ def _fail(err: LitvisionError) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _train(cfg: DictConfig) -> float | None:
-    # imported here: the launching process of a sweep (submitit, Optuna) needs no torch
+    # imported here: the launching process of a sweep (submitit, Optuna) needs no torch, and a refused
+    # run folder (litvision.run_dir, a Hydra callback) is reported before torch is even loaded
     from litvision import run
 
     try:

@@ -13,10 +13,7 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
 from litvision.errors import ConfigError
-
-# The run's identity across restarts: a process with the id its folder was claimed with is the same run
-# (a requeued job continuing), not a second run (litvision.run.claim_output_dir)
-RUN_ID_ENV = "LITVISION_RUN_ID"
+from litvision.run_dir import RUN_ID_ENV
 
 
 def join_job() -> None:
@@ -28,7 +25,9 @@ def join_job() -> None:
     import submitit
 
     job = submitit.JobEnvironment()
-    os.environ.setdefault(RUN_ID_ENV, f"submitit-{job.job_id}")
+    # replaces the id Hydra's job callback derived from a sweep id this process never saw: SLURM keeps the
+    # job id across a requeue, so the requeued job presents the id its folder was claimed with
+    os.environ[RUN_ID_ENV] = f"submitit-{job.job_id}"
     if job.num_tasks > 1 and "LOCAL_RANK" not in os.environ and not SLURMEnvironment.detect():
         # Lightning picks each task's device by its local rank: leave CUDA_VISIBLE_DEVICES alone
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)

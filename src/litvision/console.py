@@ -68,10 +68,12 @@ def trainer_console_options(callbacks: list, progress_bar: bool) -> dict:
     return options
 
 
-def report_error(err: BaseException) -> None:
-    """`error: <message>` once on stderr; the run's log file (Hydra's file handler) gets the same line."""
+def report_error(err: BaseException, to_log_file: bool = True) -> None:
+    """`error: <message>` once on stderr; the run's log file (Hydra's file handler) gets the same line
+    unless `to_log_file` is false (a refused run folder: no log of this run exists, and the handler left
+    from an earlier run in this process must not be written to)."""
     record = logging.LogRecord("litvision", logging.ERROR, __file__, 0, "%s", (err,), None)
-    for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers if to_log_file else ():
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
     print(f"error: {err}", file=sys.stderr, flush=True)

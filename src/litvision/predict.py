@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def _without_pretrained_downloads(node: Any) -> Any:
-    """Every `weights: imagenet` in the model config set to null: the checkpoint holds all trained
-    weights, so building the net must not fetch ImageNet ones first."""
+    """Every `weights: imagenet` (or `coco`, the R-CNN detectors) in the model config set to null: the
+    checkpoint holds all trained weights, so building the net must not fetch pretrained ones first."""
     if isinstance(node, dict):
         return {
-            k: (None if k == "weights" and v == "imagenet" else _without_pretrained_downloads(v))
+            k: (None if k == "weights" and v in ("imagenet", "coco") else _without_pretrained_downloads(v))
             for k, v in node.items()
         }
     if isinstance(node, list):
@@ -53,6 +53,18 @@ def _accelerator(device: str) -> dict:
     raise ConfigError(f"device={device!r}: use auto, cpu, cuda or cuda:<index>")
 
 
+def prediction_trainer(writer: PredictionWriter, out_dir: Path, device: str = "auto") -> L.Trainer:
+    """A Trainer that only predicts, on `device`, with `writer` as its one callback."""
+    return L.Trainer(
+        **_accelerator(device),
+        logger=False,
+        callbacks=[writer],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=out_dir,
+    )
+
+
 def run_prediction(
     task: L.LightningModule,
     datamodule: L.LightningDataModule,
@@ -70,14 +82,7 @@ def run_prediction(
     writer = build_writer(writer_target, out_dir, options or {})
     writer.failed = list(inputs.failed)
     datamodule.set_predict_files(inputs.files, batch_size=batch_size)
-    trainer = L.Trainer(
-        **_accelerator(device),
-        logger=False,
-        callbacks=[writer],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=out_dir,
-    )
+    trainer = prediction_trainer(writer, out_dir, device)
     if inputs.files:
         trainer.predict(task, dataloaders=datamodule.predict_dataloader(), return_predictions=False)
     else:
@@ -116,8 +121,14 @@ def predict(cfg: DictConfig) -> list[dict]:
         ) from err
     if getattr(model, "prediction_writer", None) is None:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
-    model.load_state_dict(ckpt["state_dict"])
+    # Lightning's order: the hook first, so a task can shape its layers from the checkpoint (captioning's
+    # vocabulary), then the weights
     model.on_load_checkpoint(ckpt)
+    model.load_state_dict(ckpt["state_dict"])
+    if getattr(model, "generates_samples", False):  # a generator (GAN): samples from noise, no input files
+        from litvision.sampling import predict_samples
+
+        return predict_samples(model, cfg, out_dir)
     inputs = scan_inputs(cfg.input)
     options = OmegaConf.to_container(cfg.get("predict") or {})
     writer = run_prediction(model, datamodule, inputs, out_dir, options, int(cfg.batch_size), cfg.device)

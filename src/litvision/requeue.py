@@ -1,7 +1,7 @@
 """Pre-emption on SLURM. Lightning's SLURMEnvironment with auto-requeue saves hpc_ckpt_<n>.ckpt into the run
 folder when SLURM sends the requeue signal (sbatch --signal=USR1@<seconds>) and requeues the job with
 `scontrol requeue`; the requeued job starts the same command, enters the same run folder (same run id,
-litvision.cluster.RUN_ID_ENV) and continues from the newest checkpoint there."""
+litvision.run_dir.RUN_ID_ENV) and continues from the newest checkpoint there."""
 
 from __future__ import annotations
 

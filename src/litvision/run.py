@@ -24,11 +24,10 @@ from litvision.config_check import check_config
 from litvision.errors import ConfigError, LitvisionError
 from litvision.preflight import build_data_and_model
 from litvision.requeue import requeued_checkpoint
+from litvision.run_dir import RUN_ID_ENV, claim_run_dir, is_launching_process
 from litvision.utils.checkpoints import verify_checkpoint
 
 log = logging.getLogger(__name__)
-
-RUN_MARKER = ".litvision_run"
 
 
 def build(node: Any, **kwargs: Any) -> Any:
@@ -56,31 +55,14 @@ def build_all(group: DictConfig | None) -> list:
     return [build(node) for node in group.values() if node is not None and "_target_" in node]
 
 
-def _is_launching_process() -> bool:
-    """False in the extra processes of DDP, which join the run folder of the process that started them."""
-    return all(int(os.environ.get(k, "0")) == 0 for k in ("LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID"))
-
-
 def claim_output_dir(output_dir: str | Path) -> Path:
-    """Mark `output_dir` as this run's. A folder already claimed by an earlier run is refused, so no
-    run writes checkpoints or logs into another's folder; the marker holds the run's id (LITVISION_RUN_ID),
-    and a process with that id is the same run restarted."""
+    """Claim `output_dir` for this run (litvision.run_dir): a folder that holds an earlier run is refused,
+    so no run writes checkpoints or logs into another's folder. DDP's extra processes join it."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if not _is_launching_process():
-        return output_dir
-    run_id = os.environ.get(cluster.RUN_ID_ENV, "")
-    try:
-        fd = os.open(output_dir / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        if run_id and (output_dir / RUN_MARKER).read_text() == run_id:
-            return output_dir  # the same run, restarted (a requeued SLURM job): it continues in its folder
-        raise ConfigError(
-            f"output folder {output_dir} already holds an earlier run and is never reused. Leave "
-            "hydra.run.dir at its default (a fresh timestamped folder) or name a new one."
-        ) from None
-    os.write(fd, run_id.encode())
-    os.close(fd)
+    if is_launching_process():
+        claim_run_dir(output_dir, os.environ.get(RUN_ID_ENV))
+    else:
+        output_dir.mkdir(parents=True, exist_ok=True)
     return output_dir
 
 
@@ -100,7 +82,7 @@ def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule
     cluster.join_job()
     claim_output_dir(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule, model = build_data_and_model(cfg, build, prepare=_is_launching_process())
+    datamodule, model = build_data_and_model(cfg, build, prepare=is_launching_process())
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     choices, overrides = _hydra_run()
     # what eval.py needs to recompose this run (litvision.checkpoint_experiment)

@@ -13,9 +13,9 @@ from conftest import compose_config, experiment_overrides
 from omegaconf import open_dict
 
 from litvision import run
-from litvision.cluster import RUN_ID_ENV
 from litvision.errors import ConfigError
 from litvision.requeue import slurm_plugins
+from litvision.run_dir import RUN_ID_ENV
 
 JOB_ID = "4242"
 

@@ -16,6 +16,7 @@ from torchvision.transforms import v2
 
 from litvision.data.banana_csv import read_banana_split
 from litvision.data.bananas import URL, BananasDataModule, BananasDataset, collate_detection
+from litvision.data.prepare import is_prepared
 from litvision.data.synth.bananas import generate_bananas
 from litvision.errors import ChecksumError, ConfigError, DataError
 from litvision.ops.anchors import multibox_target
@@ -249,6 +250,7 @@ def test_an_archive_put_by_hand_is_verified_and_extracted_without_download(synth
     dm.prepare_data()
     dm.setup()
     assert len(dm.train_set) == 10
+    assert is_prepared(root / "banana-detection")  # through litvision.data.prepare, like a download
 
 
 def test_download_with_a_wrong_checksum_extracts_nothing(synth_root, tmp_path):

@@ -394,6 +394,11 @@ def test_bad_options_are_config_errors(voc_root):
 # --- download -----------------------------------------------------------------------------------------
 
 
+def _listing(folder):
+    """The folder's entries but the preparation locks (litvision.data.prepare leaves .<name>.lock files)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
+
+
 def _tar(voc_root, path):
     with tarfile.open(path, "w") as tf:
         tf.add(voc_root / "VOCdevkit", arcname="VOCdevkit")
@@ -431,7 +436,7 @@ def test_archive_put_in_root_by_hand_is_extracted_without_download(voc_root, tmp
     dm = _dm(root, crop, download=False, url="http://unreachable.invalid/VOCtrainval_11-May-2012.tar", sha1=sha1)
     dm.prepare_data()
     assert find_voc_dir(root) == root / "VOCdevkit" / "VOC2012"
-    assert sorted(p.name for p in root.iterdir()) == ["VOCdevkit", "VOCtrainval_11-May-2012.tar"]  # no partial
+    assert _listing(root) == ["VOCdevkit", "VOCtrainval_11-May-2012.tar"]  # no partial
 
 
 def test_an_archive_without_voc_is_refused(tmp_path, crop):
@@ -443,7 +448,7 @@ def test_an_archive_without_voc_is_refused(tmp_path, crop):
         tf.add(tmp_path / "junk", arcname="junk")
     with pytest.raises(DataError, match="holds no VOCdevkit/VOC2012 folder"):
         _dm(root, crop, sha1=None).prepare_data()
-    assert sorted(p.name for p in root.iterdir()) == ["VOCtrainval_11-May-2012.tar"]
+    assert _listing(root) == ["VOCtrainval_11-May-2012.tar"]
 
 
 def test_generated_data_is_created_on_first_use(tmp_path, crop, synth_args):
@@ -456,7 +461,7 @@ def test_generated_data_is_created_on_first_use(tmp_path, crop, synth_args):
         _dm(tmp_path / "gen", crop, prepare=prepare).prepare_data()
     dm = _dm(tmp_path / "gen", crop, prepare=prepare, download=True)
     dm.prepare_data()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gen"]  # written aside, then renamed into place
+    assert _listing(tmp_path) == ["gen"]  # written aside, then renamed into place
     dm.setup("fit")
     assert len(dm.train_set) + dm.dropped["train"] == synth_args["num_train"]
 

@@ -32,8 +32,8 @@ from torchvision.transforms import v2
 
 from litvision.data.banana_csv import read_banana_split
 from litvision.data.base import VisionDataModule
-from litvision.data.download import download_and_extract, extract_placed_archive
 from litvision.data.images import load_image
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.errors import ConfigError, DataError
 
 URL = "http://d2l-data.s3-accelerate.amazonaws.com/banana-detection.zip"
@@ -151,10 +151,12 @@ class BananasDataModule(VisionDataModule):
     d2l).
 
     `root` holds `bananas_train/` and `bananas_val/`, directly or inside `banana-detection/` (where the
-    archive extracts to). When they are missing and `download` is true, `prepare(root)` creates them
-    (e.g. the offline generator), or without `prepare` d2l's banana-detection.zip is downloaded
-    into `root`, checked against its SHA-1 and extracted. `train_transforms` / `test_transforms` are
-    transforms.v2 pipelines (a Compose or a list) applied jointly to image and boxes.
+    archive extracts to). With `download` true the data is made through litvision.data.prepare and
+    read only once complete: `prepare(root)` writes `root` (e.g. the offline generator), or without
+    `prepare` d2l's banana-detection.zip is downloaded into `root`, checked against its SHA-1
+    and extracted to `root/banana-detection`. With `download` false either layout is read as it is.
+    `train_transforms` / `test_transforms` are transforms.v2 pipelines (a Compose or a list) applied
+    jointly to image and boxes.
 
     `num_classes` (object classes, without background) is checked against every label. Class names:
     `classes` when given, else the root's classes.txt, else the ids as strings."""
@@ -198,7 +200,9 @@ class BananasDataModule(VisionDataModule):
         self.classes: list[str] = list(self.class_names_setting or [])
 
     def _data_dir(self) -> Path | None:
-        for candidate in (self.root, self.root / ARCHIVE_FOLDER):
+        # downloaded or generated: only the folder litvision prepared (complete by then); else either layout
+        managed = self.root if self.prepare is not None else self.root / ARCHIVE_FOLDER
+        for candidate in (managed,) if self.download else (self.root, self.root / ARCHIVE_FOLDER):
             if all((candidate / folder).is_dir() for folder in SPLITS.values()):
                 return candidate
         return None
@@ -208,15 +212,20 @@ class BananasDataModule(VisionDataModule):
         return self.root / self.url.rsplit("/", 1)[-1]
 
     def prepare_data(self) -> None:
-        if self._data_dir() is not None:
-            return
         if self.prepare is not None:
-            if self.download:
-                self.prepare(self.root)
-        elif self.download:
-            download_and_extract(self.url, self.sha1, self.root, self.root)
-        elif self.archive.is_file():  # put there by hand: verified and extracted without a download
-            extract_placed_archive(self.archive, self.sha1, self.root)
+            if self.download and not is_prepared(self.root):
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+        elif self.download or (self._data_dir() is None and self.archive.is_file()):
+            # downloaded, or put there by hand (download=false): verified, extracted safely and marked
+            # complete by litvision.data.prepare either way
+            prepare_archive(
+                self.archive,
+                self.root / ARCHIVE_FOLDER,
+                url=self.url if self.download else None,
+                sha1=self.sha1,
+                top=ARCHIVE_FOLDER,
+                what="banana detection data set",
+            )
         if self._data_dir() is None:
             raise self._missing_error()
 

@@ -53,7 +53,9 @@ class VisionDataModule(L.LightningDataModule):
             shuffle=shuffle,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            # training workers start afresh each epoch, seeded from the random state at its start, so a run
+            # resumed from an epoch's checkpoint gets the same augmentations (callbacks/random_state.py)
+            persistent_workers=self.num_workers > 0 and not shuffle,
             collate_fn=self.collate_fn,
         )
 

@@ -1,4 +1,6 @@
-"""CIFAR-10 through torchvision's dataset (its python-pickle batches on disk)."""
+"""CIFAR-10 through torchvision's dataset (its python-pickle batches on disk). The download (torchvision's
+URL and MD5) goes through litvision.data.prepare, so a killed or concurrent first run never leaves a
+half-extracted cifar-10-batches-py that looks complete."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from PIL import Image
 from torch.utils.data import Subset
 
 from litvision.data.base import VisionDataModule, split_indices
+from litvision.data.prepare import prepare_archive
 from litvision.errors import ConfigError, DataError
 
 ARCHIVE_ADVICE = (
@@ -24,10 +27,10 @@ class CIFAR10Dataset(torchvision.datasets.CIFAR10):
     """torchvision's CIFAR10; `verify_checksums=False` accepts batches that are not the official files
     (the offline generator writes the same format with other pictures, so its MD5s differ)."""
 
-    def __init__(self, root: str, train: bool, transform: Callable | None, download: bool, verify_checksums: bool):
+    def __init__(self, root: str, train: bool, transform: Callable | None, verify_checksums: bool):
         self.verify_checksums = verify_checksums
         try:
-            super().__init__(root, train=train, transform=transform, download=download)
+            super().__init__(root, train=train, transform=transform, download=False)
         except RuntimeError as err:  # torchvision's "Dataset not found or corrupted"
             folder = Path(root) / self.base_folder
             if folder.is_dir() and verify_checksums:
@@ -39,12 +42,6 @@ class CIFAR10Dataset(torchvision.datasets.CIFAR10):
                 f"CIFAR-10 not found or corrupted in {Path(root) / self.base_folder}. Set data.download=true "
                 f"to fetch it, or {ARCHIVE_ADVICE.format(archive=Path(root) / self.filename)}, or put the "
                 "extracted cifar-10-batches-py folder there (or point data.root at the folder that holds it)."
-            ) from err
-        except OSError as err:  # download failed (no network)
-            raise DataError(
-                f"CIFAR-10 could not be downloaded to {root} ({err}). Without network access, download "
-                f"{self.url} elsewhere and {ARCHIVE_ADVICE.format(archive=Path(root) / self.filename)}, or extract "
-                f"it into {root} yourself."
             ) from err
         except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
             raise DataError(
@@ -100,15 +97,24 @@ class CIFAR10DataModule(VisionDataModule):
             return super().predict_transform(image)
         return torch.as_tensor(self.test_transforms(image)).as_subclass(torch.Tensor), {}
 
-    def _dataset(self, train: bool, transform: Callable | None, download: bool = False) -> CIFAR10Dataset:
-        # torchvision's download extracts an archive already there (MD5 verified) without fetching it:
-        # how an archive put there by hand is used with download=false
-        archive_here = (Path(self.root) / CIFAR10Dataset.filename).is_file()
-        fetch = download and (self.download or archive_here)
-        return CIFAR10Dataset(self.root, train, transform, fetch, self.verify_checksums)
+    def _dataset(self, train: bool, transform: Callable | None) -> CIFAR10Dataset:
+        return CIFAR10Dataset(self.root, train, transform, self.verify_checksums)
 
     def prepare_data(self) -> None:
-        self._dataset(train=True, transform=None, download=True)
+        folder = CIFAR10Dataset.base_folder
+        archive = Path(self.root) / CIFAR10Dataset.filename
+        # an archive put there by hand (download=false) is verified and extracted like a download
+        placed = archive.is_file() and not (Path(self.root) / folder).exists()
+        if self.download or placed:
+            prepare_archive(
+                archive,
+                Path(self.root) / folder,
+                url=CIFAR10Dataset.url if self.download else None,
+                md5=CIFAR10Dataset.tgz_md5,
+                top=folder,
+                what="CIFAR-10",
+            )
+        self._dataset(train=True, transform=None)
 
     def setup(self, stage: str | None = None) -> None:
         train_full = self._dataset(True, self.train_transforms)

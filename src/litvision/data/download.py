@@ -1,8 +1,9 @@
-"""Download with SHA-1 verification and safe archive extraction.
+"""Downloads with checksum verification (SHA-1 as d2l publishes, or MD5 as CIFAR-10 does).
 
-Hand-written rather than torchvision.datasets.utils: d2l publishes SHA-1 checksums (torchvision checks MD5),
-and torchvision/zipfile silently rewrite archive members that would escape the target folder, where we
-want to refuse the archive outright.
+Hand-written rather than torchvision.datasets.utils: d2l publishes SHA-1 (torchvision checks MD5),
+a download must never appear under its final name unverified, and two processes downloading the same
+file at once must not write into one temporary file. Data folders are made from downloads by
+litvision.data.prepare (prepare_archive); extraction is litvision.data.archive.
 """
 
 from __future__ import annotations
@@ -10,109 +11,102 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tarfile
+import tempfile
 import urllib.request
-import zipfile
 from pathlib import Path
 
-from litvision.errors import ChecksumError, DataError, UnsafeArchiveError
+from litvision.data.archive import extract_archive
+from litvision.errors import ChecksumError, DataError
+
+__all__ = [
+    "download_file",
+    "extract_archive",
+    "file_digest",
+    "sha1sum",
+    "verify_checksum",
+    "verify_placed_archive",
+    "verify_sha1",
+]
 
 CHUNK = 1 << 20
 
 
-def sha1sum(path: str | Path) -> str:
-    digest = hashlib.sha1()
+def file_digest(path: str | Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
+def sha1sum(path: str | Path) -> str:
+    return file_digest(path, "sha1")
+
+
+def verify_checksum(
+    path: str | Path, sha1: str | None = None, md5: str | None = None, shown: Path | None = None
+) -> None:
+    """Raise ChecksumError (and delete the file) when `path` does not hash to `sha1` / `md5` (each
+    checked when given). `shown` is the name the error uses (the final name of a temporary download)."""
+    for algorithm, expected in (("sha1", sha1), ("md5", md5)):
+        if expected is None:
+            continue
+        actual = file_digest(path, algorithm)
+        if actual != expected.lower():
+            Path(path).unlink(missing_ok=True)
+            raise ChecksumError(
+                f"{shown or path}: {algorithm.upper().replace('SHA1', 'SHA-1')} is {actual}, expected {expected}. "
+                "The file was removed; nothing was extracted. Download it again (a partial or tampered download) "
+                "or check the URL."
+            )
+
+
 def verify_sha1(path: str | Path, sha1: str | None) -> None:
-    """Raise ChecksumError (and delete the file) when `path` does not hash to `sha1`."""
-    if sha1 is None:
-        return
-    actual = sha1sum(path)
-    if actual != sha1.lower():
-        Path(path).unlink(missing_ok=True)
-        raise ChecksumError(
-            f"{path}: SHA-1 is {actual}, expected {sha1}. The file was removed; nothing was extracted. "
-            "Download it again (a partial or tampered download) or check the URL."
-        )
+    verify_checksum(path, sha1=sha1)
 
 
-def download_file(url: str, dest: str | Path, sha1: str | None = None) -> Path:
-    """Fetch `url` to `dest` (skipped if `dest` exists and verifies). Writes to `dest.part` first so an
-    interrupted download never looks complete. Works for http(s):// and file:// URLs."""
+def verify_placed_archive(archive: str | Path, sha1: str | None = None, md5: str | None = None) -> None:
+    """An archive the user put in place by hand (data.download=false): a checksum mismatch raises
+    ChecksumError and, unlike a download, leaves the file where it is: it is the user's."""
+    for algorithm, expected in (("sha1", sha1), ("md5", md5)):
+        if expected is not None and (actual := file_digest(archive, algorithm)) != expected.lower():
+            name = algorithm.upper().replace("SHA1", "SHA-1")
+            raise ChecksumError(
+                f"{archive}: {name} is {actual}, expected {expected}: it is not the official {Path(archive).name} "
+                "(a partial or altered copy). Nothing was extracted and the file was left as it is: replace it "
+                "with a complete copy."
+            )
+
+
+def download_file(url: str, dest: str | Path, sha1: str | None = None, md5: str | None = None) -> Path:
+    """Fetch `url` to `dest` (skipped when `dest` exists and verifies). The bytes go to a temporary file
+    of a unique name beside `dest`, are verified there and then renamed to `dest`, so a killed or
+    corrupt download never appears under the final name and concurrent downloads do not collide.
+    Works for http(s):// and file:// URLs."""
     dest = Path(dest)
     if dest.exists():
-        verify_sha1(dest, sha1)
+        verify_checksum(dest, sha1, md5)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as err:
+        raise DataError(
+            f"cannot write the download {dest} ({err.strerror or err}): make {dest.parent} writable, or set "
+            "paths.data_dir to a writable folder."
+        ) from err
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, out, CHUNK)
+        verify_checksum(part, sha1, md5, shown=dest)
+        os.replace(part, dest)
     except OSError as err:  # URLError is an OSError
-        part.unlink(missing_ok=True)
         raise DataError(
             f"Could not download {url} to {dest}: {err}. Without network access, download it elsewhere and "
-            f"put it at {dest}: it is verified{' (SHA-1)' if sha1 else ''} and extracted on the next run, with "
-            "data.download=false as well; or extract it yourself and point data.root at the extracted copy "
-            "with data.download=false."
+            f"put it at {dest}: it is verified{' (SHA-1)' if sha1 else ' (MD5)' if md5 else ''} and extracted on "
+            "the next run, with data.download=false as well; or extract it yourself and point data.root at the "
+            "extracted copy with data.download=false."
         ) from err
-    os.replace(part, dest)
-    verify_sha1(dest, sha1)
+    finally:
+        Path(part).unlink(missing_ok=True)
     return dest
-
-
-def _check_member(target: Path, name: str, archive: Path) -> None:
-    resolved = (target / name).resolve()
-    if resolved != target and target not in resolved.parents:
-        raise UnsafeArchiveError(
-            f"{archive}: member {name!r} would be written outside {target}. Nothing was extracted; "
-            "the archive is not trustworthy — delete it and download it again from the official source."
-        )
-
-
-def extract_archive(archive: str | Path, target: str | Path) -> Path:
-    """Extract a .zip or .tar(.gz) into `target` after checking that every member stays inside it
-    (no absolute paths, no `..`, no links pointing out). Returns `target`."""
-    archive, target = Path(archive), Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    target = target.resolve()
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                _check_member(target, name, archive)
-            zf.extractall(target)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            for m in members:
-                _check_member(target, m.name, archive)
-                if m.issym() or m.islnk():
-                    _check_member(target, str(Path(m.name).parent / m.linkname), archive)
-            tf.extractall(target, members=members, filter="data")
-    else:
-        raise DataError(f"{archive}: not a zip or tar archive. Delete it and download it again.")
-    return target
-
-
-def download_and_extract(url: str, sha1: str | None, download_dir: str | Path, target: str | Path) -> Path:
-    """Download the archive at `url` into `download_dir` (verified) and extract it into `target`."""
-    archive = download_file(url, Path(download_dir) / url.rsplit("/", 1)[-1], sha1)
-    return extract_archive(archive, target)
-
-
-def extract_placed_archive(archive: str | Path, sha1: str | None, target: str | Path) -> Path:
-    """An archive the user put in place by hand (data.download=false): check its SHA-1 and extract it into
-    `target`. A mismatch extracts nothing and, unlike a download, leaves the file where it is: it is the
-    user's."""
-    archive = Path(archive)
-    if sha1 is not None and (actual := sha1sum(archive)) != sha1.lower():
-        raise ChecksumError(
-            f"{archive}: SHA-1 is {actual}, expected {sha1}: it is not the official {archive.name} (a partial or "
-            "altered copy). Nothing was extracted and the file was left as it is: replace it with a complete copy."
-        )
-    return extract_archive(archive, target)

@@ -13,29 +13,33 @@ from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
 
 from litvision.data.base import VisionDataModule, split_indices
-from litvision.data.download import download_and_extract, extract_placed_archive
 from litvision.data.images import load_image
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.errors import ConfigError, DataError
 
 
-def fetch_archive(root: str | Path, url: str, sha1: str | None, download: bool = True) -> None:
-    """`prepare` for data published as an archive whose top folder is `root`'s name (hotdog.zip ->
-    hotdog/train, hotdog/test): the archive `<root's parent>/<its name>` is verified (SHA-1) and extracted
-    there; with `download` it is first downloaded when missing, without it (data.download=false) it must
-    have been put there by hand."""
-    parent = Path(root).parent
-    archive = parent / url.rsplit("/", 1)[-1]
-    if download:
-        download_and_extract(url, sha1, download_dir=parent, target=parent)
-        return
-    if not archive.is_file():
+def fetch_archive(root: str | Path, url: str, sha1: str | None, top: str | None = None, download: bool = True) -> Path:
+    """`prepare` for data published as an archive holding one folder `top` (default: root's name;
+    hotdog.zip -> hotdog/train, hotdog/test): the archive `<root's parent>/<its name>` is verified (SHA-1)
+    and its folder becomes `root` (atomically: litvision.data.prepare); with `download` it is first
+    downloaded when missing, without it (data.download=false) it must have been put there by hand."""
+    root = Path(root)
+    archive = root.parent / url.rsplit("/", 1)[-1]
+    if not download and not archive.is_file():
         raise DataError(
-            f"{Path(root)} does not exist, and neither does {archive}: put {archive.name} (from {url}"
+            f"{root} does not exist, and neither does {archive}: put {archive.name} (from {url}"
             f"{f', SHA-1 {sha1}' if sha1 else ''}) at {archive} and it is verified and extracted on the next "
             f"run, with data.download=false as well; or set data.download=true to fetch it, or point data.root "
             "at an extracted copy."
         )
-    extract_placed_archive(archive, sha1, parent)
+    return prepare_archive(
+        archive,
+        root,
+        url=url if download else None,
+        sha1=sha1,
+        top=top or root.name,
+        what=f"data of {archive.name}",
+    )
 
 
 def _prepares_offline(prepare: Callable) -> bool:
@@ -50,11 +54,12 @@ class ImageFolderDataModule(VisionDataModule):
     """Classification data in ImageFolder layout.
 
     Validation uses `val_fraction` of the training images when > 0; with 0 (d2l's choice) the
-    test folder doubles as validation set. `prepare(root)` creates the data when it is missing and
-    `download` is true: an archive download (hotdog) or an offline export (quickstart); with `download`
-    false, a `prepare` that takes `download=False` (fetch_archive) still extracts an archive put there by
-    hand. A run without a test stage (`test=false`, `needs_test_split` false) with `val_fraction` > 0
-    needs no test folder.
+    test folder doubles as validation set. With `download` true, `prepare(root)` makes `root` (an
+    archive download for hotdog, an offline export for quickstart) through litvision.data.prepare, so
+    the folder is only read once it carries the completion marker; with `download` false, `root` is
+    read as it is (a copy of one's own), and when it is missing a `prepare` that takes `download=False`
+    (fetch_archive) makes it from an archive put there by hand. A run without a test stage (`test=false`,
+    `needs_test_split` false) with `val_fraction` > 0 needs no test folder.
     """
 
     def __init__(
@@ -99,12 +104,11 @@ class ImageFolderDataModule(VisionDataModule):
         return [self.root / d for d in needed if not (self.root / d).is_dir()]
 
     def prepare_data(self) -> None:
-        if not self._missing():
-            return
-        if self.prepare is not None and self.download:
-            self.prepare(self.root)
-        elif self.prepare is not None and _prepares_offline(self.prepare):
-            self.prepare(self.root, download=False)
+        if self.prepare is not None and not is_prepared(self.root):
+            if self.download:
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+            elif self._missing() and _prepares_offline(self.prepare):
+                self.prepare(self.root, download=False)
         if missing := self._missing():
             how = "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
             raise DataError(

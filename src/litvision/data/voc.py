@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +30,8 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from litvision.data.base import VisionDataModule, split_indices
-from litvision.data.download import download_file, extract_archive
 from litvision.data.padding import PadCollate
+from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError, DataError
 from litvision.nets.backbones import IMAGENET_MEAN
@@ -198,18 +197,12 @@ def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
-def extract_voc_archive(archive: Path, root: Path) -> None:
-    """Extract the VOC tar into root/VOCdevkit through a temporary folder, so that an interrupted
-    extraction never leaves a VOCdevkit that looks complete."""
-    partial = root / ".VOCdevkit.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    extract_archive(archive, partial)
-    found = find_voc_dir(partial / "VOCdevkit") if (partial / "VOCdevkit").is_dir() else None
-    if found is None:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise DataError(f"{archive} holds no VOCdevkit/VOC2012 folder: it is not the VOC2012 archive.")
-    (partial / "VOCdevkit").rename(root / "VOCdevkit")
-    shutil.rmtree(partial, ignore_errors=True)
+def _check_voc_archive(archive: Path):
+    def check(devkit: Path) -> None:
+        if find_voc_dir(devkit) is None:
+            raise DataError(f"{archive} holds no VOCdevkit/VOC2012 folder: it is not the VOC2012 archive.")
+
+    return check
 
 
 IMAGENET_MEAN_COLOR = tuple(round(255 * m) for m in IMAGENET_MEAN)  # (124, 116, 104)
@@ -327,23 +320,29 @@ class VOCSegmentationDataModule(VisionDataModule):
         )
 
     def prepare_data(self) -> None:
-        if find_voc_dir(self.root) is not None:
-            return
-        if self.prepare is not None:
-            if not self.download:
+        found = find_voc_dir(self.root)
+        if self.prepare is not None:  # generated: root is the prepared folder
+            if self.download and not is_prepared(self.root):
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+            elif found is None:
                 raise self._missing_error()
-            self.prepare(self.root)
-        elif self.download or self.archive.is_file():
-            new_folders = [p for p in (self.root, *self.root.parents) if not p.exists()]
-            try:
-                download_file(self.url, self.archive, self.sha1)
-                extract_voc_archive(self.archive, self.root)
-            except DataError:
-                for folder in new_folders:  # leave no empty folders behind a failed download
-                    if folder.is_dir() and not any(folder.iterdir()):
-                        folder.rmdir()
-                raise
-        else:
+        elif self.download or (found is None and self.archive.is_file()):
+            devkit = self.root / "VOCdevkit"
+            if self.download and found is not None and found != devkit / "VOC2012" and not is_prepared(devkit):
+                raise DataError(
+                    f"{found} holds VOC2012 data that litvision did not prepare: read it as it is with "
+                    "data.download=false, or point data.root at a folder for the download."
+                )
+            prepare_archive(
+                self.archive,
+                devkit,
+                url=self.url if self.download else None,
+                sha1=self.sha1,
+                top="VOCdevkit",
+                what="Pascal VOC2012",
+                check=_check_voc_archive(self.archive),
+            )
+        elif found is None:
             raise self._missing_error()
         if find_voc_dir(self.root) is None:
             raise DataError(f"created the data in {self.root}, but found no VOCdevkit/VOC2012 in it.")

@@ -29,23 +29,28 @@ class BackboneSpec:
     std: tuple[float, float, float] = IMAGENET_STD
 
 
+def torchvision_state_dict(weights, what: str = "ImageNet") -> dict:
+    """The state dict of a torchvision weights entry (`ResNet18_Weights.IMAGENET1K_V1`, the COCO weights of
+    a detector, ...), downloaded or taken from the torch hub cache; without either, an error naming the
+    file and the folder to put it in."""
+    filename = weights.url.rsplit("/", 1)[-1]
+    cache = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        return weights.get_state_dict(progress=False, check_hash=False)
+    except Exception as err:  # URLError, HTTPError, a truncated cache file, ...
+        raise WeightsUnavailableError(
+            f"{what} weights {filename} could not be loaded ({type(err).__name__}: {err}). "
+            f"Download {weights.url} on a machine with network access and put it in {cache}/ "
+            "(set TORCH_HOME to use another cache), or set its `weights` to a local "
+            "state-dict file, or to null to train from scratch."
+        ) from err
+
+
 def _torchvision_loader(weights_enum_name: str) -> Callable[[nn.Module], None]:
     def load(model: nn.Module) -> None:
         import torchvision.models as tvm
 
-        weights = getattr(tvm, weights_enum_name).IMAGENET1K_V1
-        filename = weights.url.rsplit("/", 1)[-1]
-        cache = Path(torch.hub.get_dir()) / "checkpoints"
-        try:
-            state = weights.get_state_dict(progress=False, check_hash=False)
-        except Exception as err:  # URLError, HTTPError, a truncated cache file, ...
-            raise WeightsUnavailableError(
-                f"ImageNet weights {filename} could not be loaded ({type(err).__name__}: {err}). "
-                f"Download {weights.url} on a machine with network access and put it in {cache}/ "
-                "(set TORCH_HOME to use another cache), or set its `weights` to a local "
-                "state-dict file, or to null to train from scratch."
-            ) from err
-        model.load_state_dict(state, assign=True)
+        model.load_state_dict(torchvision_state_dict(getattr(tvm, weights_enum_name).IMAGENET1K_V1), assign=True)
 
     return load
 

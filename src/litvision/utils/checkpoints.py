@@ -54,6 +54,9 @@ def verify_checkpoint(path: str | Path, model: torch.nn.Module) -> dict:
             f"checkpoint {path} was written by {_describe(meta)} and does not fit this experiment ({detail}). "
             "Run with the experiment it was trained with."
         )
+    adopt = getattr(model, "adopt_checkpoint_structure", None)
+    if adopt is not None:  # a model whose layers' sizes come from the data (captioning's vocabulary) builds them
+        adopt(ckpt)
     own = model.state_dict()
     theirs = ckpt["state_dict"]
     # entries shaped by the data rather than the config (style transfer's images): the task adopts

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from litvision.errors import DataError
+from litvision.errors import ConfigError, DataError
 
 _RESERVED: dict[str, str] = {}
 _CREATED: list[Path] = []  # folders fresh_dir made, parents first
@@ -32,6 +32,11 @@ def fresh_dir(path: str) -> str:
         except FileExistsError:
             n += 1
             candidate = f"{path}_{n}"
+        except OSError as err:  # unwritable, or a file where a folder should be
+            raise ConfigError(
+                f"cannot create the run folder {candidate} ({err.strerror or err}): set paths.log_dir to a "
+                "writable folder."
+            ) from err
     if not _CREATED:
         atexit.register(_remove_unused)
     _CREATED.extend(reversed(new))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from litvision.data.prepare import prepare_dir
 from litvision.data.synth.photos import load_photo, random_crop
 
 OBJECT_NAMES = ("coffee_cup", "cat_face", "horse", "coin")
@@ -195,27 +195,23 @@ def generate_bananas(
 ) -> Path:
     """Write root/bananas_train, root/bananas_val and root/classes.txt. Defaults mirror the real set:
     1000 + 100 images of 256x256 with one object of one class each. Classes are the first
-    `num_classes` of OBJECT_NAMES. Everything is written into a sibling `.partial` folder first and
-    moved into `root` at the end, so an interrupted run never leaves data that looks complete."""
+    `num_classes` of OBJECT_NAMES. Atomic (litvision.data.prepare): written beside `root` and renamed
+    into place when complete; a root that is already complete is left as it is."""
     if not 1 <= num_classes <= len(OBJECT_NAMES):
         raise ValueError(f"num_classes must be 1..{len(OBJECT_NAMES)}, got {num_classes}")
     objects_per_image = (int(objects_per_image[0]), int(objects_per_image[1]))
     if not 0 <= objects_per_image[0] <= objects_per_image[1]:
         raise ValueError(f"objects_per_image must be (min, max) with 0 <= min <= max, got {objects_per_image}")
     scale = (float(scale[0]), float(scale[1]))
-    root = Path(root)
     classes = OBJECT_NAMES[:num_classes]
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run
-    train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    write_split(partial / "bananas_train", num_train, train_rng, image_size, classes, objects_per_image, scale)
-    write_split(partial / "bananas_val", num_val, val_rng, image_size, classes, objects_per_image, scale)
-    (partial / "classes.txt").write_text("".join(f"{name}\n" for name in classes))
-    root.mkdir(parents=True, exist_ok=True)
-    for name in ("classes.txt", "bananas_val", "bananas_train"):  # the train split last: its presence marks done
-        (partial / name).rename(root / name)
-    partial.rmdir()
-    return root
+
+    def write(work: Path) -> None:
+        train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        write_split(work / "bananas_train", num_train, train_rng, image_size, classes, objects_per_image, scale)
+        write_split(work / "bananas_val", num_val, val_rng, image_size, classes, objects_per_image, scale)
+        (work / "classes.txt").write_text("".join(f"{name}\n" for name in classes))
+
+    return prepare_dir(root, write, what="generated banana-format data")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

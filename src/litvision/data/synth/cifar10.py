@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from litvision.data.prepare import prepare_dir
 from litvision.data.synth.photos import PHOTOS, load_photo, random_crop
 
 
@@ -23,24 +24,27 @@ def _batch(images: np.ndarray, labels: np.ndarray, name: str) -> dict:
 
 
 def write_cifar10(root: str | Path, train_per_class: int = 20, test_per_class: int = 10, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    folder = Path(root) / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
+    """root/cifar-10-batches-py, atomic (litvision.data.prepare). Returns `root`."""
 
-    def sample(per_class: int) -> tuple[np.ndarray, np.ndarray]:
-        # a crop of a downscaled photo, so 32 px show texture and colour rather than flat patches
-        imgs = [random_crop(load_photo(p)[::4, ::4], 32, 32, rng) for p in PHOTOS for _ in range(per_class)]
-        labels = np.repeat(np.arange(len(PHOTOS)), per_class)
-        order = rng.permutation(len(labels))
-        return np.stack(imgs)[order], labels[order]
+    def write(folder: Path) -> None:
+        rng = np.random.default_rng(seed)
 
-    train_x, train_y = sample(train_per_class)
-    for i, (x, y) in enumerate(zip(np.array_split(train_x, 5), np.array_split(train_y, 5)), start=1):
-        with open(folder / f"data_batch_{i}", "wb") as f:
-            pickle.dump(_batch(x, y, f"training batch {i} of 5"), f, protocol=2)
-    test_x, test_y = sample(test_per_class)
-    with open(folder / "test_batch", "wb") as f:
-        pickle.dump(_batch(test_x, test_y, "testing batch 1 of 1"), f, protocol=2)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": list(PHOTOS), "num_cases_per_batch": len(train_y) // 5}, f, protocol=2)
+        def sample(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+            # a crop of a downscaled photo, so 32 px show texture and colour rather than flat patches
+            imgs = [random_crop(load_photo(p)[::4, ::4], 32, 32, rng) for p in PHOTOS for _ in range(per_class)]
+            labels = np.repeat(np.arange(len(PHOTOS)), per_class)
+            order = rng.permutation(len(labels))
+            return np.stack(imgs)[order], labels[order]
+
+        train_x, train_y = sample(train_per_class)
+        for i, (x, y) in enumerate(zip(np.array_split(train_x, 5), np.array_split(train_y, 5)), start=1):
+            with open(folder / f"data_batch_{i}", "wb") as f:
+                pickle.dump(_batch(x, y, f"training batch {i} of 5"), f, protocol=2)
+        test_x, test_y = sample(test_per_class)
+        with open(folder / "test_batch", "wb") as f:
+            pickle.dump(_batch(test_x, test_y, "testing batch 1 of 1"), f, protocol=2)
+        with open(folder / "batches.meta", "wb") as f:
+            pickle.dump({"label_names": list(PHOTOS), "num_cases_per_batch": len(train_y) // 5}, f, protocol=2)
+
+    prepare_dir(Path(root) / "cifar-10-batches-py", write, what="generated CIFAR-10-format data")
     return Path(root)

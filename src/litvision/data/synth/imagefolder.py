@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from litvision.data.prepare import prepare_dir
 from litvision.data.synth.photos import load_photo, random_crop
 
 
@@ -19,13 +20,17 @@ def write_imagefolder(
     seed: int = 0,
 ) -> Path:
     """root/<split>/<class>/<n>.jpg with per_split[split] random crops per class, each class cut from
-    its own photographs (e.g. {"hotdog": ["coffee"], "not-hotdog": ["rocket", "china"]})."""
-    root, rng = Path(root), np.random.default_rng(seed)
-    for split, count in per_split.items():
-        for cls, photos in class_photos.items():
-            folder = root / split / cls
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                photo = load_photo(photos[i % len(photos)])
-                Image.fromarray(random_crop(photo, *size, rng)).save(folder / f"{i:04d}.jpg", quality=90)
-    return root
+    its own photographs (e.g. {"hotdog": ["coffee"], "not-hotdog": ["rocket", "china"]}). Atomic
+    (litvision.data.prepare)."""
+
+    def write(work: Path) -> None:
+        rng = np.random.default_rng(seed)
+        for split, count in per_split.items():
+            for cls, photos in class_photos.items():
+                folder = work / split / cls
+                folder.mkdir(parents=True, exist_ok=True)
+                for i in range(count):
+                    photo = load_photo(photos[i % len(photos)])
+                    Image.fromarray(random_crop(photo, *size, rng)).save(folder / f"{i:04d}.jpg", quality=90)
+
+    return prepare_dir(root, write, what="generated ImageFolder data")

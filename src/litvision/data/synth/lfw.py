@@ -8,26 +8,27 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from litvision.data.prepare import prepare_dir
+
 CLASSES = ("face", "not_face")
 
 
 def export_lfw_faces(root: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Path:
-    """Write root/{train,test}/{face,not_face}/NNN.png, a seeded stratified split. Written into a
-    temporary folder first and renamed, so an interrupted export never looks complete."""
+    """Write root/{train,test}/{face,not_face}/NNN.png, a seeded stratified split. Atomic
+    (litvision.data.prepare): an interrupted export never looks complete."""
     import skimage.data
 
-    root = Path(root)
-    images = (skimage.data.lfw_subset() * 255).round().astype(np.uint8)  # (200, 25, 25), faces first
-    labels = np.repeat([0, 1], len(images) // 2)
-    rng = np.random.default_rng(seed)
-    tmp = root.with_name(root.name + ".partial")
-    for cls, name in enumerate(CLASSES):
-        idx = rng.permutation(np.flatnonzero(labels == cls))
-        n_test = round(len(idx) * test_fraction)
-        for split, part in (("test", idx[:n_test]), ("train", idx[n_test:])):
-            folder = tmp / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in part:
-                Image.fromarray(images[i], mode="L").save(folder / f"{i:03d}.png")
-    tmp.rename(root)
-    return root
+    def write(work: Path) -> None:
+        images = (skimage.data.lfw_subset() * 255).round().astype(np.uint8)  # (200, 25, 25), faces first
+        labels = np.repeat([0, 1], len(images) // 2)
+        rng = np.random.default_rng(seed)
+        for cls, name in enumerate(CLASSES):
+            idx = rng.permutation(np.flatnonzero(labels == cls))
+            n_test = round(len(idx) * test_fraction)
+            for split, part in (("test", idx[:n_test]), ("train", idx[n_test:])):
+                folder = work / split / name
+                folder.mkdir(parents=True, exist_ok=True)
+                for i in part:
+                    Image.fromarray(images[i], mode="L").save(folder / f"{i:03d}.png")
+
+    return prepare_dir(root, write, what="lfw_faces exported from scikit-image")

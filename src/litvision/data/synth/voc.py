@@ -2,13 +2,17 @@
 
     <out>/VOCdevkit/VOC2012/JPEGImages/<id>.jpg
     <out>/VOCdevkit/VOC2012/SegmentationClass/<id>.png        palette PNG, VOC palette, 255 boundaries
+    <out>/VOCdevkit/VOC2012/SegmentationObject/<id>.png       palette PNG: k = the k-th instance, 255 void
     <out>/VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val,trainval}.txt
 
 Backgrounds are crops of real photographs; objects are crops of other real photographs pasted through
 shape masks (scikit-image's horse silhouette, ellipses, discs, polygons). Each class has its own
 texture photograph (and shape family), so a class is recognisable from appearance, not from outline
 alone; the background photographs are used for no class. As in VOC, a 255 band marks every object
-boundary and a few objects are "difficult" (all 255). Image sizes vary around the nominal size and
+boundary and a few objects are "difficult" (all 255). SegmentationObject numbers the visible objects 1, 2, ...
+in the order they were pasted (a fully covered one gets no number), with 255 on every instance outline
+(which includes every class outline) and on difficult objects, so each numbered pixel has its
+instance's class in SegmentationClass. Image sizes vary around the nominal size and
 some images are made smaller than a typical crop. The same arguments give byte-identical files.
 
     python -m litvision.data.synth.voc --out data/voc_synth --train 200 --val 60 --height 375 --width 500
@@ -17,7 +21,6 @@ some images are made smaller than a typical crop. The same arguments give byte-i
 from __future__ import annotations
 
 import argparse
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -26,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from litvision.data.prepare import prepare_dir
 from litvision.data.synth.photos import load_photo, random_crop
 from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, save_label_png
-from litvision.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,12 @@ def render_sample(
     photo_scale: float,
     boundary_width: int = 5,
     difficult_fraction: float = 0.05,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One (H, W, 3) uint8 image and its (H, W) uint8 label."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (H, W, 3) uint8 image, its (H, W) uint8 class label and (H, W) uint8 instance label."""
     background = BACKGROUND_PHOTOS[int(rng.integers(len(BACKGROUND_PHOTOS)))]
     image = random_crop(_scaled_photo(background, photo_scale), height, width, rng)
     label = np.zeros((height, width), dtype=np.uint8)
+    objects = np.zeros((height, width), dtype=np.uint8)
     for k in range(int(rng.integers(1, 4))):
         cls = first_class if k == 0 else classes[int(rng.integers(len(classes)))]
         oh = max(4, int(height * rng.uniform(0.3, 0.65)))
@@ -128,8 +132,15 @@ def render_sample(
         image[y : y + oh, x : x + ow][mask] = texture[mask]
         difficult = rng.random() < difficult_fraction
         label[y : y + oh, x : x + ow][mask] = IGNORE_INDEX if difficult else cls.index
+        objects[y : y + oh, x : x + ow][mask] = IGNORE_INDEX if difficult else k + 1
+    objects[boundary_band(objects, boundary_width)] = IGNORE_INDEX
+    visible = [v for v in np.unique(objects).tolist() if v not in (0, IGNORE_INDEX)]
+    renumbered = np.zeros(256, dtype=np.uint8)
+    renumbered[IGNORE_INDEX] = IGNORE_INDEX
+    renumbered[visible] = np.arange(1, len(visible) + 1)
+    objects = renumbered[objects]
     label[boundary_band(label, boundary_width)] = IGNORE_INDEX
-    return image, label
+    return image, label, objects
 
 
 def generate_voc(
@@ -154,7 +165,7 @@ def generate_voc(
     """
     chosen = OBJECT_CLASSES if classes is None else tuple(_object_class(n) for n in classes)
     voc_dir = Path(out) / "VOCdevkit" / "VOC2012"
-    for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+    for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", "ImageSets/Segmentation"):
         (voc_dir / sub).mkdir(parents=True, exist_ok=True)
     ids = [f"2012_{i:06d}" for i in range(num_train + num_val)]
     photo_scale = height / NOMINAL_HEIGHT
@@ -164,9 +175,10 @@ def generate_voc(
         h = max(8, round(height * scale * rng.uniform(1 - jitter, 1 + jitter)))
         w = max(8, round(width * scale * rng.uniform(1 - jitter, 1 + jitter)))
         first = chosen[i % len(chosen)]  # every class in every split, as evenly as the count allows
-        image, label = render_sample(rng, h, w, chosen, first, photo_scale, boundary_width, difficult_fraction)
+        image, label, objects = render_sample(rng, h, w, chosen, first, photo_scale, boundary_width, difficult_fraction)
         Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{image_id}.jpg", quality=90)
         save_label_png(label, voc_dir / "SegmentationClass" / f"{image_id}.png")
+        save_label_png(objects, voc_dir / "SegmentationObject" / f"{image_id}.png")
     splits = {"train": ids[:num_train], "val": ids[num_train:], "trainval": ids}
     for split, split_ids in splits.items():
         (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{i}\n" for i in split_ids))
@@ -174,19 +186,9 @@ def generate_voc(
 
 
 def export_voc_synth(root: str | Path, **kwargs) -> Path:
-    """`generate_voc(root, **kwargs)` written into a temporary sibling folder and renamed into place, so an
-    interrupted generation never looks like a complete data set (the `prepare` of data=voc_synth)."""
-    root = Path(root)
-    if root.is_dir() and any(root.iterdir()):
-        raise DataError(
-            f"{root} exists but holds no generated VOC data set; empty it, or point data.root at a new folder"
-        )
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    generate_voc(partial, **kwargs)
-    if root.is_dir():
-        root.rmdir()
-    partial.rename(root)
+    """`generate_voc(root, **kwargs)`, atomic (litvision.data.prepare): written beside `root` and renamed into
+    place when complete (the `prepare` of data=voc_synth). Returns the VOC2012 folder."""
+    root = prepare_dir(root, lambda work: generate_voc(work, **kwargs), what="generated VOC-format data")
     return root / "VOCdevkit" / "VOC2012"
 
 
@@ -214,19 +216,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--difficult-fraction", type=float, default=0.05, help="objects labelled 255 entirely")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    voc_dir = generate_voc(
+    voc_dir = export_voc_synth(
         args.out,
-        args.train,
-        args.val,
-        args.height,
-        args.width,
-        args.jitter,
-        args.small_fraction,
-        args.small_scale,
-        args.classes,
-        args.boundary_width,
-        args.difficult_fraction,
-        args.seed,
+        num_train=args.train,
+        num_val=args.val,
+        height=args.height,
+        width=args.width,
+        jitter=args.jitter,
+        small_fraction=args.small_fraction,
+        small_scale=args.small_scale,
+        classes=args.classes,
+        boundary_width=args.boundary_width,
+        difficult_fraction=args.difficult_fraction,
+        seed=args.seed,
     )
     print(f"wrote {args.train} train + {args.val} val images to {voc_dir}")
 

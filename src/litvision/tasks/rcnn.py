@@ -1,0 +1,247 @@
+"""Training and scoring torchvision's two-stage detectors (Faster R-CNN, Mask R-CNN; litvision.nets.rcnn).
+
+In training the detector returns its loss dict (loss_classifier, loss_box_reg, loss_objectness,
+loss_rpn_box_reg, and loss_mask for Mask R-CNN): the task minimises the sum and logs each part. In
+evaluation it returns detections, scored with torchmetrics' MeanAveragePrecision on boxes (and masks):
+`{val,test}/mAP` (COCO mAP@[.5:.95]), `mAP_50`, `mAP_75` - the names the SSD task logs - and
+`AP/<class>`; with masks also `mask_mAP`, `mask_mAP_50`, `mask_mAP_75`, `mask_AP/<class>`.
+
+Batches come from the detection data modules unchanged:
+- banana format: (images (B, 3, H, W), targets (B, M, 5) rows [class, x1, y1, x2, y2] with corners in
+  [0, 1], padded with class -1);
+- instances (litvision.data.instances): (uint8 images (B, 3, H, W), [{"boxes" xyxy pixels, "labels",
+  "masks" (N, H, W)}]).
+Class ids there start at 0; torchvision's start at 1 (0 is the background), so the task adds 1 on the
+way in and subtracts it on the way out. Images go in as float [0, 1]; the detector normalises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics.detection import MeanAveragePrecision
+
+from litvision.errors import ConfigError, DataError
+from litvision.nets.rcnn import check_num_classes
+from litvision.tasks.base import VisionTask
+from litvision.tasks.detection import to_image_pixels
+
+EVAL_STAGES = ("val", "test")
+
+
+def as_unit_float(images: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    """uint8 images (0..255) or float ones (already [0, 1]) -> a list of float (3, H, W) in [0, 1]."""
+    return [image.float() / 255 if image.dtype == torch.uint8 else image.float() for image in images]
+
+
+def to_torchvision_targets(targets: Tensor | Sequence[Mapping[str, Tensor]], images: Sequence[Tensor]) -> list[dict]:
+    """Either batch layout -> torchvision's list[{"boxes": (N, 4) float xyxy pixels, "labels": (N,) int64
+    from 1, "masks": (N, H, W) uint8 when given}]; an image without objects gets zero-row tensors."""
+    out = []
+    if isinstance(targets, Tensor):  # banana layout (B, M, 5), normalised corners, class -1 padding
+        for image, rows in zip(images, targets):
+            height, width = image.shape[-2:]
+            rows = rows[rows[:, 0] >= 0]
+            scale = torch.tensor([width, height, width, height], dtype=torch.float32, device=rows.device)
+            out.append({"boxes": rows[:, 1:].float() * scale, "labels": rows[:, 0].long() + 1})
+        return out
+    for target in targets:
+        converted = {"boxes": target["boxes"].float().reshape(-1, 4), "labels": target["labels"].long() + 1}
+        if "masks" in target:
+            converted["masks"] = target["masks"].to(torch.uint8)
+        out.append(converted)
+    return out
+
+
+class RCNNTask(VisionTask):
+    """`net`: a torchvision FasterRCNN / MaskRCNN (litvision.nets.rcnn). `num_classes` counts the
+    background (data.num_classes + 1), as the net's does. `mask_threshold`: a predicted mask pixel
+    belongs to the object from this probability on (torchvision's 0.5). `draw_score_threshold`: the least
+    score of a detection drawn on predicted images (predictions.json and the COCO results keep all)."""
+
+    prediction_writer = "litvision.callbacks.rcnn_predictions.RCNNPredictionWriter"
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        param_groups: Sequence[Mapping] = (),
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str | None = None,
+        mask_threshold: float = 0.5,
+        draw_score_threshold: float = 0.5,
+    ) -> None:
+        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        self.num_classes = check_num_classes(num_classes)
+        net_classes = net.roi_heads.box_predictor.cls_score.out_features
+        if net_classes != self.num_classes:
+            raise ConfigError(
+                f"model.num_classes={num_classes} but the net predicts {net_classes} classes (both count the "
+                "background); make them agree"
+            )
+        self.net = net
+        self.masks = bool(net.roi_heads.has_mask())
+        self.mask_threshold = mask_threshold
+        self.draw_score_threshold = draw_score_threshold
+        self.category_ids: list[int] = []  # COCO category ids of the data, for COCO results files
+        iou_type = ("bbox", "segm") if self.masks else "bbox"
+        for stage in EVAL_STAGES:
+            setattr(
+                self,
+                f"{stage}_mean_ap",
+                MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, class_metrics=True),
+            )
+
+    # --- checks against the data -------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        objects = getattr(datamodule, "num_classes", None)
+        if objects is not None and int(objects) + 1 != self.num_classes:
+            forgot = " (it counts the background too)" if int(objects) == self.num_classes else ""
+            raise ConfigError(
+                f"model.num_classes={self.num_classes} but the data has {objects} object classes: set "
+                f"model.num_classes={int(objects) + 1}{forgot}"
+            )
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        self.category_ids = [int(c) for c in getattr(self.trainer.datamodule, "category_ids", None) or []]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["litvision"]["category_ids"] = self.category_ids
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.category_ids = list((checkpoint.get("litvision") or {}).get("category_ids") or [])
+
+    # --- the detector ------------------------------------------------------------------------------
+    def forward(self, images: Tensor | Sequence[Tensor]) -> list[dict[str, Tensor]]:
+        """Detections per image, as torchvision gives them (labels from 1, masks (N, 1, H, W) probabilities)."""
+        return self.net(as_unit_float(images))
+
+    def _targets(self, batch: Any) -> tuple[list[Tensor], list[dict]]:
+        images, targets = batch
+        inputs = as_unit_float(images)
+        targets = to_torchvision_targets(targets, inputs)
+        for i, target in enumerate(targets):  # torchvision would assert deep inside, naming no file
+            sides = target["boxes"][:, 2:] - target["boxes"][:, :2]
+            if (sides <= 0).any():
+                box = target["boxes"][(sides <= 0).any(dim=1)][0].tolist()
+                raise DataError(
+                    f"image {i} of a batch has a box without width or height {box}; the data module "
+                    "should have refused it at its file and row (the banana, VOC and COCO readers do)"
+                )
+        if self.masks and any("masks" not in t for t in targets):
+            raise DataError(
+                "Mask R-CNN needs instance masks, but this data has boxes only: use a Faster R-CNN model "
+                "(model=faster_rcnn_*) or instance data (data=voc_instances*, coco_instances*)"
+            )
+        return inputs, targets
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        inputs, targets = self._targets(batch)
+        losses = self.net(inputs, targets)
+        loss = sum(losses.values())
+        batch_size = len(inputs)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, on_step=True, on_epoch=True, batch_size=batch_size)
+        return loss
+
+    def detections(self, images: Tensor | Sequence[Tensor]) -> list[dict[str, Tensor]]:
+        """Detections with class ids from 0 and, for Mask R-CNN, boolean masks (N, H, W)."""
+        out = []
+        for d in self(images):
+            item = {"boxes": d["boxes"], "scores": d["scores"], "labels": d["labels"] - 1}
+            if "masks" in d:
+                item["masks"] = d["masks"][:, 0] >= self.mask_threshold
+            out.append(item)
+        return out
+
+    def _evaluate(self, batch: Any, stage: str) -> dict:
+        inputs, targets = self._targets(batch)
+        preds = self.detections(inputs)
+        truths = []
+        for t in targets:
+            truth = {"boxes": t["boxes"], "labels": t["labels"] - 1}
+            if self.masks:
+                truth["masks"] = t["masks"].bool()
+            truths.append(truth)
+        getattr(self, f"{stage}_mean_ap").update(preds, truths)
+        return {"images": batch[0], "preds": preds, "targets": truths}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> dict:
+        return self._evaluate(batch, "val")  # the callbacks draw the first batch
+
+    def test_step(self, batch: Any, batch_idx: int) -> dict:
+        return self._evaluate(batch, "test")
+
+    def _log_mean_ap(self, stage: str) -> None:
+        metric = getattr(self, f"{stage}_mean_ap")
+        result = metric.compute()
+        kinds = (("bbox", ""), ("segm", "mask_")) if self.masks else (("", ""),)
+        for key, name in kinds:
+            key = f"{key}_" if key else ""
+            self.log(f"{stage}/{name}mAP", result[f"{key}map"], prog_bar=stage == "val" and not name)
+            self.log(f"{stage}/{name}mAP_50", result[f"{key}map_50"])
+            self.log(f"{stage}/{name}mAP_75", result[f"{key}map_75"])
+            per_class = result[f"{key}map_per_class"].reshape(-1)
+            for class_id, ap in zip(result["classes"].reshape(-1).tolist(), per_class):
+                if ap >= 0:  # -1: the class has no true instance in this split
+                    self.log(f"{stage}/{name}AP/{self.class_name(int(class_id))}", ap)
+        metric.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_mean_ap("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_mean_ap("test")
+
+    # --- prediction on image files (predict.py; litvision.callbacks.rcnn_predictions writes them) ----
+    def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Tensor]]:
+        """Per image: boxes (N, 4) xyxy, scores, labels (ids from 0) and, for Mask R-CNN, masks (N, H, W)
+        bool, in the pixels of the image file (through `meta["frame"]`, where the file landed in the input,
+        when the data module's predict_transform resized or padded it)."""
+        outputs = []
+        for image, meta, found in zip(batch["image"], batch["meta"], self.detections(batch["image"])):
+            found = {k: v.detach().cpu() for k, v in found.items()}
+            outputs.append(to_file_pixels(found, tuple(image.shape[-2:]), meta))
+        return outputs
+
+    def identity(self) -> dict:
+        heads = self.net.roi_heads
+        return {
+            **super().identity(),
+            "net": type(self.net).__qualname__,
+            "backbone": type(self.net.backbone).__qualname__,
+            "roi_pool": type(heads.box_roi_pool).__qualname__,
+            "num_classes": self.num_classes,
+        }
+
+
+def to_file_pixels(found: dict[str, Tensor], input_size: tuple[int, int], meta: Mapping[str, Any]) -> dict:
+    """Detections in model-input pixels -> the file's pixels: `meta` has the file's "height" and "width"
+    and optionally "frame", (x1, y1, x2, y2) of the file in the input (default: the whole input)."""
+    in_h, in_w = input_size
+    height, width = int(meta.get("height", in_h)), int(meta.get("width", in_w))
+    frame = torch.as_tensor(meta.get("frame", [0, 0, in_w, in_h]), dtype=torch.float32).cpu()
+    if frame.tolist() == [0, 0, in_w, in_h] and (height, width) == (in_h, in_w):
+        return found
+    unit = torch.tensor([in_w, in_h, in_w, in_h], dtype=torch.float32)
+    out = {**found, "boxes": to_image_pixels(found["boxes"].float() / unit, frame, input_size, (height, width))}
+    if "masks" in found:
+        x1, y1 = (int(v) for v in frame[:2].floor().clamp(min=0).tolist())
+        x2, y2 = int(frame[2].ceil().clamp(max=in_w)), int(frame[3].ceil().clamp(max=in_h))
+        inside = found["masks"][:, y1:y2, x1:x2].float()
+        if len(inside):
+            out["masks"] = F.interpolate(inside[:, None], size=(height, width), mode="nearest")[:, 0] > 0.5
+        else:
+            out["masks"] = torch.zeros((0, height, width), dtype=torch.bool)
+    return out

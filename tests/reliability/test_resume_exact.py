@@ -1,0 +1,40 @@
+"""Finding 5: with trainer.deterministic=true, stopping after epoch 1 and resuming from last.ckpt ends
+exactly where the uninterrupted run ends (shuffle, DataLoader worker seeds, dropout: the random state
+travels in the checkpoint)."""
+
+import pytest
+import torch
+from conftest import compose_config, experiment_overrides
+
+from litvision import run
+
+
+def _overrides(data_root, epochs):
+    quick = [o for o in experiment_overrides("quickstart", data_root) if not o.startswith("data.num_workers")]
+    return [
+        *quick,
+        "data.num_workers=2",  # augmentation in worker processes: their seeds must follow the resumed state
+        "data.image_size=32",
+        "data.resize_size=36",
+        "data.batch_size=8",
+        "trainer.deterministic=true",
+        "debug=limit",  # 3 training and 2 validation batches per epoch
+        "test=false",
+        "logger=none",
+        f"trainer.max_epochs={epochs}",
+    ]
+
+
+def _weights(run_dir):
+    return torch.load(run_dir / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+
+
+@pytest.mark.slow
+def test_stop_after_epoch_1_and_resume_matches_the_straight_run(tmp_path, data_root):
+    straight = run.train(compose_config(_overrides(data_root, 2), tmp_path / "straight"))
+    run.train(compose_config(_overrides(data_root, 1), tmp_path / "stopped"))
+    last = tmp_path / "stopped/checkpoints/last.ckpt"
+    resumed = run.train(compose_config([*_overrides(data_root, 2), f"ckpt_path={last}"], tmp_path / "resumed"))
+    assert resumed == straight
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
