@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(BIN)/python experiments/bench_style_step.py --repeats 6
 	OMP_NUM_THREADS=1 $(BIN)/python experiments/bench_multibox.py
 	$(BIN)/python experiments/bench_voc_pipeline.py --sizes 300 2913 --epochs 4 --repeats 3
+	$(BIN)/python experiments/bench_gan_step.py --repeats 5
+	$(BIN)/python experiments/bench_lstm_step.py --device cpu --threads 1
 
 ## make bench-quick   the same benchmarks shrunk to a smoke run (a few minutes), results in $(BENCH_QUICK_OUT)
 BENCH_QUICK_OUT ?= outputs/bench-quick
@@ -57,6 +59,8 @@ bench-quick: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python experiments/bench_multibox.py --quick --out $(BENCH_QUICK_OUT)
 	$(BIN)/python experiments/bench_voc_pipeline.py --sizes 40 --epochs 2 --repeats 1 --batch-size 4 \
 		--data $(BENCH_QUICK_OUT)/voc_data --out $(BENCH_QUICK_OUT)
+	$(BIN)/python experiments/bench_gan_step.py --steps 2 --warmup 1 --repeats 1 --batch-size 16 --out $(BENCH_QUICK_OUT)
+	$(BIN)/python experiments/bench_lstm_step.py --steps 1 --warmup 1 --repeats 1 --threads 1 --out $(BENCH_QUICK_OUT)/lstm_step
 
 clean:
 	rm -rf outputs multirun .pytest_cache

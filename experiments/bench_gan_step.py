@@ -147,6 +147,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for gan_step.md and .json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench_gan_"))
@@ -209,9 +210,9 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gan_step.md").write_text(text + "\n")
-    (RESULTS / "gan_step.json").write_text(json.dumps({"setting": setting, "env": env, "rows": rows}, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gan_step.md").write_text(text + "\n")
+    (args.out / "gan_step.json").write_text(json.dumps({"setting": setting, "env": env, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
