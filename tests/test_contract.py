@@ -20,6 +20,7 @@ from litvision.callbacks.prediction_writer import PredictionWriter
 from litvision.cli import CONFIG_DIR
 from litvision.data.synth.bananas import generate_bananas
 from litvision.data.synth.coco import export_voc_to_coco
+from litvision.data.synth.digits import export_digits
 from litvision.data.synth.voc import generate_voc
 from litvision.nets.backbones import BACKBONES, create_backbone, get_spec, replace_head
 from litvision.nets.cifar_resnet import cifar_resnet18
@@ -52,7 +53,29 @@ DATA = {
     "style_images": ["data.style=skimage:coffee", "data.style_border=0", "data.scales=[{{size:[16,24],steps:1}}]"],
     "start_image": ["data.image=skimage:chelsea", "data.size=[16,16]", "data.steps=1"],
     "labelled_images": ["data.size=[16,16]"],
+    "content_images": [
+        "data.root={tmp}/content_photos",
+        "data.val_root={tmp}/content_photos/heldout",
+        "+data.prepare.max_side=48",
+        "+data.prepare.opencv_doc_dir={tmp}/no_opencv_doc",
+        "data.crop_size=16",
+        "data.num_workers=0",
+        "+data.samples_per_epoch=2",
+        "data.batch_size=2",
+    ],
+    # MNIST-format digits: uint8 (N, 1, H, W)
+    "mnist": ["data.root={tmp}/mnist", "data.download=false", "data.batch_size=8"],
+    "fashion_mnist": ["data.root={tmp}/mnist", "data.download=false", "data.batch_size=8"],
+    "digits": ["data.image_size=16", "data.batch_size=8"],
+    "opencv_digits": ["data.image_size=16", "data.batch_size=8"],
+    # captioning: features cached from the images by a frozen backbone that normalises its uint8 input
+    # itself (test_frozen_nets_normalise_their_input_themselves); the batches hold those features
+    "caption_synth": ["data.root={caption_root}", "data.download=false", "data.features.image_size=64"],
+    "coco_karpathy": ["data.root={caption_root}", "data.download=false", "data.features.image_size=64"],
+    "coco_captioning": ["data.root={caption_root}/coco_captioning", "data.download=false"],
 }
+CAPTIONS = ("caption_synth", "coco_karpathy", "coco_captioning")
+OPENCV_DIGITS = Path("/usr/share/doc/opencv-doc/examples/data/digits.png")
 
 
 def test_every_data_config_is_under_the_contract():
@@ -65,7 +88,8 @@ def _images(datamodule) -> list[torch.Tensor]:
     """The images a data module feeds the model: the first train and validation batches of a
     VisionDataModule, or what an image-optimisation data module serves."""
     if hasattr(datamodule, "train_dataloader") and hasattr(datamodule, "batch_size"):
-        return [next(iter(datamodule.train_dataloader()))[0], next(iter(datamodule.val_dataloader()))[0]]
+        batches = [next(iter(datamodule.train_dataloader())), next(iter(datamodule.val_dataloader()))]
+        return [b if isinstance(b, torch.Tensor) else b[0] for b in batches]  # unlabelled: images only
     if hasattr(datamodule, "scales"):  # style images
         return [datamodule.batch(0).content, datamodule.batch(0).style]
     if hasattr(datamodule, "start"):
@@ -88,7 +112,12 @@ def _statistics_in(node, path="data") -> list[str]:
 
 
 @pytest.mark.parametrize("name", sorted(DATA))
-def test_data_delivers_pixels_without_model_statistics(name, data_root, tmp_path):
+def test_data_delivers_pixels_without_model_statistics(name, data_root, tmp_path, request):
+    if name == "opencv_digits" and not OPENCV_DIGITS.is_file():
+        pytest.skip("needs opencv-doc's digits.png: apt-get install opencv-doc")
+    if name in ("mnist", "fashion_mnist"):  # MNIST's IDX files, from scikit-learn's digits
+        export_digits(tmp_path / "mnist", image_size=28)
+    caption_root = request.getfixturevalue("caption_root") if name in CAPTIONS else None
     if name == "bananas":  # the real archive's layout, without classes.txt (the config names the class)
         generate_bananas(tmp_path / "bananas" / "banana-detection", num_train=4, num_val=2, image_size=40)
         (tmp_path / "bananas" / "banana-detection" / "classes.txt").unlink()
@@ -96,7 +125,7 @@ def test_data_delivers_pixels_without_model_statistics(name, data_root, tmp_path
         generate_voc(tmp_path / "voc", **SMALL_VOC)
     if name == "coco_instances":
         export_voc_to_coco(tmp_path / "voc", tmp_path / "coco")
-    overrides = [o.format(data_root=data_root, tmp=tmp_path) for o in DATA[name]]
+    overrides = [o.format(data_root=data_root, tmp=tmp_path, caption_root=caption_root) for o in DATA[name]]
     cfg = compose_config(
         [f"data={name}", f"paths.data_dir={data_root if name in ('lfw_faces', 'hotdog', 'cifar10') else tmp_path}"]
         + ["data.num_workers=0", *overrides],
@@ -106,8 +135,12 @@ def test_data_delivers_pixels_without_model_statistics(name, data_root, tmp_path
     datamodule = run.build(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    if name in CAPTIONS:
+        features = next(iter(datamodule.train_dataloader()))["features"]
+        assert features.dtype == torch.float32 and features.std() > 0
+        return
     for images in _images(datamodule):
-        assert images.dim() == 4 and images.shape[1] == 3
+        assert images.dim() == 4 and images.shape[1] in ((1,) if "mnist" in name or "digits" in name else (3,))
         if images.dtype != torch.uint8:  # float pixels, e.g. the visualisations' photographs
             assert images.is_floating_point() and 0 <= images.min() and images.max() <= 1, name
             assert images.std() > 0.05  # real pixels, not a constant

@@ -83,3 +83,13 @@ def evaluate() -> None:
     except LitvisionError as err:
         _fail(err)
     _evaluate()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+def export_main(cfg: DictConfig) -> None:
+    from litvision.export import export
+
+    try:
+        export(cfg)
+    except LitvisionError as err:
+        _fail(err)

@@ -181,9 +181,9 @@ def _our_cause(err: BaseException) -> LitvisionError | None:
     return None
 
 
-def check_config(cfg: DictConfig, rules: list[Rule] = RULES) -> None:
-    """See the module docstring."""
-    missing = _missing_keys(cfg)
+def check_config(cfg: DictConfig, rules: list[Rule] = RULES, optional: tuple[str, ...] = ()) -> None:
+    """See the module docstring. `optional`: required keys that may stay unset for now (checked later)."""
+    missing = [key for key in _missing_keys(cfg) if key not in optional]
     if missing:
         key = missing[0]
         more = f" (also unset: {', '.join(missing[1:])})" if len(missing) > 1 else ""

@@ -104,7 +104,7 @@ def summary(inputs: PredictInputs, json_file: Path) -> str:
 
 def predict(cfg: DictConfig) -> list[dict]:
     """Predict on the files of cfg.input; returns the JSON records (failed inputs included)."""
-    check_config(cfg)
+    check_config(cfg, optional=("input",))  # a GAN checkpoint samples without input files
     console.quiet_lightning()
     out_dir = claim_output_dir(cfg.paths.output_dir)
     ckpt = load_litvision_checkpoint(cfg.ckpt_path)
@@ -129,6 +129,7 @@ def predict(cfg: DictConfig) -> list[dict]:
         from litvision.sampling import predict_samples
 
         return predict_samples(model, cfg, out_dir)
+    check_config(cfg)  # now input is required
     inputs = scan_inputs(cfg.input)
     options = OmegaConf.to_container(cfg.get("predict") or {})
     writer = run_prediction(model, datamodule, inputs, out_dir, options, int(cfg.batch_size), cfg.device)

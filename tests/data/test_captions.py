@@ -3,6 +3,7 @@ before training with one line naming the file and the value."""
 
 import json
 import shutil
+import zipfile
 
 import h5py
 import numpy as np
@@ -10,8 +11,9 @@ import pytest
 import torch
 
 from litvision.data import caption_features
-from litvision.data.coco_captions import CaptionImagesDataModule, read_coco_captions
+from litvision.data.coco_captions import CaptionImagesDataModule, fetch_coco, read_coco_captions
 from litvision.data.cs231n_captions import CS231nCaptioningDataModule
+from litvision.data.prepare import is_prepared
 from litvision.data.vocabulary import END, NULL, START, UNK, Vocabulary, tokenize
 from litvision.errors import DataError
 
@@ -252,3 +254,23 @@ def test_pixels_of_an_image_file_give_its_stored_cs231n_features(caption_root):
     pixels, meta = module.predict_transform(load_image(split.image_names[0].removeprefix("file://")))
     assert pixels.dtype == torch.uint8 and meta == {"height": 64, "width": 64}
     assert torch.allclose(encoder(pixels[None])[0], split.image_features(0), atol=1e-4)
+
+
+def test_fetch_coco_downloads_and_extracts_every_archive_atomically(tmp_path):
+    # the real download code against local files: COCO's zips (annotations, images) and Karpathy's splits
+    archives = {}
+    for name, members in {
+        "annotations_trainval2014.zip": ["annotations/captions_train2014.json"],
+        "train2014.zip": ["train2014/COCO_train2014_000000000001.jpg"],
+        "caption_datasets.zip": ["dataset_coco.json"],
+    }.items():
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            for member in members:
+                zf.writestr(member, "{}")
+        archives[name] = (tmp_path / name).as_uri()
+    root = tmp_path / "data" / "coco"
+    root.parent.mkdir()
+    fetch_coco(root, archives)
+    assert is_prepared(root) and (root / "annotations/captions_train2014.json").is_file()
+    assert (root / "train2014/COCO_train2014_000000000001.jpg").is_file() and (root / "dataset_coco.json").is_file()
+    assert sorted(p.name for p in root.parent.glob("*.zip")) == sorted(archives)  # kept: no second download

@@ -31,6 +31,7 @@ from litvision.data.caption_datasets import CaptionSplit
 from litvision.data.caption_features import cache_path, cached_features
 from litvision.data.captioning import CaptioningDataModule
 from litvision.data.download import download_file
+from litvision.data.prepare import prepare_dir
 from litvision.data.vocabulary import Vocabulary, tokenize
 from litvision.errors import ConfigError, DataError
 from litvision.nets.caption_encoder import encoder_description
@@ -148,9 +149,16 @@ def read_scenes(path: Path) -> dict[str, dict] | None:
 
 
 def fetch_coco(root: Path, urls: Mapping[str, str] = COCO_URLS) -> None:
-    """Download COCO 2014's caption annotations and images (19 GB) and Karpathy's split files into root."""
-    for url in urls.values():
-        extract_archive(download_file(url, root / url.rsplit("/", 1)[-1]), root)
+    """Download COCO 2014's caption annotations and images (19 GB) and Karpathy's split files and make
+    root of them through litvision.data.prepare (atomic: a killed download or extraction is never read).
+    The archives are kept beside root, so a second preparation downloads nothing."""
+    root = Path(root)
+
+    def build(work: Path) -> None:
+        for url in urls.values():
+            extract_archive(download_file(url, root.parent / url.rsplit("/", 1)[-1]), work)
+
+    prepare_dir(root, build, what="COCO 2014 captions")
 
 
 class CaptionImagesDataModule(CaptioningDataModule):

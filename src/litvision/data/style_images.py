@@ -21,6 +21,7 @@ from typing import NamedTuple
 import lightning as L
 import torch
 import torchvision.transforms.v2.functional as TF
+from PIL import Image
 
 from litvision.data.images import load_image, parse_image_size
 from litvision.data.repeated_batch import RepeatedBatch
@@ -55,6 +56,20 @@ def parse_scales(scales: Sequence[Mapping]) -> tuple[Scale, ...]:
             raise ConfigError(f"{where}.steps must be a positive integer, got {steps!r}")
         parsed.append(Scale(size, int(steps)))
     return tuple(parsed)
+
+
+def load_framed_image(ref: str, key: str, border: int = 0) -> Image.Image:
+    """The RGB image `ref` with `border` pixels cut from each side (a picture frame); errors name `key`."""
+    try:
+        image = load_image(ref)
+    except DataError as err:
+        raise DataError(f"{key}={ref}: {err}") from err
+    if border:
+        width, height = image.size
+        if min(width, height) <= 2 * border:
+            raise ConfigError(f"{key}_border={border} leaves nothing of {key}={ref} ({width}x{height} pixels)")
+        image = image.crop((border, border, width - border, height - border))
+    return image
 
 
 class StyleImagesDataModule(L.LightningDataModule):
@@ -100,15 +115,7 @@ class StyleImagesDataModule(L.LightningDataModule):
 
     def _read(self, ref: str, size: tuple[int, int], key: str, border: int = 0) -> torch.Tensor:
         """(3, H, W) uint8: the image, `border` pixels cut from each side, resized to `size`."""
-        try:
-            image = load_image(ref)
-        except DataError as err:
-            raise DataError(f"{key}={ref}: {err}") from err
-        if border:
-            width, height = image.size
-            if min(width, height) <= 2 * border:
-                raise ConfigError(f"data.style_border={border} leaves nothing of {key}={ref} ({width}x{height} pixels)")
-            image = image.crop((border, border, width - border, height - border))
+        image = load_framed_image(ref, key, border)
         image = TF.resize(image, list(size), interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
         return TF.pil_to_tensor(image)
 

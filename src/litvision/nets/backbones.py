@@ -105,6 +105,7 @@ BACKBONES: dict[str, BackboneSpec] = {
     "resnet18": BackboneSpec(_tv("resnet18"), _torchvision_loader("ResNet18_Weights"), head="fc"),
     "resnet34": BackboneSpec(_tv("resnet34"), _torchvision_loader("ResNet34_Weights"), head="fc"),
     "resnet50": BackboneSpec(_tv("resnet50"), _torchvision_loader("ResNet50_Weights"), head="fc"),
+    "vgg16": BackboneSpec(_tv("vgg16"), _torchvision_loader("VGG16_Weights"), head="classifier.6"),
     "vgg19": BackboneSpec(_tv("vgg19"), _torchvision_loader("VGG19_Weights"), head="classifier.6"),
     "squeezenet1_1": BackboneSpec(
         _tv("squeezenet1_1"), _torchvision_loader("SqueezeNet1_1_Weights"), head="classifier.1"

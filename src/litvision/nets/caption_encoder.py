@@ -56,7 +56,7 @@ class CaptionEncoder(nn.Module):
         x = images.float() / 255 if not images.is_floating_point() else images.float()
         if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             x = TF.resize(x, [self.image_size, self.image_size], antialias=True)
-        features = self.extractor(x)[self.layer]  # FrozenNet normalises its input itself
+        features = self.extractor(x)[self.layer]  # the extractor normalises [0, 1] pixels itself
         if self.kind == "grid":
             return features
         pooled = features.mean(dim=(-2, -1))

@@ -4,7 +4,7 @@ Each supported backbone is flattened into an ordered list of named layers; a lay
 its position in that list or by its name:
 
 - vgg19: `features` (indices 0-36 as in torchvision): conv1_1, relu1_1, conv1_2, relu1_2, pool1,
-  conv2_1, ... pool5.
+  conv2_1, ... pool5; vgg16 likewise (indices 0-30, three convolutions in blocks 3-5).
 - squeezenet1_1: `features` (indices 0-12): conv1, relu1, pool1, fire2, fire3, pool3, fire4, fire5,
   pool5, fire6, fire7, fire8, fire9 (the SqueezeNet paper's numbering).
 - efficientnet_lite0: stem (conv + BN + ReLU6), block1_1, block2_1, block2_2, ... block7_1 (the
@@ -78,6 +78,7 @@ def _efficientnet_layers(model: nn.Module) -> LayerTable:
 
 
 LAYER_TABLES: dict[str, Callable[[nn.Module], LayerTable]] = {
+    "vgg16": _vgg_layers,
     "vgg19": _vgg_layers,
     "squeezenet1_1": _squeezenet_layers,
     "efficientnet_lite0": _efficientnet_layers,
@@ -99,7 +100,9 @@ class StyleTransferLayers:
 # squeezenet1_1: the content layer 3 and style layers 1, 4, 6, 7 of Stanford cs231n assignment 3 (none
 # followed by an in-place op). efficientnet_lite0: chosen with experiments/style_transfer_effnet_prototype.py
 # (the stem and the first blocks carry the texture; a mid-level block keeps the content recognisable).
+# vgg16: the layers of Johnson et al. (2016), content relu2_2 and style relu1_2, relu2_2, relu3_3, relu4_3.
 STYLE_TRANSFER_LAYERS: dict[str, StyleTransferLayers] = {
+    "vgg16": StyleTransferLayers(content=("relu2_2",), style=("relu1_2", "relu2_2", "relu3_3", "relu4_3")),
     "vgg19": StyleTransferLayers(content=("relu4_4",), style=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "conv5_1")),
     "squeezenet1_1": StyleTransferLayers(content=("fire2",), style=("relu1", "fire3", "fire4", "fire5")),
     "efficientnet_lite0": StyleTransferLayers(

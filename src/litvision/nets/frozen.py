@@ -12,6 +12,7 @@ by its configuration, not by the checkpoint).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -19,6 +20,10 @@ from torch import Tensor, nn
 
 from litvision.errors import ConfigError
 from litvision.nets.normalization import InputNormalization
+
+# A frozen network is in eval mode on purpose (FrozenNet.train keeps it there); Lightning would warn
+# about its modules (a PossibleUserWarning) at the start of every fit of a task that holds one.
+warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", UserWarning)
 
 
 class FrozenNet(nn.Module):

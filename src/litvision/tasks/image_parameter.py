@@ -9,22 +9,16 @@ stays out of the optimiser (no gradients) and out of checkpoints (see `litvision
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from litvision.errors import ConfigError
 from litvision.nets.frozen import FrozenNet
 from litvision.nets.normalization import display_pixels
 from litvision.tasks.base import VisionTask
-
-# The frozen network is in eval mode on purpose (FrozenNet.train keeps it there); Lightning would
-# warn about its modules at the start of every fit.
-warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", PossibleUserWarning)
 
 
 class ImageParameterTask(VisionTask):

@@ -26,23 +26,20 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from litvision.data.style_images import StyleImages, StyleImagesDataModule
-from litvision.errors import CheckpointMismatchError, ConfigError, WeightsUnavailableError
-from litvision.nets.feature_extractor import (
-    STYLE_TRANSFER_LAYERS,
-    FeatureExtractor,
-    LayerRef,
-    layer_names,
-    resolve_layer,
-)
+from litvision.errors import CheckpointMismatchError, ConfigError
+from litvision.nets.feature_extractor import FeatureExtractor, LayerRef
 from litvision.nets.normalization import display_pixels
-from litvision.ops.style import gram_matrix, style_transfer_loss
+from litvision.nets.style_layers import (
+    content_targets,
+    loss_parts,
+    perceptual_loss,
+    resolve_style_layers,
+    style_feature_extractor,
+    style_grams,
+)
 from litvision.tasks.image_parameter import ImageParameterTask
 
 INITS = ("content", "noise")
-
-
-def _refs(value: LayerRef | Sequence[LayerRef]) -> tuple[LayerRef, ...]:
-    return (value,) if isinstance(value, (str, int)) else tuple(value)
 
 
 class StyleTransferTask(ImageParameterTask):
@@ -69,33 +66,14 @@ class StyleTransferTask(ImageParameterTask):
         super().__init__(optimizer, scheduler, scheduler_interval)
         if init not in INITS:
             raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
-        defaults = STYLE_TRANSFER_LAYERS.get(backbone)
-        if defaults is None and (content_layers is None or style_layers is None):
-            raise ConfigError(
-                f"no default style-transfer layers for backbone {backbone!r} (known: "
-                f"{', '.join(STYLE_TRANSFER_LAYERS)}); set model.content_layers and model.style_layers"
-            )
-        content_refs = _refs(defaults.content if content_layers is None else content_layers)
-        style_refs = _refs(defaults.style if style_layers is None else style_layers)
         # resolve (and validate) names before the backbone is built and its weights loaded
-        names = layer_names(backbone)
-        for what, refs in (("content", content_refs), ("style", style_refs)):
-            if not refs:
-                raise ConfigError(f"model.{what}_layers must name at least one layer")
-        self.content_layers = tuple(dict.fromkeys(resolve_layer(backbone, names, r) for r in content_refs))
-        self.style_layers = tuple(dict.fromkeys(resolve_layer(backbone, names, r) for r in style_refs))
-        self.content_weight = self._layer_weights(content_weight, self.content_layers, backbone, names, "content")
-        self.style_weight = self._layer_weights(style_weight, self.style_layers, backbone, names, "style")
+        self.layers = resolve_style_layers(backbone, content_layers, style_layers, content_weight, style_weight)
+        self.content_layers, self.style_layers = self.layers.content, self.layers.style
+        self.content_weight, self.style_weight = self.layers.content_weight, self.layers.style_weight
         self.tv_weight = float(tv_weight)
         self.init = init
         self.backbone = backbone
-        try:
-            self.extractor = FeatureExtractor(backbone, self.content_layers + self.style_layers, weights)
-        except WeightsUnavailableError as err:
-            raise WeightsUnavailableError(
-                f"{err} (For style transfer, weights=null runs but random features give a meaningless "
-                "picture; efficientnet_lite0 features load offline: experiment=style_transfer_effnet.)"
-            ) from err
+        self.extractor = style_feature_extractor(self.layers, weights)
 
         self.scales: tuple = ()  # the data's schedule, known after setup()
         self.scale: int | None = None  # the scale the targets below belong to
@@ -107,18 +85,6 @@ class StyleTransferTask(ImageParameterTask):
     @property
     def frozen_net(self) -> FeatureExtractor:
         return self.extractor
-
-    @staticmethod
-    def _layer_weights(weight, layers, backbone, names, what) -> float | dict[str, float]:
-        if not isinstance(weight, Mapping):
-            return float(weight)
-        by_name = {resolve_layer(backbone, names, k): float(v) for k, v in weight.items()}
-        if set(by_name) != set(layers):
-            raise ConfigError(
-                f"model.{what}_weight gives weights for layers {sorted(by_name)}, but model.{what}_layers "
-                f"are {list(layers)}: give one number, or one weight per layer"
-            )
-        return by_name
 
     # --- set-up: everything checked before the first step -------------------------------------------
     def setup(self, stage: str) -> None:
@@ -178,10 +144,9 @@ class StyleTransferTask(ImageParameterTask):
                 self.synthesised = nn.Parameter(self._resized(self.synthesised.detach(), size))
             self.trainer.strategy.setup_optimizers(self.trainer)
         with torch.no_grad():
-            content_features = self.extractor(batch.content)
-            style_features = self.extractor(batch.style)
-        self.content_targets = {name: content_features[name] for name in self.content_layers}
-        self.style_grams = {name: gram_matrix(style_features[name]) for name in self.style_layers}
+            normalize = self.extractor.input_normalization  # the helpers take normalised images
+            self.content_targets = content_targets(self.extractor, self.layers, normalize(batch.content))
+            self.style_grams = style_grams(self.extractor, self.layers, normalize(batch.style))
         self._remember_display_images(batch)
         self.scale = batch.scale
 
@@ -198,25 +163,10 @@ class StyleTransferTask(ImageParameterTask):
     # --- optimisation ---------------------------------------------------------------------------
     def training_step(self, batch: StyleImages, batch_idx: int) -> Tensor:
         images = self.synthesised
-        features = self.extractor.forward_normalized(images)
-        loss = style_transfer_loss(
-            images,
-            {name: features[name] for name in self.content_layers},
-            self.content_targets,
-            {name: features[name] for name in self.style_layers},
-            self.style_grams,
-            content_weight=self.content_weight,
-            style_weight=self.style_weight,
-            tv_weight=self.tv_weight,
+        loss = perceptual_loss(
+            self.extractor, self.layers, images, self.content_targets, self.style_grams, self.tv_weight
         )
-        parts = {
-            "train/content_loss": loss.content,
-            "train/style_loss": loss.style,
-            "train/tv_loss": loss.tv,
-            **{f"train/style_loss/{name}": value for name, value in loss.style_per_layer.items()},
-        }
-        if len(loss.content_per_layer) > 1:
-            parts.update({f"train/content_loss/{name}": v for name, v in loss.content_per_layer.items()})
+        parts = loss_parts(loss, "train")
         batch_size = images.shape[0]
         self.log("train/loss", loss.total, prog_bar=True, batch_size=batch_size)
         self.log_dict(parts, batch_size=batch_size)
