@@ -18,6 +18,7 @@ from litvision.cli import CONFIG_DIR
 from litvision.data.synth.cifar10 import write_cifar10
 from litvision.data.synth.imagefolder import write_imagefolder
 from litvision.data.synth.lfw import export_lfw_faces
+from litvision.run_dir import RUN_ID_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,6 +28,13 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 def _checkout_entries() -> set[str]:
     """What the checkout holds at its top (outputs/, data/, lightning_logs/ would show here); caches aside."""
     return {p.name for p in REPO.iterdir() if not p.name.startswith(".") and p.name != "__pycache__"}
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_run_id(monkeypatch):
+    """Each test starts as a fresh process would: without a run id (litvision.run_dir.RUN_ID_ENV) that an
+    earlier in-process CLI run set and did not clear (a run that exits early skips Hydra's on_run_end)."""
+    monkeypatch.delenv(RUN_ID_ENV, raising=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
