@@ -1,4 +1,4 @@
-"""python eval.py ckpt_path=<file.ckpt> [experiment=<name>] [overrides ...]   (see --help)"""
+"""python eval.py ckpt_path=<file.ckpt> [overrides ...]   (the experiment comes from the checkpoint; see --help)"""
 
 from litvision.cli import evaluate
 

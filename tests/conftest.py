@@ -18,10 +18,37 @@ from litvision.cli import CONFIG_DIR
 from litvision.data.synth.cifar10 import write_cifar10
 from litvision.data.synth.imagefolder import write_imagefolder
 from litvision.data.synth.lfw import export_lfw_faces
+from litvision.run_dir import RUN_ID_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def _checkout_entries() -> set[str]:
+    """What the checkout holds at its top (outputs/, data/, lightning_logs/ would show here); caches aside."""
+    return {p.name for p in REPO.iterdir() if not p.name.startswith(".") and p.name != "__pycache__"}
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_run_id(monkeypatch):
+    """Each test starts as a fresh process would: without a run id (litvision.run_dir.RUN_ID_ENV) that an
+    earlier in-process CLI run set and did not clear (a run that exits early skips Hydra's on_run_end)."""
+    monkeypatch.delenv(RUN_ID_ENV, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def outside_the_checkout(tmp_path_factory):
+    """Tests never write into the checkout: they run from a scratch folder, so whatever a test writes to
+    a relative path (outputs/, data/, Lightning's lightning_logs/) lands there; and the session fails if
+    the checkout gained an entry anyway."""
+    before, cwd = _checkout_entries(), os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(cwd)
+    added = sorted(_checkout_entries() - before)
+    if added:
+        pytest.fail(f"the tests wrote into the checkout {REPO}: {', '.join(added)}", pytrace=False)
 
 
 def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train") -> DictConfig:
@@ -66,9 +93,12 @@ def experiment_overrides(name: str, data_root: Path) -> list[str]:
     return [f"experiment={name}", f"paths.data_dir={data_root}", *FAST, *EXPERIMENT_DATA[name]]
 
 
-def run_cli(args: list[str], cwd: Path, timeout: int = 300, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a repository script (train.py, eval.py, ...) as a user would, from `cwd`."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+def run_cli(
+    args: list[str], cwd: Path, timeout: int = 300, check: bool = True, warnings: str = "ignore"
+) -> subprocess.CompletedProcess:
+    """Run a repository script (train.py, eval.py, ...) as a user would, from `cwd` (`warnings`: the
+    PYTHONWARNINGS setting; "default" shows them as a user's shell would)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": warnings}
     proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

@@ -304,7 +304,7 @@ def test_optuna_search_runs_on_the_held_out_part_of_train(tmp_path):
         "trainer.max_epochs=1",
     ]
     proc = run_cli(args, tmp_path, timeout=600)
-    sweep = next((tmp_path / "outputs" / "debug" / "multiruns").iterdir())
+    (sweep,) = (tmp_path / "outputs").glob("*/debug_multiruns/*")  # debug sweeps under their experiment
     result = (sweep / "optimization_results.yaml").read_text()
     assert "name: optuna" in result and "best_value:" in result and "model.optimizer.weight_decay" in result
     # validation on 10% of the 12 training images; VOC's val split is never evaluated

@@ -74,7 +74,7 @@ def test_checkpoints_last_and_best(quick_run):
     assert "last.ckpt" in names and any(n.startswith("epoch") for n in names)
     ckpt = torch.load(quick_run["dir"] / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 6 and ckpt["epoch"] == 1
-    assert ckpt["litvision"]["config"]["task_name"] == "debug"
+    assert ckpt["litvision"]["config"]["task_name"] == "quickstart"  # debug runs keep their experiment's name
 
 
 @pytest.mark.slow
@@ -127,9 +127,11 @@ def test_tensorboard_has_scalars_lr_groups_images_and_hparams(quick_run):
     head_lr = events.Scalars("lr-SGD/net.classifier.*")[0].value
     assert head_lr == pytest.approx(10 * events.Scalars("lr-SGD/base")[0].value)
     assert "train/augmented_batch" in tags["images"]
-    hparams = events.PluginTagToContent("hparams")
-    assert hparams and b"hp/test/acc" in b"".join(hparams.values())
-    assert "hp/val/acc" in tags["scalars"]
+    assert not [tag for tag in tags["scalars"] if tag.startswith("hp/")]  # no HPARAMS clutter in SCALARS
+    session = EventAccumulator(str(quick_run["dir"] / "tensorboard/hparams")).Reload()  # the HPARAMS session
+    hparams = session.PluginTagToContent("hparams")
+    assert hparams and b"batch_size" in b"".join(hparams.values()) and b"_target_" not in b"".join(hparams.values())
+    assert {"val/acc", "test/acc"} <= set(session.Tags()["scalars"])
 
 
 def test_output_folder_of_an_earlier_run_is_never_reused(tmp_path):

@@ -4,6 +4,7 @@ configs, and its `litvision-train` runs the quickstart from an empty folder."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,5 +63,8 @@ def test_installed_package_runs_quickstart_from_an_empty_folder(installed, tmp_p
     ]
     proc = subprocess.run([sys.executable, *args], cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "test/acc" in proc.stdout + proc.stderr
+    # the run summary's table: one row per metric, the best epoch's train/val beside the test figure
+    out = proc.stdout + proc.stderr
+    assert re.search(r"^\s+metric\s+train\s+val\s+test$", out, re.M)
+    assert re.search(r"^\s+acc(\s+\d\.\d{4}){3}$", out, re.M)
     assert list((work / "outputs" / "quickstart" / "runs").glob("*/checkpoints/last.ckpt"))

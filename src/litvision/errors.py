@@ -52,3 +52,12 @@ class ConfigError(LitvisionError):
 
 class CheckpointMismatchError(LitvisionError):
     """A checkpoint written by a different task or network than the experiment being run."""
+
+
+class MissingInputsError(LitvisionError):
+    """Several inputs of one run are missing (data, weights): all of them in one message."""
+
+    def __init__(self, problems: list[Exception]) -> None:
+        self.problems = list(problems)
+        listed = " ".join(f"({i}) {p}" for i, p in enumerate(self.problems, 1))
+        super().__init__(f"this run is missing {len(self.problems)} inputs: {listed}")

@@ -16,7 +16,10 @@ import lightning as L
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
+from litvision import console
 from litvision.callbacks.prediction_writer import PredictionWriter, build_writer
+from litvision.config_check import check_config
+from litvision.data.images import IMAGE_SUFFIXES
 from litvision.data.predict_images import PredictInputs, scan_inputs
 from litvision.errors import CheckpointMismatchError, ConfigError, DataError
 from litvision.run import build, claim_output_dir
@@ -87,8 +90,22 @@ def run_prediction(
     return writer
 
 
+def summary(inputs: PredictInputs, json_file: Path) -> str:
+    """What predict.py says at the end: how many images were predicted, each file that could not be read
+    with the reason, how many other files were skipped as not images, and where the JSON is."""
+    lines = [f"Predicted {len(inputs.files)} image(s); {json_file.resolve()}"]
+    if inputs.failed:
+        lines.append(f"  {len(inputs.failed)} could not be read (listed in the JSON with the reason):")
+        lines += [f"    {failure['error']}" for failure in inputs.failed]
+    if inputs.skipped:
+        lines.append(f"  {inputs.skipped} file(s) skipped: not images ({', '.join(IMAGE_SUFFIXES)})")
+    return "\n".join(lines)
+
+
 def predict(cfg: DictConfig) -> list[dict]:
     """Predict on the files of cfg.input; returns the JSON records (failed inputs included)."""
+    check_config(cfg, optional=("input",))  # a GAN checkpoint samples without input files
+    console.quiet_lightning()
     out_dir = claim_output_dir(cfg.paths.output_dir)
     ckpt = load_litvision_checkpoint(cfg.ckpt_path)
     run_cfg = ckpt["litvision"].get("config")
@@ -112,18 +129,11 @@ def predict(cfg: DictConfig) -> list[dict]:
         from litvision.sampling import predict_samples
 
         return predict_samples(model, cfg, out_dir)
+    check_config(cfg)  # now input is required
     inputs = scan_inputs(cfg.input)
-    for failure in inputs.failed:
-        log.warning("skipped %s", failure["error"])
     options = OmegaConf.to_container(cfg.get("predict") or {})
     writer = run_prediction(model, datamodule, inputs, out_dir, options, int(cfg.batch_size), cfg.device)
-    log.info(
-        "Predictions for %d image(s) written to %s%s%s",
-        len(inputs.files),
-        out_dir.resolve(),
-        f"; {len(inputs.failed)} could not be read" if inputs.failed else "",
-        f"; {inputs.skipped} non-image file(s) skipped" if inputs.skipped else "",
-    )
+    log.info("%s", summary(inputs, out_dir / writer.json_name))
     if inputs.failed:
         raise DataError(
             f"{len(inputs.failed)} of {len(inputs.failed) + len(inputs.files)} input image(s) could not be read "

@@ -29,6 +29,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from litvision.console import report_error
 from litvision.errors import ConfigError, LitvisionError
 
 CLAIM_FILE = ".litvision_run"
@@ -127,7 +128,8 @@ class ClaimRunDir(Callback):
             user = _user_error(err)
             if user is None:
                 raise
-            raise SystemExit(f"error: {user}") from None
+            report_error(user, to_log_file=False)  # before Hydra opens the log: stderr only
+            raise SystemExit(1) from None
         os.environ[RUN_ID_ENV] = run_id
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -62,17 +62,62 @@ def test_predict_cli_goes_on_past_an_unreadable_file(tmp_path, data_root):
     images.mkdir()
     Image.fromarray(np.full((40, 30, 3), 120, np.uint8)).save(images / "a.png")
     (images / "b.png").write_bytes(b"\x89PNG truncated")
+    (images / "notes.txt").write_text("not an image")
     proc = run_cli([str(REPO / "predict.py"), f"ckpt_path={ckpt}", f"input={images}"], tmp_path, check=False)
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
         f"error: 1 of 2 input image(s) could not be read (listed in {_json(tmp_path)}); the others were predicted"
     ]
+    # the summary names the file and the reason, and counts what was skipped
+    summary = proc.stdout[proc.stdout.index("Predicted 1 image(s)") :].splitlines()
+    assert summary[1:4] == [
+        "  1 could not be read (listed in the JSON with the reason):",
+        f"    {records_error(images / 'b.png')}",
+        "  1 file(s) skipped: not images (.png, .jpg, .jpeg, .gif, .bmp, .tif, .tiff, .webp)",
+    ]
     records = json.loads(Path(_json(tmp_path)).read_text())
     assert [Path(r["file"]).name for r in records] == ["a.png", "b.png"]
     assert records[0]["class"] in ("face", "not_face") and "error" in records[1]
 
 
+def records_error(path: Path) -> str:
+    (failed,) = scan_inputs(path.parent).failed
+    return failed["error"]
+
+
 def _json(tmp_path: Path) -> str:
     (out,) = (tmp_path / "outputs/predict/runs").iterdir()
     return str(out / "predictions.json")
+
+
+def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_record(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from litvision.callbacks.box_predictions import BoxPredictionWriter
+
+    Image.fromarray(np.full((80, 120, 3), 120, np.uint8)).save(tmp_path / "a.png")
+    task = SimpleNamespace(draw_score_threshold=0.5, class_names=["banana"], class_name=lambda i: "banana")
+    prediction = {
+        "boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0], [70.0, 45.0, 110.0, 75.0]]),
+        "scores": torch.tensor([0.9, 0.35]),
+        "labels": torch.tensor([0, 0]),
+    }
+
+    def drawn(options: dict) -> tuple[dict, np.ndarray]:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        out.mkdir()
+        writer = build_writer("litvision.callbacks.box_predictions.BoxPredictionWriter", out, options)
+        assert isinstance(writer, BoxPredictionWriter)
+        record = writer.write_item(task, prediction, tmp_path / "a.png", {"width": 120, "height": 80})
+        return record, np.asarray(Image.open(record["output_image"]))
+
+    default, default_image = drawn({"score_threshold": None})  # the task's own threshold (0.5)
+    lower, lower_image = drawn({"score_threshold": 0.3})
+    assert default["drawn_score_threshold"] == 0.5 and lower["drawn_score_threshold"] == 0.3
+    assert len(default["detections"]) == len(lower["detections"]) == 2  # the JSON keeps every detection
+    second_box = (slice(45, 76), slice(70, 111))  # far from the first box and its label
+    assert (default_image[second_box] == 120).all()  # 0.35 < 0.5: not drawn
+    assert not (lower_image[second_box] == 120).all()  # 0.35 >= 0.3: drawn

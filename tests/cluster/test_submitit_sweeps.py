@@ -42,9 +42,12 @@ def test_grid_sweep_of_ddp_jobs_through_submitit(tmp_path, data_root):
     # two sweep points, each a submitit job of 2 tasks = one DDP process group of 2 CPU processes
     args = ["hydra/launcher=submitit_local", "trainer=ddp_cpu", "trainer.devices=2", "model.optimizer.lr=1e-3,5e-3"]
     run_cli([TRAIN, "-m", *tiny(data_root), *args], tmp_path, timeout=600)
-    sweep = only(tmp_path / "outputs/debug/multiruns")
+    sweep = only(tmp_path / "outputs/quickstart/debug_multiruns")  # debug runs stay under their experiment
     names = {p.name for p in sweep.iterdir()}
     assert {".submitit", "multirun.yaml"} <= names and sorted(n for n in names if n.isdigit()) == ["0", "1"]
+    # each submitit job recorded its result in its own process: the sweep's table holds both
+    table = list(csv.DictReader((sweep / "sweep_summary.csv").open()))
+    assert sorted(row["job"] for row in table) == ["0", "1"] and all(row["status"] == "ok" for row in table)
     job_logs = sorted((sweep / ".submitit").glob("*/*_log.out"))
     assert len(job_logs) == 4  # submitit's logs beside the jobs: 2 jobs x 2 tasks
     for job, lr in (("0", "0.001"), ("1", "0.005")):
@@ -96,7 +99,7 @@ def test_two_optuna_sweeps_share_one_sqlite_study(tmp_path, data_root):
     run_cli([*common, "hydra.sweeper.n_trials=1", "hydra.sweeper.sampler.seed=7"], tmp_path, timeout=600)
     assert parallel.wait(timeout=600) == 0, parallel.stderr.read()[-3000:]
 
-    sweeps = sorted((tmp_path / "outputs/debug/multiruns").iterdir(), key=lambda p: len(list(p.iterdir())))
+    sweeps = sorted((tmp_path / "outputs/quickstart/debug_multiruns").iterdir(), key=lambda p: len(list(p.iterdir())))
     assert [sorted(p.name for p in s.iterdir() if p.name.isdigit()) for s in sweeps] == [["0"], ["0", "1"]]
     tables = {s: list(csv.DictReader((s / "trials.csv").open())) for s in sweeps}
     last = max(sweeps, key=lambda s: (s / "trials.csv").stat().st_mtime_ns)

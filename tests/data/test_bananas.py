@@ -15,7 +15,8 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from litvision.data.banana_csv import read_banana_split
-from litvision.data.bananas import BananasDataModule, BananasDataset, collate_detection
+from litvision.data.bananas import URL, BananasDataModule, BananasDataset, collate_detection
+from litvision.data.prepare import is_prepared
 from litvision.data.synth.bananas import generate_bananas
 from litvision.errors import ChecksumError, ConfigError, DataError
 from litvision.ops.anchors import multibox_target
@@ -205,9 +206,9 @@ def test_datamodule_batches(synth_root):
 
 def test_missing_data_without_download_says_where_to_put_it(tmp_path):
     dm = BananasDataModule(root=tmp_path / "nowhere", download=False)
-    dm.prepare_data()
-    with pytest.raises(DataError, match=r"no banana data under .*nowhere.*bananas_train.*download=true"):
-        dm.setup()
+    for step in (dm.prepare_data, dm.setup):  # prepare_data already: the run reports it with other missing inputs
+        with pytest.raises(DataError, match=r"no banana data under .*nowhere.*bananas_train.*download=true"):
+            step()
 
 
 def make_zip(synth_root: Path, tmp_path: Path) -> tuple[Path, str]:
@@ -229,6 +230,27 @@ def test_download_verifies_and_extracts_the_archive(synth_root, tmp_path):
     assert len(dm.train_set) == 10
     archive.unlink()  # data present: no second download
     BananasDataModule(root=root, download=True, url=archive.as_uri(), sha1=sha1).prepare_data()
+
+
+def test_an_archive_put_by_hand_is_verified_and_extracted_without_download(synth_root, tmp_path):
+    archive, sha1 = make_zip(synth_root, tmp_path)
+    root = tmp_path / "data"
+    advice = BananasDataModule(root=root, download=False, sha1=sha1)._missing_error()
+    # the message says where to put the archive and that download=false then verifies and extracts it
+    assert f"put banana-detection.zip (from {URL}, SHA-1 {sha1}) at {root / 'banana-detection.zip'}" in str(advice)
+    assert "verified and extracted on the next run, with data.download=false as well" in str(advice)
+    root.mkdir()
+    placed = root / "banana-detection.zip"
+    placed.write_bytes(b"not the archive")
+    with pytest.raises(ChecksumError, match="Nothing was extracted and the file was left as it is"):
+        BananasDataModule(root=root, download=False, sha1=sha1).prepare_data()
+    assert placed.read_bytes() == b"not the archive" and not (root / "banana-detection").exists()
+    placed.write_bytes(archive.read_bytes())
+    dm = BananasDataModule(root=root, num_classes=3, download=False, sha1=sha1)  # no network used
+    dm.prepare_data()
+    dm.setup()
+    assert len(dm.train_set) == 10
+    assert is_prepared(root / "banana-detection")  # through litvision.data.prepare, like a download
 
 
 def test_download_with_a_wrong_checksum_extracts_nothing(synth_root, tmp_path):

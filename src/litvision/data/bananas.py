@@ -207,22 +207,43 @@ class BananasDataModule(VisionDataModule):
                 return candidate
         return None
 
+    @property
+    def archive(self) -> Path:
+        return self.root / self.url.rsplit("/", 1)[-1]
+
     def prepare_data(self) -> None:
-        if not self.download:
-            return
         if self.prepare is not None:
-            if not is_prepared(self.root):
+            if self.download and not is_prepared(self.root):
                 self.prepare(self.root)  # atomic (litvision.data.prepare)
-        else:
-            archive = self.root / self.url.rsplit("/", 1)[-1]
+        elif self.download or (self._data_dir() is None and self.archive.is_file()):
+            # downloaded, or put there by hand (download=false): verified, extracted safely and marked
+            # complete by litvision.data.prepare either way
             prepare_archive(
-                archive,
+                self.archive,
                 self.root / ARCHIVE_FOLDER,
-                url=self.url,
+                url=self.url if self.download else None,
                 sha1=self.sha1,
                 top=ARCHIVE_FOLDER,
                 what="banana detection data set",
             )
+        if self._data_dir() is None:
+            raise self._missing_error()
+
+    def _missing_error(self) -> DataError:
+        if self.download:
+            hint = "preparing it did not produce them"
+        elif self.prepare is not None:
+            hint = "set data.download=true to generate them, or point data.root at an existing copy"
+        else:
+            hint = (
+                f"put {self.archive.name} (from {self.url}{f', SHA-1 {self.sha1}' if self.sha1 else ''}) at "
+                f"{self.archive} and it is verified and extracted on the next run, with data.download=false as "
+                "well; or set data.download=true to fetch it, or extract it into data.root yourself"
+            )
+        return DataError(
+            f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
+            f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."
+        )
 
     def _class_names(self, data_dir: Path) -> list[str]:
         listed = data_dir / CLASSES_FILE
@@ -239,19 +260,7 @@ class BananasDataModule(VisionDataModule):
     def setup(self, stage: str | None = None) -> None:
         data_dir = self._data_dir()
         if data_dir is None:
-            if self.download:
-                hint = "preparing it did not produce them"
-            elif self.prepare is not None:
-                hint = "set data.download=true to generate them, or point data.root at an existing copy"
-            else:
-                hint = (
-                    f"set data.download=true to fetch {self.url}, or download it elsewhere and extract it "
-                    f"into {self.root}"
-                )
-            raise DataError(
-                f"no banana data under {self.root}: expected {self.root}/bananas_train/ and bananas_val/ (or "
-                f"{self.root}/{ARCHIVE_FOLDER}/bananas_train/ ...), each with label.csv and images/; {hint}."
-            )
+            raise self._missing_error()
         if self.train_set is None:
             self.classes = self._class_names(data_dir)
             self.train_set = BananasDataset(data_dir / SPLITS["train"], self.train_transforms, self.num_classes)

@@ -22,6 +22,9 @@ class VisionDataModule(L.LightningDataModule):
     """Subclasses fill `train_set`, `val_set` and `test_set` in `setup()`."""
 
     collate_fn: Callable | None = None
+    # false when the run has no test stage (test=false; set by litvision.run): a data set may then do
+    # without its test split
+    needs_test_split: bool = True
 
     def __init__(
         self,

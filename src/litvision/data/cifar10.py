@@ -17,6 +17,11 @@ from litvision.data.base import VisionDataModule, split_indices
 from litvision.data.prepare import prepare_archive
 from litvision.errors import ConfigError, DataError
 
+ARCHIVE_ADVICE = (
+    "put the archive at {archive}: it is checked against torchvision's MD5 and extracted on the next run, with "
+    "data.download=false as well"
+)
+
 
 class CIFAR10Dataset(torchvision.datasets.CIFAR10):
     """torchvision's CIFAR10; `verify_checksums=False` accepts batches that are not the official files
@@ -35,8 +40,8 @@ class CIFAR10Dataset(torchvision.datasets.CIFAR10):
                 ) from err
             raise DataError(
                 f"CIFAR-10 not found or corrupted in {Path(root) / self.base_folder}. Set data.download=true "
-                "to fetch it, or put the extracted cifar-10-batches-py folder there (or point data.root at "
-                "the folder that holds it)."
+                f"to fetch it, or {ARCHIVE_ADVICE.format(archive=Path(root) / self.filename)}, or put the "
+                "extracted cifar-10-batches-py folder there (or point data.root at the folder that holds it)."
             ) from err
         except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
             raise DataError(
@@ -96,12 +101,15 @@ class CIFAR10DataModule(VisionDataModule):
         return CIFAR10Dataset(self.root, train, transform, self.verify_checksums)
 
     def prepare_data(self) -> None:
-        if self.download:
-            folder = CIFAR10Dataset.base_folder
+        folder = CIFAR10Dataset.base_folder
+        archive = Path(self.root) / CIFAR10Dataset.filename
+        # an archive put there by hand (download=false) is verified and extracted like a download
+        placed = archive.is_file() and not (Path(self.root) / folder).exists()
+        if self.download or placed:
             prepare_archive(
-                Path(self.root) / CIFAR10Dataset.filename,
+                archive,
                 Path(self.root) / folder,
-                url=CIFAR10Dataset.url,
+                url=CIFAR10Dataset.url if self.download else None,
                 md5=CIFAR10Dataset.tgz_md5,
                 top=folder,
                 what="CIFAR-10",

@@ -18,7 +18,15 @@ from pathlib import Path
 from litvision.data.archive import extract_archive
 from litvision.errors import ChecksumError, DataError
 
-__all__ = ["download_file", "extract_archive", "file_digest", "sha1sum", "verify_checksum", "verify_sha1"]
+__all__ = [
+    "download_file",
+    "extract_archive",
+    "file_digest",
+    "sha1sum",
+    "verify_checksum",
+    "verify_placed_archive",
+    "verify_sha1",
+]
 
 CHUNK = 1 << 20
 
@@ -57,6 +65,19 @@ def verify_sha1(path: str | Path, sha1: str | None) -> None:
     verify_checksum(path, sha1=sha1)
 
 
+def verify_placed_archive(archive: str | Path, sha1: str | None = None, md5: str | None = None) -> None:
+    """An archive the user put in place by hand (data.download=false): a checksum mismatch raises
+    ChecksumError and, unlike a download, leaves the file where it is: it is the user's."""
+    for algorithm, expected in (("sha1", sha1), ("md5", md5)):
+        if expected is not None and (actual := file_digest(archive, algorithm)) != expected.lower():
+            name = algorithm.upper().replace("SHA1", "SHA-1")
+            raise ChecksumError(
+                f"{archive}: {name} is {actual}, expected {expected}: it is not the official {Path(archive).name} "
+                "(a partial or altered copy). Nothing was extracted and the file was left as it is: replace it "
+                "with a complete copy."
+            )
+
+
 def download_file(url: str, dest: str | Path, sha1: str | None = None, md5: str | None = None) -> Path:
     """Fetch `url` to `dest` (skipped when `dest` exists and verifies). The bytes go to a temporary file
     of a unique name beside `dest`, are verified there and then renamed to `dest`, so a killed or
@@ -81,9 +102,10 @@ def download_file(url: str, dest: str | Path, sha1: str | None = None, md5: str 
         os.replace(part, dest)
     except OSError as err:  # URLError is an OSError
         raise DataError(
-            f"Could not download {url} to {dest}: {err}. Without network access, download the file "
-            f"elsewhere, put it at {dest} (or extract it and point data.root at it), and set "
-            "data.download=false."
+            f"Could not download {url} to {dest}: {err}. Without network access, download it elsewhere and "
+            f"put it at {dest}: it is verified{' (SHA-1)' if sha1 else ' (MD5)' if md5 else ''} and extracted on "
+            "the next run, with data.download=false as well; or extract it yourself and point data.root at the "
+            "extracted copy with data.download=false."
         ) from err
     finally:
         Path(part).unlink(missing_ok=True)

@@ -3,6 +3,7 @@ ch. 13.2 (d2l)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,13 +18,36 @@ from litvision.data.prepare import is_prepared, prepare_archive
 from litvision.errors import ConfigError, DataError
 
 
-def fetch_archive(root: str | Path, url: str, sha1: str | None, top: str | None = None) -> Path:
+def fetch_archive(root: str | Path, url: str, sha1: str | None, top: str | None = None, download: bool = True) -> Path:
     """`prepare` for data published as an archive holding one folder `top` (default: root's name;
-    hotdog.zip -> hotdog/train, hotdog/test): the archive is downloaded into root's parent and
-    verified, and its folder becomes `root` (atomically: litvision.data.prepare)."""
+    hotdog.zip -> hotdog/train, hotdog/test): the archive `<root's parent>/<its name>` is verified (SHA-1)
+    and its folder becomes `root` (atomically: litvision.data.prepare); with `download` it is first
+    downloaded when missing, without it (data.download=false) it must have been put there by hand."""
     root = Path(root)
     archive = root.parent / url.rsplit("/", 1)[-1]
-    return prepare_archive(archive, root, url=url, sha1=sha1, top=top or root.name, what=f"data of {archive.name}")
+    if not download and not archive.is_file():
+        raise DataError(
+            f"{root} does not exist, and neither does {archive}: put {archive.name} (from {url}"
+            f"{f', SHA-1 {sha1}' if sha1 else ''}) at {archive} and it is verified and extracted on the next "
+            f"run, with data.download=false as well; or set data.download=true to fetch it, or point data.root "
+            "at an extracted copy."
+        )
+    return prepare_archive(
+        archive,
+        root,
+        url=url if download else None,
+        sha1=sha1,
+        top=top or root.name,
+        what=f"data of {archive.name}",
+    )
+
+
+def _prepares_offline(prepare: Callable) -> bool:
+    """A `prepare` that takes `download` can prepare the data without network (from a file put by hand)."""
+    try:
+        return "download" in inspect.signature(prepare).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class ImageFolderDataModule(VisionDataModule):
@@ -33,7 +57,9 @@ class ImageFolderDataModule(VisionDataModule):
     test folder doubles as validation set. With `download` true, `prepare(root)` makes `root` (an
     archive download for hotdog, an offline export for quickstart) through litvision.data.prepare, so
     the folder is only read once it carries the completion marker; with `download` false, `root` is
-    read as it is (a copy of one's own).
+    read as it is (a copy of one's own), and when it is missing a `prepare` that takes `download=False`
+    (fetch_archive) makes it from an archive put there by hand. A run without a test stage (`test=false`,
+    `needs_test_split` false) with `val_fraction` > 0 needs no test folder.
     """
 
     def __init__(
@@ -70,12 +96,19 @@ class ImageFolderDataModule(VisionDataModule):
             return super().predict_transform(image)
         return torch.as_tensor(self.test_transforms(image)).as_subclass(torch.Tensor), {}
 
+    def _needs_test_folder(self) -> bool:
+        return self.needs_test_split or self.val_fraction <= 0  # with val_fraction 0 the test folder validates
+
     def _missing(self) -> list[Path]:
-        return [d for d in (self.root / self.train_dir, self.root / self.test_dir) if not d.is_dir()]
+        needed = [self.train_dir, self.test_dir] if self._needs_test_folder() else [self.train_dir]
+        return [self.root / d for d in needed if not (self.root / d).is_dir()]
 
     def prepare_data(self) -> None:
-        if self.download and self.prepare is not None and not is_prepared(self.root):
-            self.prepare(self.root)  # atomic (litvision.data.prepare)
+        if self.prepare is not None and not is_prepared(self.root):
+            if self.download:
+                self.prepare(self.root)  # atomic (litvision.data.prepare)
+            elif self._missing() and _prepares_offline(self.prepare):
+                self.prepare(self.root, download=False)
         if missing := self._missing():
             how = "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""
             raise DataError(
@@ -100,8 +133,9 @@ class ImageFolderDataModule(VisionDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.prepare_data()  # no-op when present; raises the clear error on every rank otherwise
         train_full = self._folder(self.train_dir, self.train_transforms)
-        test = self._folder(self.test_dir, self.test_transforms)
-        if train_full.classes != test.classes:
+        has_test = (self.root / self.test_dir).is_dir()
+        test = self._folder(self.test_dir, self.test_transforms) if has_test else None
+        if test is not None and train_full.classes != test.classes:
             raise DataError(
                 f"class folders differ: {self.root / self.train_dir} has {train_full.classes}, "
                 f"{self.root / self.test_dir} has {test.classes}"

@@ -57,7 +57,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from litvision.data.archive import extract_archive
-from litvision.data.download import download_file, verify_checksum
+from litvision.data.download import download_file, verify_placed_archive
 from litvision.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -221,8 +221,8 @@ def prepare_archive(
             download_file(url, archive, sha1=sha1, md5=md5)
         elif not archive.is_file():
             raise DataError(f"{archive} does not exist: put the archive there, or set data.download=true.")
-        else:
-            verify_checksum(archive, sha1, md5)
+        else:  # put there by hand (data.download=false): verified, but never deleted
+            verify_placed_archive(archive, sha1, md5)
         extract_archive(archive, work)
         if check is not None:
             check(work / top if top else work)

@@ -314,7 +314,8 @@ class VOCSegmentationDataModule(VisionDataModule):
         return DataError(
             f"{expected} Set data.download=true to fetch {self.url} (2 GB), or download "
             f"{self.archive.name} yourself (SHA-1 {self.sha1 or VOC_SHA1}) and put it at {self.archive} (it is "
-            "verified and extracted on the next run), or point data.root at an existing VOCdevkit/VOC2012 "
+            "verified and extracted on the next run, with data.download=false as well), or point data.root at "
+            "an existing VOCdevkit/VOC2012 "
             "folder with data.download=false."
         )
 

@@ -39,6 +39,7 @@ class VisionTask(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.scheduler_monitor = scheduler_monitor
         self.run_config: dict | None = None  # the composed Hydra config, set by litvision.run
+        self.run_origin: dict = {}  # {"experiment": name, "overrides": [...]} of the run, set by litvision.run
         self.class_names: list[str] = []  # from the data module at fit time, kept in checkpoints
 
     def base_lr(self) -> float:
@@ -68,7 +69,12 @@ class VisionTask(L.LightningModule):
         self.class_names = [str(c) for c in getattr(datamodule, "classes", None) or []]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["litvision"] = {**self.identity(), "config": self.run_config, "class_names": self.class_names}
+        checkpoint["litvision"] = {
+            **self.identity(),
+            "config": self.run_config,
+            "class_names": self.class_names,
+            **self.run_origin,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         meta = checkpoint.get("litvision") or {}

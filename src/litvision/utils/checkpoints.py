@@ -8,13 +8,15 @@ import torch
 
 from litvision.errors import CheckpointMismatchError
 
+RUN_ORIGIN = ("experiment", "overrides")  # how the run was composed (litvision.tasks.base.VisionTask.run_origin)
+
 
 def _describe(meta: dict) -> str:
     cfg = meta.get("config") or {}
     bits = [f"task {meta.get('task')}"]
-    bits += [f"{k} {v}" for k, v in meta.items() if k not in ("task", "config")]
-    if cfg.get("task_name"):
-        bits.append(f"experiment {cfg['task_name']}")
+    bits += [f"{k} {v}" for k, v in meta.items() if k not in ("task", "config", *RUN_ORIGIN)]
+    if meta.get("experiment") or cfg.get("task_name"):
+        bits.append(f"experiment {meta.get('experiment') or cfg['task_name']}")
     return ", ".join(bits)
 
 
