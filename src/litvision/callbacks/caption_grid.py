@@ -9,7 +9,7 @@ from typing import Any
 
 import lightning as L
 
-from litvision.callbacks.image_grid import tensorboard_writer
+from litvision.callbacks.image_grid import first_validation_batch, tensorboard_writer
 from litvision.utils.attention_maps import as_float_image, attention_strip
 from litvision.utils.captions import caption_below, tile
 
@@ -30,7 +30,7 @@ class CaptionGrid(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
+        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
             return
         writer = tensorboard_writer(trainer)
         if writer is None or not isinstance(outputs, dict) or "captions" not in outputs:

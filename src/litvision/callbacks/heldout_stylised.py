@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid
 
-from litvision.callbacks.image_grid import tensorboard_writer
+from litvision.callbacks.image_grid import first_validation_batch, tensorboard_writer
 from litvision.data.images import save_image
 from litvision.nets.normalization import display_pixels
 
@@ -35,7 +35,7 @@ class HeldOutStylised(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
+        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
             return
         if not isinstance(outputs, dict) or "stylised" not in outputs:
             return

@@ -45,6 +45,12 @@ class AugmentedBatchGrid(L.Callback):
         writer.add_image("train/augmented_batch", make_grid(images, nrow=self.nrow, padding=2), trainer.global_step)
 
 
+def first_validation_batch(trainer: L.Trainer, batch_idx: int, dataloader_idx: int = 0) -> bool:
+    """The batch validation image callbacks draw from: the first of a real validation (not the sanity
+    check), on the main process."""
+    return batch_idx == 0 and dataloader_idx == 0 and not trainer.sanity_checking and trainer.is_global_zero
+
+
 class ValidationGrid(L.Callback):
     """Base: at each validation (not the sanity check), log `tag`, the image `grid()` draws from the first
     validation batch and what validation_step returned for it (when TensorBoard is a logger)."""
@@ -64,7 +70,7 @@ class ValidationGrid(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if batch_idx != 0 or dataloader_idx != 0 or trainer.sanity_checking or not trainer.is_global_zero:
+        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
             return
         writer = tensorboard_writer(trainer)
         grid = None if writer is None else self.grid(trainer, pl_module, outputs, batch)
