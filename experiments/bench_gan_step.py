@@ -34,9 +34,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from litvision.cli import CONFIG_DIR
-from litvision.data.idx import write_idx
+from litvision.data.formats.idx import write_idx
 from litvision.data.synth.digits import load_sklearn_digits, place
-from litvision.run import build, build_all
+from litvision.runtime.run import build, build_all
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PLAIN, LIGHTNING = "plain PyTorch loop", "litvision GANTask (Lightning, manual optimisation)"

@@ -30,7 +30,7 @@ from omegaconf import open_dict
 
 from litvision.cli import CONFIG_DIR
 from litvision.data.synth.cifar10 import write_cifar10
-from litvision.run import build, build_all
+from litvision.runtime.run import build, build_all
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

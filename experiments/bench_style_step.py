@@ -36,10 +36,10 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from litvision.cli import CONFIG_DIR
-from litvision.data.images import load_image_tensor
+from litvision.data.core.images import load_image_tensor
 from litvision.nets.feature_extractor import STYLE_TRANSFER_LAYERS, FeatureExtractor
 from litvision.ops.style import gram_matrix, style_transfer_loss
-from litvision.run import build, build_all
+from litvision.runtime.run import build, build_all
 
 RESULTS = Path(__file__).parent / "results"
 CONTENT, STYLE = "skimage:chelsea", "skimage:gravel"

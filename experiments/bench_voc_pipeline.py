@@ -188,7 +188,7 @@ def run_variant(variant: str, voc_dir: str, batch_size: int, num_workers: int, e
     import torch  # noqa: F401  (imports are part of the baseline, not of the pipeline)
     import torchvision  # noqa: F401
 
-    import litvision.data.voc  # noqa: F401
+    import litvision.data.segmentation.voc  # noqa: F401
     from litvision.nets.normalization import InputNormalization
 
     normalize = InputNormalization(MEAN, STD)  # what the FCN does first (resnet18's statistics)

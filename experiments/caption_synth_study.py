@@ -26,10 +26,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from litvision import run
 from litvision.cli import CONFIG_DIR
 from litvision.metrics.caption_scores import CIDErD, bleu_metrics, reference_strings
 from litvision.metrics.composition import composition_scores
+from litvision.runtime import run
 from litvision.utils.resolvers import register_resolvers
 
 RESULTS = Path(__file__).parent / "results"

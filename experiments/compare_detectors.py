@@ -24,9 +24,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from litvision import run
 from litvision.cli import CONFIG_DIR
-from litvision.utils.checkpoints import load_litvision_checkpoint
+from litvision.runtime import run
+from litvision.runtime.checkpoints import load_litvision_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DETECTORS = {

@@ -31,10 +31,10 @@ from hydra import compose, initialize_config_dir
 from torchvision.utils import make_grid
 
 from litvision.cli import CONFIG_DIR
-from litvision.data.content_images import find_images
-from litvision.data.images import as_8bit, load_image, save_image
-from litvision.data.style_images import load_framed_image
-from litvision.export import exportable_module
+from litvision.data.core.images import as_8bit, load_image, save_image
+from litvision.data.style.content_images import find_images
+from litvision.data.style.style_images import load_framed_image
+from litvision.inference.export import exportable_module
 from litvision.nets.style_layers import (
     content_targets,
     perceptual_loss,
@@ -42,8 +42,8 @@ from litvision.nets.style_layers import (
     style_feature_extractor,
     style_grams,
 )
-from litvision.run import build
-from litvision.utils.checkpoints import load_litvision_checkpoint
+from litvision.runtime.build import build
+from litvision.runtime.checkpoints import load_litvision_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fast_style_transfer"
 

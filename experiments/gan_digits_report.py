@@ -27,8 +27,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from litvision import run
 from litvision.cli import CONFIG_DIR
+from litvision.runtime import run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 EXPERIMENTS = ["gan_digits", "lsgan_digits", "dcgan_digits", "cdcgan_digits", "wgan_gp_digits"]

@@ -20,8 +20,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from litvision import run
 from litvision.cli import CONFIG_DIR
+from litvision.runtime import run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

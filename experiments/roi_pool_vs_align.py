@@ -23,8 +23,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from litvision import run
 from litvision.cli import CONFIG_DIR
+from litvision.runtime import run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("mAP", "mAP_50", "mAP_75", "mask_mAP", "mask_mAP_50", "mask_mAP_75")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from litvision.data.images import load_image_tensor, save_image
+from litvision.data.core.images import load_image_tensor, save_image
 from litvision.nets.feature_extractor import STYLE_TRANSFER_LAYERS, FeatureExtractor
 from litvision.ops.style import gram_matrix, style_transfer_loss
 

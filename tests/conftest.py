@@ -18,7 +18,7 @@ from litvision.cli import CONFIG_DIR
 from litvision.data.synth.cifar10 import write_cifar10
 from litvision.data.synth.imagefolder import write_imagefolder
 from litvision.data.synth.lfw import export_lfw_faces
-from litvision.run_dir import RUN_ID_ENV
+from litvision.runtime.run_dir import RUN_ID_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def _checkout_entries() -> set[str]:
 
 @pytest.fixture(autouse=True)
 def no_inherited_run_id(monkeypatch):
-    """Each test starts as a fresh process would: without a run id (litvision.run_dir.RUN_ID_ENV) that an
+    """Each test starts as a fresh process would: without a run id (litvision.runtime.run_dir.RUN_ID_ENV) that an
     earlier in-process CLI run set and did not clear (a run that exits early skips Hydra's on_run_end)."""
     monkeypatch.delenv(RUN_ID_ENV, raising=False)
 

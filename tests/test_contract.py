@@ -15,8 +15,8 @@ import torch
 from conftest import compose_config
 from omegaconf import OmegaConf
 
-from litvision import run, tasks
-from litvision.callbacks.prediction_writer import PredictionWriter
+from litvision import tasks
+from litvision.callbacks.writers.base import PredictionWriter
 from litvision.cli import CONFIG_DIR
 from litvision.data.synth.bananas import generate_bananas
 from litvision.data.synth.coco import export_voc_to_coco
@@ -30,6 +30,7 @@ from litvision.nets.feature_extractor import FeatureExtractor, layer_names
 from litvision.nets.frozen_classifier import imagenet_classifier
 from litvision.nets.normalization import input_normalization
 from litvision.nets.tinyssd import EfficientNetLite0Features, TinySSD
+from litvision.runtime import run
 from litvision.tasks.base import VisionTask
 
 # random weights throughout: the normalisation, not the weights, is under test

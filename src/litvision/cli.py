@@ -1,5 +1,5 @@
-"""Hydra entry points (`python train.py`, `eval.py`, `predict.py`). The work lives in litvision.run and
-litvision.predict."""
+"""Hydra entry points (`python train.py`, `eval.py`, `predict.py`). The work lives in litvision.runtime.run and
+litvision.inference.predict."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from importlib.resources import files
 import hydra
 from omegaconf import DictConfig
 
-from litvision.checkpoint_experiment import eval_argv
-from litvision.console import plain_text_off_terminal, report_error
 from litvision.errors import LitvisionError
+from litvision.runtime.console import plain_text_off_terminal, report_error
+from litvision.runtime.eval_replay import eval_argv
 from litvision.utils.resolvers import register_resolvers
 
 # The configs ship inside the package (src/litvision/conf), so an installed litvision finds them too
@@ -32,8 +32,8 @@ def _fail(err: LitvisionError) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _train(cfg: DictConfig) -> float | None:
     # imported here: the launching process of a sweep (submitit, Optuna) needs no torch, and a refused
-    # run folder (litvision.run_dir, a Hydra callback) is reported before torch is even loaded
-    from litvision import run
+    # run folder (litvision.runtime.run_dir, a Hydra callback) is reported before torch is even loaded
+    from litvision.runtime import run
 
     try:
         metrics = run.train(cfg)
@@ -45,7 +45,7 @@ def _train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def _predict(cfg: DictConfig) -> None:
-    from litvision.predict import predict as run_predict
+    from litvision.inference.predict import predict as run_predict
 
     try:
         run_predict(cfg)
@@ -55,7 +55,7 @@ def _predict(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def _evaluate(cfg: DictConfig) -> None:
-    from litvision import run
+    from litvision.runtime import run
 
     try:
         run.evaluate(cfg)
@@ -76,7 +76,7 @@ def predict() -> None:
 
 
 def evaluate() -> None:
-    """eval.py: composed with the experiment the checkpoint records (litvision.checkpoint_experiment)."""
+    """eval.py: composed with the experiment the checkpoint records (litvision.runtime.eval_replay)."""
     plain_text_off_terminal()
     try:
         sys.argv = eval_argv(sys.argv)
@@ -87,9 +87,66 @@ def evaluate() -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
 def export_main(cfg: DictConfig) -> None:
-    from litvision.export import export
+    from litvision.inference.export import export
 
     try:
         export(cfg)
     except LitvisionError as err:
         _fail(err)
+
+
+def export() -> None:
+    """export.py: a checkpoint's network as ONNX or TorchScript (litvision.inference.export)."""
+    plain_text_off_terminal()
+    export_main()
+
+
+def gallery() -> None:
+    """litvision-gallery: N augmented versions of one image as a PNG grid (litvision.reports.augmentation_gallery)."""
+    from litvision.reports.augmentation_gallery import main
+
+    main()
+
+
+GENERATORS = ("bananas", "captions", "coco", "content_photos", "digits", "voc")
+
+
+def synth() -> None:
+    """litvision-synth <generator> [args]: write a small data set in a real on-disk format (litvision.data.synth)."""
+    from importlib import import_module
+
+    if len(sys.argv) < 2 or sys.argv[1] not in GENERATORS:
+        raise SystemExit(f"usage: litvision-synth {{{','.join(GENERATORS)}}} --out <folder> [options] (--help)")
+    name = sys.argv.pop(1)
+    import_module(f"litvision.data.synth.{name}").main(sys.argv[1:])
+
+
+def classes() -> None:
+    """litvision-classes [word ...]: the ImageNet class names (with their indices) that contain a word."""
+    from litvision.nets.imagenet_classes import main
+
+    raise SystemExit(main(sys.argv[1:]))
+
+
+COMMANDS = {
+    "train": train,
+    "eval": evaluate,
+    "predict": predict,
+    "export": export,
+    "gallery": gallery,
+    "synth": synth,
+    "classes": classes,
+}
+
+
+def main() -> None:
+    """`python -m litvision.cli <command> [args]`."""
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        raise SystemExit(f"usage: python -m litvision.cli {{{','.join(COMMANDS)}}} [args]")
+    command = sys.argv.pop(1)
+    sys.argv[0] = f"litvision-{command}"
+    COMMANDS[command]()
+
+
+if __name__ == "__main__":
+    main()

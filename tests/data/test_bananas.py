@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from litvision.data.banana_csv import read_banana_split
-from litvision.data.bananas import URL, BananasDataModule, BananasDataset, collate_detection
-from litvision.data.prepare import is_prepared
+from litvision.data.core.prepare import is_prepared
+from litvision.data.detection.bananas import URL, BananasDataModule, BananasDataset, collate_detection
+from litvision.data.formats.banana_csv import read_banana_split
 from litvision.data.synth.bananas import generate_bananas
 from litvision.errors import ChecksumError, ConfigError, DataError
 from litvision.ops.anchors import multibox_target
@@ -172,7 +172,7 @@ def test_crops_keep_boxes_valid(synth_root):
 
 @pytest.mark.parametrize("preset", ["detection_resize", "detection_flip", "detection_ssd"])
 def test_detection_presets_give_fixed_size_inputs_and_valid_boxes(synth_root, preset):
-    from litvision.gallery import load_pipeline
+    from litvision.reports.augmentation_gallery import load_pipeline
 
     torch.manual_seed(0)
     dataset = BananasDataset(synth_root / "bananas_train", load_pipeline(preset, image_size=48), num_classes=3)
@@ -250,7 +250,7 @@ def test_an_archive_put_by_hand_is_verified_and_extracted_without_download(synth
     dm.prepare_data()
     dm.setup()
     assert len(dm.train_set) == 10
-    assert is_prepared(root / "banana-detection")  # through litvision.data.prepare, like a download
+    assert is_prepared(root / "banana-detection")  # through litvision.data.core.prepare, like a download
 
 
 def test_download_with_a_wrong_checksum_extracts_nothing(synth_root, tmp_path):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from litvision.data import caption_features
-from litvision.data.coco_captions import CaptionImagesDataModule, fetch_coco, read_coco_captions
-from litvision.data.cs231n_captions import CS231nCaptioningDataModule
-from litvision.data.prepare import is_prepared
-from litvision.data.vocabulary import END, NULL, START, UNK, Vocabulary, tokenize
+from litvision.data.captions import features as caption_features
+from litvision.data.captions.coco import CaptionImagesDataModule, fetch_coco, read_coco_captions
+from litvision.data.captions.cs231n import CS231nCaptioningDataModule
+from litvision.data.captions.vocabulary import END, NULL, START, UNK, Vocabulary, tokenize
+from litvision.data.core.prepare import is_prepared
 from litvision.errors import DataError
 
 FEATURES = {"image_size": 64}
@@ -243,7 +243,7 @@ def test_missing_data_without_download_says_where(tmp_path):
 
 def test_pixels_of_an_image_file_give_its_stored_cs231n_features(caption_root):
     # what prediction computes from a file (resize, frozen backbone, the stored PCA) is the feature row
-    from litvision.data.images import load_image
+    from litvision.data.core.images import load_image
     from litvision.nets.caption_encoder import CaptionEncoder
 
     module = CS231nCaptioningDataModule(caption_root, batch_size=4)

@@ -9,7 +9,7 @@ import torch
 import torchvision.transforms.v2 as T
 from PIL import Image
 
-from litvision.data.content_images import ContentImagesDataModule, find_images
+from litvision.data.style.content_images import ContentImagesDataModule, find_images
 from litvision.data.synth.content_photos import HELDOUT, OPENCV_DOC_PHOTOS, export_content_photos
 from litvision.data.synth.photos import PHOTOS
 from litvision.errors import ConfigError, DataError

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from litvision.data.images import (
+from litvision.data.core.images import (
     available_images,
     load_image,
     load_image_tensor,

@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from litvision.data.coco_instances import COCOInstanceDataModule, load_coco
-from litvision.data.instances import boxes_from_masks, collate_instances
+from litvision.data.detection.coco_instances import COCOInstanceDataModule, load_coco
+from litvision.data.detection.voc_instances import VOCInstanceDataModule, read_voc_instances
+from litvision.data.formats.instances import boxes_from_masks, collate_instances
+from litvision.data.formats.voc import IGNORE_INDEX, read_label, save_label_png
 from litvision.data.synth.bananas import generate_bananas
 from litvision.data.synth.coco import export_bananas_to_coco, export_voc_to_coco
-from litvision.data.voc_instances import VOCInstanceDataModule, read_voc_instances
-from litvision.data.voc_labels import IGNORE_INDEX, read_label, save_label_png
 from litvision.errors import DataError
 
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 import torchvision
 
-from litvision.data.idx import read_idx, write_idx
-from litvision.data.mnist import MNISTDataModule
+from litvision.data.digits.mnist import MNISTDataModule
+from litvision.data.formats.idx import read_idx, write_idx
 from litvision.data.synth.digits import export_digits, load_opencv_digits
 from litvision.errors import ConfigError, DataError
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from litvision.data import style_images
-from litvision.data.images import load_image
-from litvision.data.style_images import RepeatedBatch, StyleImagesDataModule
+from litvision.data.core.images import load_image
+from litvision.data.style import style_images
+from litvision.data.style.style_images import RepeatedBatch, StyleImagesDataModule
 from litvision.errors import ConfigError, DataError
 
 TWO_SCALES = [{"size": [12, 18], "steps": 3}, {"size": [24, 36], "steps": 2}]

@@ -9,8 +9,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from litvision.data.banana_csv import read_banana_split
-from litvision.data.prepare import MARKER
+from litvision.data.core.prepare import MARKER
+from litvision.data.formats.banana_csv import read_banana_split
 from litvision.data.synth.bananas import (
     BACKGROUND_PHOTOS,
     OBJECT_NAMES,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from litvision.data.segmentation.voc import IGNORE_INDEX, VOC_PALETTE, read_split
 from litvision.data.synth.voc import OBJECT_CLASSES, generate_voc, main
-from litvision.data.voc import IGNORE_INDEX, VOC_PALETTE, read_split
 
 
 def _digests(root):

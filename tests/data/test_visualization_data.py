@@ -4,9 +4,9 @@
 import pytest
 import torch
 
-from litvision.data.images import load_image_tensor
-from litvision.data.labelled_images import LabelledImagesDataModule
-from litvision.data.start_image import StartImageDataModule
+from litvision.data.core.images import load_image_tensor
+from litvision.data.visualization.labelled_images import LabelledImagesDataModule
+from litvision.data.visualization.start_image import StartImageDataModule
 from litvision.errors import ConfigError, DataError
 
 

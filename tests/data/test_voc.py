@@ -15,16 +15,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from litvision.cli import CONFIG_DIR
-from litvision.data.synth.voc import save_label_png
-from litvision.data.voc import (
-    VOCSegmentation,
-    VOCSegmentationDataModule,
-    find_voc_dir,
-    read_image,
-    read_split,
-    scan_split,
-)
-from litvision.data.voc_labels import (
+from litvision.data.formats.voc import (
     BOUNDARY_COLOR,
     IGNORE_INDEX,
     VOC_CLASSES,
@@ -34,6 +25,15 @@ from litvision.data.voc_labels import (
     colors_to_indices,
     read_label,
 )
+from litvision.data.segmentation.voc import (
+    VOCSegmentation,
+    VOCSegmentationDataModule,
+    find_voc_dir,
+    read_image,
+    read_split,
+    scan_split,
+)
+from litvision.data.synth.voc import save_label_png
 from litvision.errors import ChecksumError, ConfigError, DataError
 
 # d2l's VOC_COLORMAP, verbatim
@@ -259,7 +259,7 @@ def test_dataset_error_in_a_worker_names_the_file(voc_root, tmp_path, crop):
 
 def test_drops_images_smaller_than_the_crop_and_logs_the_count(voc_root, crop, caplog):
     dm = _dm(voc_root, crop)
-    with caplog.at_level(logging.INFO, logger="litvision.data.voc"):
+    with caplog.at_level(logging.INFO, logger="litvision.data.segmentation.voc"):
         dm.setup("fit")
     for split in ("train", "val"):
         sizes = _sizes(_voc_dir(voc_root), split)
@@ -395,7 +395,7 @@ def test_bad_options_are_config_errors(voc_root):
 
 
 def _listing(folder):
-    """The folder's entries but the preparation locks (litvision.data.prepare leaves .<name>.lock files)."""
+    """The folder's entries but the preparation locks (litvision.data.core.prepare leaves .<name>.lock files)."""
     return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from pycocoevalcap.cider.cider import Cider
 
+from litvision.data.captions.vocabulary import Vocabulary
 from litvision.data.synth.scenes import sample_scene, scene_captions
-from litvision.data.vocabulary import Vocabulary
 from litvision.metrics.caption_scores import CIDErD, reference_strings
 from litvision.metrics.composition import composition_scores, parse_caption
 

@@ -12,7 +12,7 @@ def test_efficientnet_lite0_imagenet_weights_work_offline():
     """The offline weights are real ImageNet weights: scikit-image's cat photo comes out as a cat."""
     from torchvision.models import ResNet18_Weights
 
-    from litvision.data.images import load_image_tensor
+    from litvision.data.core.images import load_image_tensor
 
     categories = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
     net = create_backbone("efficientnet_lite0", "imagenet").eval()

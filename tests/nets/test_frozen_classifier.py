@@ -4,7 +4,7 @@ and class references checked with messages that say what is valid and where to f
 import pytest
 import torch
 
-from litvision.data.images import load_image_tensor
+from litvision.data.core.images import load_image_tensor
 from litvision.errors import ConfigError
 from litvision.nets.frozen_classifier import FrozenClassifier, imagenet_classifier
 from litvision.nets.imagenet_classes import imagenet_class_names, main
@@ -38,7 +38,7 @@ def test_frozen_and_left_out_of_checkpoints(effnet):
 def test_class_references(effnet):
     assert effnet.check_class(6, "k") == 6 and effnet.check_class("6", "k") == 6
     assert effnet.check_class("goldfish", "k") == 1 and effnet.check_class("Tiger Cat", "k") == 282
-    how = r"list the class names with `python -m litvision.nets.imagenet_classes \[word\]`"
+    how = r"list the class names with `litvision-classes \[word\]`"
     for bad in (1000, -1, "1000"):
         with pytest.raises(
             ConfigError,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import litvision
-from litvision.data.download import extract_archive
+from litvision.data.core.download import extract_archive
 from litvision.errors import UnsafeArchiveError
 
 SRC = Path(litvision.__file__).resolve().parents[1]  # the litvision under test, for another interpreter
@@ -121,7 +121,7 @@ def test_tar_extraction_under_the_system_python(tmp_path):
     good, bad = _tar(tmp_path / "ok.tar", SAFE_TAR), _tar(tmp_path / "bad.tar", UNSAFE_TARS["hard_link_from_the_root"])
     code = (
         "import sys, tarfile\n"
-        "from litvision.data.download import extract_archive\n"
+        "from litvision.data.core.download import extract_archive\n"
         "from litvision.errors import UnsafeArchiveError\n"
         "print('filter' if hasattr(tarfile, 'data_filter') else 'no filter')\n"
         "extract_archive(sys.argv[1], sys.argv[2])\n"

@@ -18,11 +18,11 @@ import pytest
 from faults import run_two_at_once, zip_tree
 
 from litvision.callbacks.export_checkpoint import ExportCheckpoint
-from litvision.data import caption_features
-from litvision.data.coco_captions import CaptionImagesDataModule
-from litvision.data.coco_instances import COCOInstanceDataModule
-from litvision.data.cs231n_captions import CS231nCaptioningDataModule
-from litvision.data.mnist import MNISTDataModule
+from litvision.data.captions import features as caption_features
+from litvision.data.captions.coco import CaptionImagesDataModule
+from litvision.data.captions.cs231n import CS231nCaptioningDataModule
+from litvision.data.detection.coco_instances import COCOInstanceDataModule
+from litvision.data.digits.mnist import MNISTDataModule
 from litvision.data.synth.captions import generate_captions
 from litvision.data.synth.coco import export_voc_synth_as_coco
 from litvision.data.synth.digits import export_digits
@@ -134,7 +134,7 @@ def test_two_callers_computing_the_same_feature_cache_compute_it_once(tmp_path, 
     monkeypatch.setattr(caption_features, "compute_features", compute)
     monkeypatch.setattr(caption_features, "CaptionEncoder", lambda **config: None)
     handler = SeesWaiting(logging.INFO)
-    logger = logging.getLogger("litvision.data.prepare")
+    logger = logging.getLogger("litvision.data.core.prepare")
     logger.addHandler(handler)
     caplog.set_level(logging.INFO, logger=logger.name)
     images = [tmp_path / f"{i}.jpg" for i in range(4)]
@@ -192,7 +192,7 @@ def test_a_killed_cs231n_extraction_is_redone_not_read(tmp_path, spawn, caption_
     root = tmp_path / "data/cs231n"
     kwargs = {"root": str(root), "download": True, "url": archive.as_uri(), "sha1": sha1}
     child = spawn(
-        "litvision.data.cs231n_captions:CS231nCaptioningDataModule",
+        "litvision.data.captions.cs231n:CS231nCaptioningDataModule",
         kwargs,
         match="/coco_captioning/",
         method="prepare_data",

@@ -11,12 +11,12 @@ import faults
 import pytest
 from faults import can_meet_permissions, run_two_at_once, run_unprivileged, zip_tree
 
-from litvision.data.banana_csv import read_banana_split
-from litvision.data.bananas import BananasDataModule
-from litvision.data.imagefolder import ImageFolderDataModule, fetch_archive
+from litvision.data.classification.imagefolder import ImageFolderDataModule, fetch_archive
+from litvision.data.detection.bananas import BananasDataModule
+from litvision.data.formats.banana_csv import read_banana_split
+from litvision.data.segmentation.voc import find_voc_dir, read_split, scan_split
 from litvision.data.synth.bananas import generate_bananas
 from litvision.data.synth.voc import export_voc_synth
-from litvision.data.voc import find_voc_dir, read_split, scan_split
 from litvision.errors import DataError
 
 spawn = faults.spawn  # the fixture
@@ -62,7 +62,7 @@ def test_a_killed_imagefolder_extraction_is_redone_not_trained_on(tmp_path, spaw
     sha1 = zip_tree(data_root / "hotdog", archive, "hotdog")
     root = tmp_path / "data/hotdog"
     kwargs = {"root": str(root), "url": archive.as_uri(), "sha1": sha1}
-    child = spawn("litvision.data.imagefolder:fetch_archive", kwargs, match="/hotdog/", after_files=12)
+    child = spawn("litvision.data.classification.imagefolder:fetch_archive", kwargs, match="/hotdog/", after_files=12)
     assert child.wait_for("STOPPED")  # test/ complete (8 files), train/ half written
     child.kill()
     prepare = partial(fetch_archive, url=archive.as_uri(), sha1=sha1)
@@ -82,7 +82,11 @@ def test_a_killed_banana_archive_extraction_is_redone_not_trained_on(tmp_path, s
     kwargs = {"root": str(root), "download": True, "url": archive.as_uri(), "sha1": sha1}
     # train split (12 images + label.csv) written, val split begun
     child = spawn(
-        "litvision.data.bananas:BananasDataModule", kwargs, match="/bananas_", method="prepare_data", after_files=15
+        "litvision.data.detection.bananas:BananasDataModule",
+        kwargs,
+        match="/bananas_",
+        method="prepare_data",
+        after_files=15,
     )
     assert child.wait_for("STOPPED")
     child.kill()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import compose_config, experiment_overrides
 
-from litvision import run
+from litvision.runtime import run
 
 
 def _overrides(data_root, epochs):

@@ -14,7 +14,7 @@ from faults import run_unprivileged
 from litvision.errors import ConfigError
 
 TRAIN = str(REPO / "train.py")
-CLAIM_FILE = ".litvision_run"  # litvision.run_dir.CLAIM_FILE, spelled out so these tests also run on older code
+CLAIM_FILE = ".litvision_run"  # litvision.runtime.run_dir.CLAIM_FILE, spelled out so these tests also run on older code
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -89,7 +89,7 @@ def test_unwritable_log_and_run_folders_are_one_line(tmp_path, where):
 
 def test_the_same_run_id_joins_its_folder_and_another_is_refused(tmp_path):
     # the contract DDP's extra processes, and later a restarted (pre-empted) run, rely on
-    from litvision.run_dir import claim_run_dir, read_claim
+    from litvision.runtime.run_dir import claim_run_dir, read_claim
 
     run_id = claim_run_dir(tmp_path / "run")
     assert read_claim(tmp_path / "run")["run_id"] == run_id

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from litvision.data.imagefolder import ImageFolderDataModule
+from litvision.data.classification.imagefolder import ImageFolderDataModule
 from litvision.errors import DataError
 
 

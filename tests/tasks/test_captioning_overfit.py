@@ -7,7 +7,7 @@ could not all be memorised from the same features."""
 import pytest
 import torch
 
-from litvision.data.cs231n_captions import CS231nCaptioningDataModule
+from litvision.data.captions.cs231n import CS231nCaptioningDataModule
 from litvision.nets.captioning_rnn import CaptioningRNN
 from litvision.tasks.captioning import CaptioningTask
 

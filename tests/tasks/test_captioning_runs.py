@@ -11,10 +11,10 @@ import torch
 from conftest import FAST, REPO, compose_config, run_cli
 from PIL import Image
 
-from litvision import run
-from litvision.data.cs231n_captions import CS231nCaptioningDataModule
+from litvision.data.captions.cs231n import CS231nCaptioningDataModule
 from litvision.errors import CheckpointMismatchError, ConfigError
-from litvision.predict import predict
+from litvision.inference.predict import predict
+from litvision.runtime import run
 
 SMALL = [
     *FAST,

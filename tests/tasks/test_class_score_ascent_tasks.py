@@ -10,8 +10,8 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 from torch import nn
 
-from litvision.data.images import as_8bit
-from litvision.data.start_image import StartImageDataModule
+from litvision.data.core.images import as_8bit
+from litvision.data.visualization.start_image import StartImageDataModule
 from litvision.nets.frozen_classifier import FrozenClassifier
 from litvision.optim.normalized_gradient import NormalizedGradientDescent
 from litvision.tasks import class_visualization
@@ -129,7 +129,7 @@ def test_fooling_reaches_the_target_and_stops(tmp_path):
     classifier = tiny_classifier()
     start = torch.rand(1, 3, 16, 20, generator=torch.Generator().manual_seed(3))
     path = tmp_path / "start.png"
-    from litvision.data.images import load_image_tensor, save_image
+    from litvision.data.core.images import load_image_tensor, save_image
 
     save_image(start[0], path)
     start = load_image_tensor(path)[None]

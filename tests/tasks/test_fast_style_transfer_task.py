@@ -10,7 +10,7 @@ import torch
 import torchvision.transforms.v2 as T
 from PIL import Image
 
-from litvision.data.content_images import ContentImagesDataModule
+from litvision.data.style.content_images import ContentImagesDataModule
 from litvision.errors import ConfigError, DataError
 from litvision.nets.transformer_net import TransformerNet
 from litvision.ops.style import gram_matrix
@@ -64,7 +64,7 @@ def test_nothing_of_the_extractor_or_the_style_is_built_before_fit():
     assert all(k.startswith("net.") for k in task.state_dict())
     from hydra.utils import get_class
 
-    from litvision.callbacks.prediction_writer import PredictionWriter
+    from litvision.callbacks.writers.base import PredictionWriter
 
     assert issubclass(get_class(task.prediction_writer), PredictionWriter)
 

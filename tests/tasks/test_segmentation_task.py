@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from litvision.data.base import VisionDataModule
-from litvision.data.predict_images import PredictInputs
-from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
+from litvision.data.core.base import VisionDataModule
+from litvision.data.core.predict_images import PredictInputs
+from litvision.data.formats.voc import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
 from litvision.errors import ConfigError
+from litvision.inference.predict import run_prediction
 from litvision.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from litvision.nets.fcn import FCN
-from litvision.predict import run_prediction
 from litvision.tasks.segmentation import SegmentationTask, segmentation_metrics
 
 SGD = partial(torch.optim.SGD, lr=0.01)

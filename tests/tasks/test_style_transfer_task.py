@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from litvision.data.style_images import StyleImagesDataModule
+from litvision.data.style.style_images import StyleImagesDataModule
 from litvision.errors import ConfigError, DataError
 from litvision.tasks.style_transfer import StyleTransferTask
 

@@ -19,7 +19,7 @@ class OptunaSweeper(_OptunaSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         import optuna  # lazily, as the plugin itself does: Hydra imports every plugin at start-up
 
-        from litvision.trial_table import write_trials_csv
+        from litvision.reports.trial_table import write_trials_csv
 
         impl = self.sweeper
         # a storage object instead of its URL (or None: in memory), so the trials can be read back after

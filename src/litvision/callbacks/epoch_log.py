@@ -9,7 +9,7 @@ import time
 import lightning as L
 from lightning.pytorch.callbacks import ProgressBar
 
-from litvision.run_summary import one_per_metric
+from litvision.reports.run_summary import one_per_metric
 
 log = logging.getLogger("litvision")
 

@@ -13,7 +13,7 @@ random in an epoch follows from them: the sampler's shuffle (RandomSampler draws
 generator; DDP's DistributedSampler is seeded by seed + epoch), and the workers' seeds, which the
 DataLoader draws from torch's generator when it starts its workers and Lightning's worker_init_fn
 (seed_everything(workers=True)) turns into each worker's torch/numpy/Python seeds. Training
-DataLoaders therefore start fresh workers each epoch (litvision.data.base), so a resumed epoch gets the
+DataLoaders therefore start fresh workers each epoch (litvision.data.core.base), so a resumed epoch gets the
 workers an uninterrupted one would have had.
 
 Exact for checkpoints written at the end of an epoch (last.ckpt); a checkpoint from the middle of an

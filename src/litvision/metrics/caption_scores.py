@@ -19,7 +19,7 @@ from torchmetrics import Metric
 from torchmetrics.text import BLEUScore
 from torchmetrics.utilities import dim_zero_cat
 
-from litvision.data.vocabulary import START, Vocabulary
+from litvision.data.captions.vocabulary import START, Vocabulary
 
 
 class CIDErD(Metric):

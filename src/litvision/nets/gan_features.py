@@ -20,7 +20,7 @@ from torch import Tensor
 
 from litvision.errors import CheckpointMismatchError, ConfigError, DataError, WeightsUnavailableError
 from litvision.nets.frozen import FrozenNet
-from litvision.utils.checkpoints import load_litvision_checkpoint
+from litvision.runtime.checkpoints import load_litvision_checkpoint
 
 CLASSIFICATION_TASK = "litvision.tasks.classification.ClassificationTask"
 

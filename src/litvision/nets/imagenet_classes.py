@@ -1,8 +1,8 @@
 """The names of the 1000 ImageNet classes, in the order of every ImageNet classifier's outputs
 (torchvision's and timm's alike), and a command that lists or searches them:
 
-    python -m litvision.nets.imagenet_classes            # all 1000, "index: name"
-    python -m litvision.nets.imagenet_classes cat shark  # those whose name contains a word
+    litvision-classes            # all 1000, "index: name"
+    litvision-classes cat shark  # those whose name contains a word
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from functools import cache
 
-LIST_COMMAND = "python -m litvision.nets.imagenet_classes [word]"
+LIST_COMMAND = "litvision-classes [word]"
 
 
 @cache
@@ -36,7 +36,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no ImageNet class name contains {' or '.join(map(repr, words))}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

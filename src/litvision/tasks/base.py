@@ -18,7 +18,7 @@ class VisionTask(L.LightningModule):
     # state_dict keys whose shape comes from the data, not the config: verify_checkpoint does not
     # compare their shapes (the task adopts the checkpoint's in on_load_checkpoint)
     data_shaped_state: tuple[str, ...] = ()
-    # a task with nothing to train (saliency maps of a pretrained classifier): litvision.run refuses
+    # a task with nothing to train (saliency maps of a pretrained classifier): litvision.runtime.run refuses
     # train=true for it and tests it as built, without a checkpoint
     trains_nothing: bool = False
 
@@ -38,8 +38,8 @@ class VisionTask(L.LightningModule):
         self.param_group_rules = [dict(r) for r in param_groups]
         self.scheduler_interval = scheduler_interval
         self.scheduler_monitor = scheduler_monitor
-        self.run_config: dict | None = None  # the composed Hydra config, set by litvision.run
-        self.run_origin: dict = {}  # {"experiment": name, "overrides": [...]} of the run, set by litvision.run
+        self.run_config: dict | None = None  # the composed Hydra config, set by litvision.runtime.run
+        self.run_origin: dict = {}  # {"experiment": name, "overrides": [...]} of the run, set by litvision.runtime.run
         self.class_names: list[str] = []  # from the data module at fit time, kept in checkpoints
 
     def base_lr(self) -> float:

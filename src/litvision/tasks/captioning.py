@@ -25,7 +25,7 @@ import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from litvision.data.vocabulary import END, NULL, START, Vocabulary
+from litvision.data.captions.vocabulary import END, NULL, START, Vocabulary
 from litvision.errors import CheckpointMismatchError, ConfigError
 from litvision.metrics.caption_scores import CIDErD, bleu_metrics, decode_all, reference_strings
 from litvision.metrics.composition import composition_scores
@@ -44,7 +44,7 @@ class CaptioningTask(VisionTask):
     length_penalty: beam scores are divided by length ** it (0: plain log-probability).
     attention_regularization: weight of the doubly stochastic penalty (attention nets only)."""
 
-    prediction_writer = "litvision.callbacks.caption_writer.CaptionPredictionWriter"
+    prediction_writer = "litvision.callbacks.writers.captions.CaptionPredictionWriter"
 
     def __init__(
         self,
@@ -119,7 +119,7 @@ class CaptioningTask(VisionTask):
             )
 
     def adopt_checkpoint_structure(self, checkpoint: dict) -> None:
-        """Called by litvision.utils.checkpoints.verify_checkpoint before it compares weights."""
+        """Called by litvision.runtime.checkpoints.verify_checkpoint before it compares weights."""
         meta = (checkpoint.get("litvision") or {}).get("captioning")
         if meta is not None:
             self._adopt(meta, from_checkpoint=True)
@@ -218,7 +218,7 @@ class CaptioningTask(VisionTask):
         }
 
     def validation_step(self, batch: dict, batch_idx: int) -> dict:
-        # the captions (and attention maps) go to callbacks (litvision.callbacks.caption_grid)
+        # the captions (and attention maps) go to callbacks (litvision.callbacks.grids.captions)
         return self._evaluate(batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from litvision.data.start_image import StartImage, StartImageDataModule
+from litvision.data.visualization.start_image import StartImage, StartImageDataModule
 from litvision.errors import ConfigError
 from litvision.nets.frozen_classifier import FrozenClassifier
 from litvision.tasks.image_parameter import ImageParameterTask

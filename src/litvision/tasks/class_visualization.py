@@ -21,7 +21,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
-from litvision.data.start_image import StartImage
+from litvision.data.visualization.start_image import StartImage
 from litvision.errors import ConfigError
 from litvision.nets.frozen_classifier import FrozenClassifier
 from litvision.tasks.class_score_ascent import ClassScoreAscentTask

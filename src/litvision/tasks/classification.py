@@ -14,7 +14,7 @@ from litvision.tasks.base import VisionTask
 
 
 class ClassificationTask(VisionTask):
-    prediction_writer = "litvision.callbacks.class_predictions.ClassPredictionWriter"
+    prediction_writer = "litvision.callbacks.writers.classes.ClassPredictionWriter"
 
     def __init__(
         self,
@@ -65,7 +65,7 @@ class ClassificationTask(VisionTask):
         self._step(batch, "test", self.test_acc)
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
-        """Class probabilities of each image (litvision.callbacks.class_predictions writes them)."""
+        """Class probabilities of each image (litvision.callbacks.writers.classes writes them)."""
         return [{"probs": p} for p in self(batch["image"]).softmax(dim=-1)]
 
     def identity(self) -> dict:

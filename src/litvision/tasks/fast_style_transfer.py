@@ -22,7 +22,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 
-from litvision.data.style_images import load_framed_image
+from litvision.data.style.style_images import load_framed_image
 from litvision.errors import ConfigError, DataError
 from litvision.nets.feature_extractor import FeatureExtractor, LayerRef
 from litvision.nets.normalization import to_unit_float
@@ -51,10 +51,10 @@ def parse_style_size(value: object) -> int | tuple[int, int] | None:
 class FastStyleTransferTask(VisionTask):
     """`net` maps uint8 / [0, 1] images to [0, 1] pixels (`litvision.nets.transformer_net.TransformerNet`).
     `style` is an image reference (a path, `opencv-doc:starry_night`, `skimage:coffee`, ...; see
-    `litvision.data.images`), `style_border` pixels cut from each side, resized by `style_size`. The
+    `litvision.data.core.images`), `style_border` pixels cut from each side, resized by `style_size`. The
     extractor, layers and weights are as for `StyleTransferTask`."""
 
-    prediction_writer = "litvision.callbacks.stylised_predictions.StylisedImageWriter"
+    prediction_writer = "litvision.callbacks.writers.stylised.StylisedImageWriter"
 
     def __init__(
         self,
@@ -173,7 +173,7 @@ class FastStyleTransferTask(VisionTask):
         return outputs
 
     def export_module(self) -> nn.Module:
-        """What `litvision.export` writes: the transformation net ((N, 3, H, W) [0, 1] -> [0, 1])."""
+        """What `litvision.inference.export` writes: the transformation net ((N, 3, H, W) [0, 1] -> [0, 1])."""
         return self.net
 
     # --- checkpoints ------------------------------------------------------------------------------

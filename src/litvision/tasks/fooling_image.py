@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from litvision.data.images import as_8bit
-from litvision.data.start_image import StartImage
+from litvision.data.core.images import as_8bit
+from litvision.data.visualization.start_image import StartImage
 from litvision.errors import ConfigError
 from litvision.nets.frozen_classifier import FrozenClassifier
 from litvision.tasks.class_score_ascent import ClassScoreAscentTask

@@ -43,8 +43,8 @@ def tanh_range(channels: int) -> InputNormalization:
 
 
 class GANTask(VisionTask):
-    # predict.py: new samples from seeded noise (litvision.sampling), not predictions on image files
-    prediction_writer = "litvision.callbacks.gan_predictions.GANSampleWriter"
+    # predict.py: new samples from seeded noise (litvision.inference.sampling), not predictions on image files
+    prediction_writer = "litvision.callbacks.writers.gan_samples.GANSampleWriter"
     generates_samples = True
 
     def __init__(
@@ -282,7 +282,7 @@ class GANTask(VisionTask):
     def on_test_epoch_end(self) -> None:
         self._log_quality("test")
 
-    # --- prediction: samples (litvision.sampling) -------------------------------------------------
+    # --- prediction: samples (litvision.inference.sampling) -------------------------------------------------
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """A batch of noise rows (and classes) -> one {"image": [0, 1] (C, H, W)[, "label"]} per sample."""
         labels = batch["labels"] if self.num_classes else None

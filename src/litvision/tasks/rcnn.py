@@ -9,7 +9,7 @@ evaluation it returns detections, scored with torchmetrics' MeanAveragePrecision
 Batches come from the detection data modules unchanged:
 - banana format: (images (B, 3, H, W), targets (B, M, 5) rows [class, x1, y1, x2, y2] with corners in
   [0, 1], padded with class -1);
-- instances (litvision.data.instances): (uint8 images (B, 3, H, W), [{"boxes" xyxy pixels, "labels",
+- instances (litvision.data.formats.instances): (uint8 images (B, 3, H, W), [{"boxes" xyxy pixels, "labels",
   "masks" (N, H, W)}]).
 Class ids there start at 0; torchvision's start at 1 (0 is the background), so the task adds 1 on the
 way in and subtracts it on the way out. Images go in as float [0, 1]; the detector normalises them.
@@ -28,7 +28,7 @@ from torchmetrics.detection import MeanAveragePrecision
 from litvision.errors import ConfigError, DataError
 from litvision.nets.rcnn import check_num_classes
 from litvision.tasks.base import VisionTask
-from litvision.tasks.detection import to_image_pixels
+from litvision.tasks.ssd import to_image_pixels
 
 EVAL_STAGES = ("val", "test")
 
@@ -63,7 +63,7 @@ class RCNNTask(VisionTask):
     belongs to the object from this probability on (torchvision's 0.5). `draw_score_threshold`: the least
     score of a detection drawn on predicted images (predictions.json and the COCO results keep all)."""
 
-    prediction_writer = "litvision.callbacks.rcnn_predictions.RCNNPredictionWriter"
+    prediction_writer = "litvision.callbacks.writers.rcnn_boxes.RCNNPredictionWriter"
 
     def __init__(
         self,
@@ -204,7 +204,7 @@ class RCNNTask(VisionTask):
     def on_test_epoch_end(self) -> None:
         self._log_mean_ap("test")
 
-    # --- prediction on image files (predict.py; litvision.callbacks.rcnn_predictions writes them) ----
+    # --- prediction on image files (predict.py; litvision.callbacks.writers.rcnn_boxes writes them) ----
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Tensor]]:
         """Per image: boxes (N, 4) xyxy, scores, labels (ids from 0) and, for Mask R-CNN, masks (N, H, W)
         bool, in the pixels of the image file (through `meta["frame"]`, where the file landed in the input,

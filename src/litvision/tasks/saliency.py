@@ -2,7 +2,7 @@
 image, the absolute gradient of one class score with respect to the pixels, the maximum over the colour
 channels. The class is the image's label, or the class the classifier predicts when it has none.
 
-Nothing is trained: the maps are a test pass (`train=false test=true`; litvision.run runs it
+Nothing is trained: the maps are a test pass (`train=false test=true`; litvision.runtime.run runs it
 without a checkpoint, and refuses train=true, because the task `trains_nothing`). Lightning runs
 test passes under inference mode, which forbids the input gradients the maps need, so the step
 leaves it for the gradient (the experiment also sets trainer.inference_mode=false).
@@ -18,7 +18,7 @@ import logging
 import torch
 from torch import Tensor
 
-from litvision.data.labelled_images import LabelledImages, LabelledImagesDataModule
+from litvision.data.visualization.labelled_images import LabelledImages, LabelledImagesDataModule
 from litvision.errors import ConfigError
 from litvision.nets.frozen_classifier import FrozenClassifier
 from litvision.ops.saliency import saliency_maps

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
-from litvision.data.voc_labels import IGNORE_INDEX
+from litvision.data.formats.voc import IGNORE_INDEX
 from litvision.errors import ConfigError
 from litvision.tasks.base import VisionTask
 
@@ -51,7 +51,7 @@ class SegmentationTask(VisionTask):
         so masks always have the input's full size; null runs at the full size.
     """
 
-    prediction_writer = "litvision.callbacks.mask_predictions.MaskPredictionWriter"
+    prediction_writer = "litvision.callbacks.writers.masks.MaskPredictionWriter"
 
     def __init__(
         self,
@@ -109,7 +109,7 @@ class SegmentationTask(VisionTask):
         return self._step(batch, "train", self.train_metrics)["loss"]
 
     def validation_step(self, batch, batch_idx: int) -> dict:
-        # the predictions go to callbacks (litvision.callbacks.segmentation_grid)
+        # the predictions go to callbacks (litvision.callbacks.grids.segmentation)
         return self._step(batch, "val", self.val_metrics)
 
     def test_step(self, batch, batch_idx: int) -> dict:
@@ -165,7 +165,7 @@ class SegmentationTask(VisionTask):
         return logits.argmax(dim=1)[0]
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
-        """Per image, its (H, W) class indices at the file's full size (litvision.callbacks.mask_predictions
+        """Per image, its (H, W) class indices at the file's full size (litvision.callbacks.writers.masks
         writes them)."""
         return [{"mask": self.predict_image(image)} for image in batch["image"]]
 

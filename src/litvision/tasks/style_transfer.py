@@ -3,7 +3,7 @@ images are the only trained parameter; a frozen feature extractor turns them int
 squared error against the content images' features) and style features (mean squared error between Gram
 matrices), plus a total-variation term.
 
-The data module (`litvision.data.style_images`) serves the content and style images of one scale per
+The data module (`litvision.data.style.style_images`) serves the content and style images of one scale per
 epoch. At the first step of each scale the task computes the content targets and style Gram matrices
 once; at the start of every scale after the first it also resizes the synthesised images to the new
 size (de-normalised, clamped, bilinear, re-normalised) and starts a fresh optimiser and learning-rate
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from litvision.data.style_images import StyleImages, StyleImagesDataModule
+from litvision.data.style.style_images import StyleImages, StyleImagesDataModule
 from litvision.errors import CheckpointMismatchError, ConfigError
 from litvision.nets.feature_extractor import FeatureExtractor, LayerRef
 from litvision.nets.normalization import display_pixels

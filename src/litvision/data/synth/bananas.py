@@ -8,7 +8,7 @@ Objects (class ids in this order): the coffee cup and saucer of skimage's `coffe
 litvision.data.synth.photos. Deterministic given the seed. The class names go into `classes.txt` beside
 the split folders (the real banana archive has no such file; the reader takes it when present).
 
-    python -m litvision.data.synth.bananas --out data/bananas_synth --train 1000 --val 100
+    litvision-synth bananas --out data/bananas_synth --train 1000 --val 100
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.prepare import prepare_dir
+from litvision.data.core.prepare import prepare_dir
 from litvision.data.synth.photos import load_photo, random_crop
 
 OBJECT_NAMES = ("coffee_cup", "cat_face", "horse", "coin")
@@ -195,7 +195,7 @@ def generate_bananas(
 ) -> Path:
     """Write root/bananas_train, root/bananas_val and root/classes.txt. Defaults mirror the real set:
     1000 + 100 images of 256x256 with one object of one class each. Classes are the first
-    `num_classes` of OBJECT_NAMES. Atomic (litvision.data.prepare): written beside `root` and renamed
+    `num_classes` of OBJECT_NAMES. Atomic (litvision.data.core.prepare): written beside `root` and renamed
     into place when complete; a root that is already complete is left as it is."""
     if not 1 <= num_classes <= len(OBJECT_NAMES):
         raise ValueError(f"num_classes must be 1..{len(OBJECT_NAMES)}, got {num_classes}")
@@ -231,7 +231,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out, args.train, args.val, args.size, args.classes, (args.min_objects, args.max_objects), seed=args.seed
     )
     print(f"wrote {args.train} + {args.val} images ({', '.join(OBJECT_NAMES[: args.classes])}) to {root}")
-
-
-if __name__ == "__main__":
-    main()

@@ -16,7 +16,7 @@ train2014 and val + test as val2014 (restval is left out there, as cs231n has no
 extractor is named in the feature files' "extractor" attribute; the pooled features are written into
 the image layout's feature cache too, so the experiments do not compute them again.
 
-    python -m litvision.data.synth.captions --out data/caption_synth --train 1500 --val 200 --test 200
+    litvision-synth captions --out data/caption_synth --train 1500 --val 200 --test 200
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.caption_features import cache_path, cached_features
-from litvision.data.cs231n_captions import CAPTIONS_FILE, FOLDER, VOCAB_FILE, feature_file
-from litvision.data.prepare import prepare_dir
+from litvision.data.captions.cs231n import CAPTIONS_FILE, FOLDER, VOCAB_FILE, feature_file
+from litvision.data.captions.features import cache_path, cached_features
+from litvision.data.captions.vocabulary import Vocabulary, tokenize
+from litvision.data.core.prepare import prepare_dir
 from litvision.data.synth.scenes import render_scene, sample_scene, scene_captions
-from litvision.data.vocabulary import Vocabulary, tokenize
 from litvision.nets.caption_encoder import encoder_description
 
 DEFAULT_FEATURES = {"backbone": "efficientnet_lite0", "layer": "head", "kind": "pooled", "image_size": 128}
@@ -153,7 +153,7 @@ def generate_captions(
     pca_dim: int = 512,
     seed: int = 0,
 ) -> Path:
-    """Write the data set into `root`, atomically (litvision.data.prepare: built in a unique work folder
+    """Write the data set into `root`, atomically (litvision.data.core.prepare: built in a unique work folder
     beside `root`, completion marker last, one rename, under a file lock; a `root` already complete is
     left as it is). `features` are CaptionEncoder arguments for the pooled features of the cs231n
     layout (and the image layout's cache)."""
@@ -204,7 +204,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=args.seed,
     )
     print(f"wrote {args.train} + {args.val} + {args.test} (+ {args.restval} restval) images to {root}")
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from litvision.data.prepare import prepare_dir
+from litvision.data.core.prepare import prepare_dir
 from litvision.data.synth.photos import PHOTOS, load_photo, random_crop
 
 
@@ -24,7 +24,7 @@ def _batch(images: np.ndarray, labels: np.ndarray, name: str) -> dict:
 
 
 def write_cifar10(root: str | Path, train_per_class: int = 20, test_per_class: int = 10, seed: int = 0) -> Path:
-    """root/cifar-10-batches-py, atomic (litvision.data.prepare). Returns `root`."""
+    """root/cifar-10-batches-py, atomic (litvision.data.core.prepare). Returns `root`."""
 
     def write(folder: Path) -> None:
         rng = np.random.default_rng(seed)

@@ -9,8 +9,8 @@ scenes as the VOC and banana readers:
 
 Images are copied byte for byte.
 
-    python -m litvision.data.synth.coco --voc data/voc_synth --out data/coco_from_voc
-    python -m litvision.data.synth.coco --bananas data/my_bananas --out data/coco_bananas
+    litvision-synth coco --voc data/voc_synth --out data/coco_from_voc
+    litvision-synth coco --bananas data/my_bananas --out data/coco_bananas
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from litvision.data.banana_csv import read_banana_split
-from litvision.data.bananas import CLASSES_FILE, SPLITS, read_class_names
-from litvision.data.coco_writer import instance_annotation, write_instances_json
-from litvision.data.instances import boxes_from_masks
-from litvision.data.prepare import prepare_dir
-from litvision.data.voc import find_voc_dir, image_path
-from litvision.data.voc import read_split as read_voc_split
-from litvision.data.voc_instances import OBJECT_CLASSES, VOCInstances
+from litvision.data.core.prepare import prepare_dir
+from litvision.data.detection.bananas import CLASSES_FILE, SPLITS, read_class_names
+from litvision.data.detection.voc_instances import OBJECT_CLASSES, VOCInstances
+from litvision.data.formats.banana_csv import read_banana_split
+from litvision.data.formats.coco import instance_annotation, write_instances_json
+from litvision.data.formats.instances import boxes_from_masks
+from litvision.data.segmentation.voc import find_voc_dir, image_path
+from litvision.data.segmentation.voc import read_split as read_voc_split
 from litvision.errors import DataError
 
 COCO_NAMES = {"train": "train2017", "val": "val2017"}
@@ -91,7 +91,7 @@ def export_bananas_to_coco(banana_root: str | Path, out: str | Path) -> Path:
 
 def export_voc_synth_as_coco(root: str | Path, segmentation: str = "rle", **voc_kwargs) -> Path:
     """The `prepare` of data=coco_instances_synth: generate a VOC-format set (litvision.data.synth.voc
-    with `voc_kwargs`) and export it as COCO into `root`, atomically (litvision.data.prepare: both are
+    with `voc_kwargs`) and export it as COCO into `root`, atomically (litvision.data.core.prepare: both are
     written in a unique work folder beside `root`, the COCO folder gets the completion marker and is
     renamed into place, the VOC copy is dropped with the work folder; under a file lock)."""
     from litvision.data.synth.voc import generate_voc
@@ -118,7 +118,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         out = export_bananas_to_coco(args.bananas, args.out)
     print(f"wrote {out}/annotations/instances_{{train2017,val2017}}.json and the images")
-
-
-if __name__ == "__main__":
-    main()

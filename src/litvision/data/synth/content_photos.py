@@ -3,7 +3,7 @@ scikit-learn, plus opencv-doc's sample photographs when that Debian package is i
 as image files into `root/train/<source>/` and `root/heldout/<source>/`. The held-out photographs are
 never trained on; they are what validation and experiments/fast_vs_optimisation.py stylise.
 
-`python -m litvision.data.synth.content_photos --out data/content_photos` writes it by hand.
+`litvision-synth content_photos --out data/content_photos` writes it by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from litvision.data.images import OPENCV_DOC_DATA
+from litvision.data.core.images import OPENCV_DOC_DATA
 from litvision.data.synth.photos import PHOTOS, SKLEARN_PHOTOS, load_photo
 
 log = logging.getLogger(__name__)
@@ -104,15 +104,11 @@ def export_content_photos(
     return root
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="folder to create (must not exist)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists already; choose a new folder")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     export_content_photos(args.out)
-
-
-if __name__ == "__main__":
-    main()

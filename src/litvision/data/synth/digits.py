@@ -9,7 +9,7 @@ Each digit is scaled to `image_size - 2 * border` pixels (bicubic) and centred o
 `image_size` pixels; the default border is MNIST's (4 px at 28). Written as
 root/{train,t10k}-{images-idx3,labels-idx1}-ubyte, a seeded stratified split.
 
-    python -m litvision.data.synth.digits --out data/digits_28px --size 28
+    litvision-synth digits --out data/digits_28px --size 28
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.idx import write_idx
-from litvision.data.images import OPENCV_DOC_DATA
-from litvision.data.prepare import prepare_dir
+from litvision.data.core.images import OPENCV_DOC_DATA
+from litvision.data.core.prepare import prepare_dir
+from litvision.data.formats.idx import write_idx
 from litvision.errors import ConfigError, DataError
 
 SOURCES = ("sklearn", "opencv")
@@ -69,7 +69,7 @@ def export_digits(
     border: int | None = None,
     seed: int = 0,
 ) -> Path:
-    """Write the IDX files into `root`, atomically (litvision.data.prepare: a unique work folder beside
+    """Write the IDX files into `root`, atomically (litvision.data.core.prepare: a unique work folder beside
     `root`, completion marker last, one rename, under a file lock; a complete `root` is left as it is).
     Returns `root`."""
     if source not in SOURCES:
@@ -101,7 +101,3 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.25)
     args = parser.parse_args(argv)
     print(export_digits(args.out, args.size, args.source, args.test_fraction))
-
-
-if __name__ == "__main__":
-    main()

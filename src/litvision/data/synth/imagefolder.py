@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.prepare import prepare_dir
+from litvision.data.core.prepare import prepare_dir
 from litvision.data.synth.photos import load_photo, random_crop
 
 
@@ -21,7 +21,7 @@ def write_imagefolder(
 ) -> Path:
     """root/<split>/<class>/<n>.jpg with per_split[split] random crops per class, each class cut from
     its own photographs (e.g. {"hotdog": ["coffee"], "not-hotdog": ["rocket", "china"]}). Atomic
-    (litvision.data.prepare)."""
+    (litvision.data.core.prepare)."""
 
     def write(work: Path) -> None:
         rng = np.random.default_rng(seed)

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.prepare import prepare_dir
+from litvision.data.core.prepare import prepare_dir
 
 CLASSES = ("face", "not_face")
 
 
 def export_lfw_faces(root: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Path:
     """Write root/{train,test}/{face,not_face}/NNN.png, a seeded stratified split. Atomic
-    (litvision.data.prepare): an interrupted export never looks complete."""
+    (litvision.data.core.prepare): an interrupted export never looks complete."""
     import skimage.data
 
     def write(work: Path) -> None:

@@ -15,7 +15,7 @@ in the order they were pasted (a fully covered one gets no number), with 255 on 
 instance's class in SegmentationClass. Image sizes vary around the nominal size and
 some images are made smaller than a typical crop. The same arguments give byte-identical files.
 
-    python -m litvision.data.synth.voc --out data/voc_synth --train 200 --val 60 --height 375 --width 500
+    litvision-synth voc --out data/voc_synth --train 200 --val 60 --height 375 --width 500
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.prepare import prepare_dir
+from litvision.data.core.prepare import prepare_dir
+from litvision.data.formats.voc import IGNORE_INDEX, VOC_CLASSES, save_label_png
 from litvision.data.synth.photos import load_photo, random_crop
-from litvision.data.voc_labels import IGNORE_INDEX, VOC_CLASSES, save_label_png
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def generate_voc(
 
 
 def export_voc_synth(root: str | Path, **kwargs) -> Path:
-    """`generate_voc(root, **kwargs)`, atomic (litvision.data.prepare): written beside `root` and renamed into
+    """`generate_voc(root, **kwargs)`, atomic (litvision.data.core.prepare): written beside `root` and renamed into
     place when complete (the `prepare` of data=voc_synth). Returns the VOC2012 folder."""
     root = prepare_dir(root, lambda work: generate_voc(work, **kwargs), what="generated VOC-format data")
     return root / "VOCdevkit" / "VOC2012"
@@ -231,7 +231,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=args.seed,
     )
     print(f"wrote {args.train} train + {args.val} val images to {voc_dir}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,64 @@
+"""What the captioner says about validation images, in TensorBoard: `val/captions` (the images with
+the generated caption and one reference drawn under each), the TEXT tab `val/captions` (a table of
+all three for images without pixels here, e.g. cs231n's URLs) and, for attention nets,
+`val/attention` (per word of each caption, where the net looked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+
+from litvision.callbacks.grids.base import first_validation_batch, tensorboard_writer
+from litvision.utils.attention_maps import as_float_image, attention_strip
+from litvision.utils.captions import caption_below, tile
+
+
+class CaptionGrid(L.Callback):
+    """At each validation (not the sanity check): the first `max_images` images of the first batch,
+    and attention strips for the first `attention_images` of them."""
+
+    def __init__(self, max_images: int = 8, attention_images: int = 2, image_size: int = 128) -> None:
+        self.max_images, self.attention_images, self.image_size = max_images, attention_images, image_size
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
+            return
+        writer = tensorboard_writer(trainer)
+        if writer is None or not isinstance(outputs, dict) or "captions" not in outputs:
+            return
+        step = trainer.global_step
+        n = min(self.max_images, len(outputs["captions"]))
+        indices = outputs["index"][:n].tolist()
+        rows = ["| image | generated | reference |", "|---|---|---|"]
+        rows += [
+            f"| {trainer.datamodule.splits['val'].image_names[i]} | {outputs['captions'][k]} | "
+            f"{(outputs['references'][k] or [''])[0]} |"
+            for k, i in enumerate(indices)
+        ]
+        writer.add_text("val/captions", "\n".join(rows), step)
+        pictures = [trainer.datamodule.display_image("val", i, self.image_size) for i in indices]
+        if any(p is None for p in pictures):
+            return
+        tiles = [
+            caption_below(
+                as_float_image(p), [f"gen: {outputs['captions'][k]}", f"ref: {(outputs['references'][k] or [''])[0]}"]
+            )
+            for k, p in enumerate(pictures)
+        ]
+        writer.add_image("val/captions", tile(tiles, columns=4), step)
+        attention = outputs.get("attention")
+        if attention is None:
+            return
+        for k in range(min(self.attention_images, n)):
+            words = [*outputs["captions"][k].split(), "<END>"]
+            strip = attention_strip(as_float_image(pictures[k]), words, attention[k].detach().cpu())
+            writer.add_image(f"val/attention/{k}", strip, step)
