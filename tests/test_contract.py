@@ -227,10 +227,46 @@ def test_every_task_that_predicts_names_a_prediction_writer():
     named = {}
     for module in pkgutil.iter_modules(tasks.__path__):
         for _, cls in inspect.getmembers(importlib.import_module(f"litvision.tasks.{module.name}"), inspect.isclass):
-            if issubclass(cls, VisionTask) and getattr(cls, "prediction_writer", None):
+            if issubclass(cls, VisionTask) and cls.prediction_writer is not None:
                 named[cls.__name__] = cls.prediction_writer
     assert {"ClassificationTask", "DetectionTask", "SegmentationTask"} <= set(named)
-    for task, target in named.items():
-        module, _, name = target.rpartition(".")
-        writer = getattr(importlib.import_module(module), name)
+    for task, writer in named.items():
         assert issubclass(writer, PredictionWriter), task
+
+
+def _contract_names() -> set[str]:
+    """Every attribute and hook VisionTask declares beyond LightningModule's own."""
+    import lightning as L
+
+    declared = {n for n in vars(VisionTask) if not n.startswith("__")}
+    task = VisionTask(optimizer=None)
+    declared |= set(vars(task)) - set(vars(L.LightningModule()))
+    return {n for n in declared if not n.startswith("_")}
+
+
+TASK_NAMES = {"pl_module", "task", "model", "cls", "self", "self.task", "self.model", "trainer.lightning_module"}
+
+
+def test_no_getattr_probe_of_a_task_attribute_outside_the_base():
+    """The runner, inference and callbacks use what VisionTask declares; a getattr(<a task>, "<contract name>")
+    anywhere else in the package means an undeclared (or bypassed) part of the contract."""
+    import ast
+
+    names, src = _contract_names(), Path(tasks.__file__).resolve().parents[1]
+    assert {"prediction_writer", "generates_samples", "trains_nothing", "export_module", "category_ids"} <= names
+    probes = []
+    for path in src.rglob("*.py"):
+        if path == src / "tasks" / "base.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+                and len(node.args) >= 2
+                and ast.unparse(node.args[0]) in TASK_NAMES
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in names
+            ):
+                probes.append(f"{path.relative_to(src)}:{node.lineno} {node.args[1].value}")
+    assert not probes, probes

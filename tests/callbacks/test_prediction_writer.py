@@ -7,6 +7,7 @@ from conftest import REPO, run_cli
 from PIL import Image
 
 from litvision.callbacks.writers.base import PredictionWriter, build_writer
+from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.data.core.predict_images import scan_inputs
 from litvision.errors import ConfigError, DataError
 
@@ -21,7 +22,7 @@ def test_outputs_of_one_input_share_a_stem_and_colliding_stems_are_numbered(tmp_
 
 
 def test_unknown_writer_options_are_refused_and_null_ones_dropped(tmp_path):
-    target = "litvision.callbacks.writers.boxes.BoxPredictionWriter"
+    target = BoxPredictionWriter
     assert build_writer(target, tmp_path, {"score_threshold": 0.3}).score_threshold == 0.3
     assert build_writer(target, tmp_path, {"score_threshold": None}).score_threshold == 0.5  # the default
     with pytest.raises(ConfigError, match=r"predict.top_k is not an option of BoxPredictionWriter.*score_threshold"):
@@ -109,7 +110,7 @@ def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_rec
     def drawn(options: dict) -> tuple[dict, np.ndarray]:
         out = tmp_path / str(len(list(tmp_path.iterdir())))
         out.mkdir()
-        writer = build_writer("litvision.callbacks.writers.boxes.BoxPredictionWriter", out, options)
+        writer = build_writer(BoxPredictionWriter, out, options)
         assert isinstance(writer, BoxPredictionWriter)
         record = writer.write_item(task, prediction, tmp_path / "a.png", {"width": 120, "height": 80})
         return record, np.asarray(Image.open(record["output_image"]))

@@ -77,7 +77,12 @@ def test_class_visualization_raises_the_score_and_keeps_real_pixels(monkeypatch)
     blurred_after = []
     monkeypatch.setattr(class_visualization, "blur_", lambda images, sigma: blurred_after.append(task.steps_taken))
     task = ClassVisualizationTask(
-        tiny_classifier(), 3, partial(NormalizedGradientDescent, lr=1.0), blur_every=4, max_jitter=2, l2_reg=0.0
+        tiny_classifier(),
+        3,
+        optimizer=partial(NormalizedGradientDescent, lr=1.0),
+        blur_every=4,
+        max_jitter=2,
+        l2_reg=0.0,
     )
     recorder = ImageRecorder()
     fit(task, steps=10, callbacks=[recorder])
@@ -95,7 +100,7 @@ def test_the_l2_regulariser_pulls_the_image_towards_zero():
     task = ClassVisualizationTask(
         tiny_classifier(),
         0,
-        partial(NormalizedGradientDescent, lr=0.5),
+        optimizer=partial(NormalizedGradientDescent, lr=0.5),
         l2_reg=1e3,
         max_jitter=0,
         blur_every=0,
@@ -113,7 +118,7 @@ def test_the_l2_regulariser_pulls_the_image_towards_zero():
 
 # --- fooling images --------------------------------------------------------------------------------
 def test_scored_images_are_the_8bit_picture_with_a_straight_through_gradient():
-    task = FoolingImageTask(tiny_classifier(), 1, partial(NormalizedGradientDescent, lr=1.0))
+    task = FoolingImageTask(tiny_classifier(), 1, optimizer=partial(NormalizedGradientDescent, lr=1.0))
     torch.manual_seed(1)
     normalization = task.classifier.input_normalization
     task.start_from(normalization(torch.rand(1, 3, 16, 20)))
@@ -136,7 +141,7 @@ def test_fooling_reaches_the_target_and_stops(tmp_path):
     with torch.no_grad():
         scores = classifier(start)[0]  # pixels: it normalises them
     target = int(scores.argmin())  # the least likely class
-    task = FoolingImageTask(classifier, target, partial(NormalizedGradientDescent, lr=0.5))
+    task = FoolingImageTask(classifier, target, optimizer=partial(NormalizedGradientDescent, lr=0.5))
     recorder = ImageRecorder()
     trainer = fit(task, steps=200, image=str(path), callbacks=[recorder])
     result = task.result()

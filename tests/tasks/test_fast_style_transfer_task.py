@@ -62,11 +62,9 @@ def test_nothing_of_the_extractor_or_the_style_is_built_before_fit():
     task = make_task(style="no/such/style.jpg")  # read at fit, not when a checkpoint is rebuilt to predict
     assert task.extractor is None and task.style_image is None
     assert all(k.startswith("net.") for k in task.state_dict())
-    from hydra.utils import get_class
-
     from litvision.callbacks.writers.base import PredictionWriter
 
-    assert issubclass(get_class(task.prediction_writer), PredictionWriter)
+    assert issubclass(task.prediction_writer, PredictionWriter)
 
 
 def test_trains_the_net_only_and_checkpoints_hold_only_the_net_and_optimiser(photos, tmp_path):

@@ -186,7 +186,7 @@ def test_overlay_leaves_background_as_is_and_blends_classes(tmp_path):
             scores[:, 8, :, x.shape[-1] // 2 :] = 1
             return scores
 
-    task = SegmentationTask(HalfCat(), 21, SGD)
+    task = SegmentationTask(HalfCat(), 21, optimizer=SGD)
     task.class_names = list(VOC_CLASSES)
     result = _predict(task, [path], tmp_path)[0]
     photo = np.asarray(Image.open(path).convert("RGB")).astype(float)

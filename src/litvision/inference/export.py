@@ -23,6 +23,7 @@ from torch import nn
 from litvision.errors import CheckpointMismatchError, ConfigError
 from litvision.runtime.checkpoints import load_litvision_checkpoint, rebuild_task
 from litvision.runtime.run_dir import claim_output_dir
+from litvision.tasks.base import VisionTask
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def exportable_module(ckpt_path: str | Path) -> tuple[nn.Module, dict]:
         cls = get_class(task)
     except Exception:  # an unknown dotted path
         cls = None
-    if cls is None or not callable(getattr(cls, "export_module", None)):
+    if cls is None or not issubclass(cls, VisionTask) or cls.export_module is VisionTask.export_module:
         raise CheckpointMismatchError(
             f"checkpoint {ckpt_path} was written by {task} (experiment {config.get('task_name', '?')}), which has "
             "no network to export; export writes fast style-transfer networks (experiment=fast_style_transfer "

@@ -2,7 +2,7 @@
 
 The checkpoint carries the run's composed config, so no experiment needs naming: the task and its data
 module are rebuilt from it and the weights loaded; `Trainer.predict` runs the task on the files (prepared
-by the data module's `predict_transform`) and the writer the task names (`prediction_writer`, a
+by the data module's `predict_transform`) and the writer class the task names (`prediction_writer`, a
 litvision.callbacks.writers.base.PredictionWriter) writes its outputs into this run's folder.
 """
 
@@ -38,11 +38,9 @@ def run_prediction(
 ) -> PredictionWriter:
     """`Trainer.predict` of `task` on `inputs.files` (through the data module's predict_transform) with the
     writer the task names, built with `options`; returns the writer (its records are the JSON's)."""
-    writer_target = getattr(task, "prediction_writer", None)
-    if writer_target is None:
+    if task.prediction_writer is None:
         raise ConfigError(f"{type(task).__name__} has no prediction on image files")
-    writer = build_writer(writer_target, out_dir, options or {})
-    writer.failed = list(inputs.failed)
+    writer = build_writer(task.prediction_writer, out_dir, options or {}, inputs.failed)
     datamodule.set_predict_files(inputs.files, batch_size=batch_size)
     trainer = prediction_trainer(writer, out_dir, device)
     if inputs.files:
@@ -70,9 +68,9 @@ def predict(cfg: DictConfig) -> list[dict]:
     console.quiet_lightning()
     out_dir = claim_output_dir(cfg.paths.output_dir)
     model, run_cfg, _ = rebuild_task(cfg.ckpt_path)
-    if getattr(model, "prediction_writer", None) is None:
+    if model.prediction_writer is None:
         raise ConfigError(f"{type(model).__name__} (from {cfg.ckpt_path}) has no prediction on image files")
-    if getattr(model, "generates_samples", False):  # a generator (GAN): samples from noise, no input files
+    if model.generates_samples:  # a generator (GAN): samples from noise, no input files
         from litvision.inference.sampling import predict_samples
 
         return predict_samples(model, cfg, out_dir)

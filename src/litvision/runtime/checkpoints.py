@@ -65,14 +65,12 @@ def verify_checkpoint(path: str | Path, model: torch.nn.Module, ckpt: dict | Non
             f"checkpoint {path} was written by {_describe(meta)} and does not fit this experiment ({detail}). "
             "Run with the experiment it was trained with."
         )
-    adopt = getattr(model, "adopt_checkpoint_structure", None)
-    if adopt is not None:  # a model whose layers' sizes come from the data (captioning's vocabulary) builds them
-        adopt(ckpt)
+    model.adopt_checkpoint_structure(ckpt)  # layers sized by the data (captioning's vocabulary)
     own = model.state_dict()
     theirs = ckpt["state_dict"]
     # entries shaped by the data rather than the config (style transfer's images): the task adopts
     # and checks their shape itself when it loads the checkpoint
-    data_shaped = set(getattr(model, "data_shaped_state", ()))
+    data_shaped = set(model.data_shaped_state)
     problems = [f"missing {k}" for k in own if k not in theirs]
     problems += [f"unexpected {k}" for k in theirs if k not in own]
     problems += [

@@ -44,10 +44,11 @@ def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule
     claim_output_dir(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model = build_data_and_model(cfg, prepare=is_launching_process())
-    model.run_config = OmegaConf.to_container(cfg, resolve=True)
     choices, overrides = _hydra_run()
-    # what eval.py needs to recompose this run (litvision.runtime.eval_replay)
-    model.run_origin = {"experiment": choices.get("experiment"), "overrides": overrides}
+    # the config for checkpoints, and what eval.py needs to recompose this run (litvision.runtime.eval_replay)
+    model.record_run(
+        OmegaConf.to_container(cfg, resolve=True), {"experiment": choices.get("experiment"), "overrides": overrides}
+    )
     callbacks = build_all(cfg.get("callbacks")) if with_callbacks else []
     loggers = build_all(cfg.get("logger"))
     if not loggers:  # logger=none: nothing to monitor learning rates into (Lightning would refuse)
@@ -140,7 +141,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: float) -> dict[str, float]:
-    trains_nothing = bool(getattr(model, "trains_nothing", False))
+    trains_nothing = model.trains_nothing
     if trains_nothing and cfg.get("train", True):
         raise ConfigError(
             f"{type(model).__name__} has nothing to train: run it with train=false test=true (its experiment sets both)"

@@ -1,6 +1,11 @@
-"""What every litvision task shares: the optimiser (partial from config, per-group learning rates),
-the optional scheduler, and an identity stamp in each checkpoint so that a checkpoint from another
-task or net is refused with a clear error instead of a wall of missing keys."""
+"""VisionTask: what every litvision task shares, and the whole contract between a task and the rest of
+litvision. The runner (litvision.runtime), predict/export (litvision.inference) and the callbacks use a task
+only through what is declared here, each with its default; a task overrides what applies to it.
+
+Shared machinery: the optimiser (a partial from the config, per-group learning rates), the optional
+scheduler, per-stage metrics, and an identity stamp in each checkpoint so that a checkpoint from another
+task or net is refused with a clear error instead of a wall of missing keys.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +15,36 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch import Tensor, nn
 
 from litvision.errors import ConfigError
 
+STAGES = ("train", "val", "test")
+
 
 class VisionTask(L.LightningModule):
-    # state_dict keys whose shape comes from the data, not the config: verify_checkpoint does not
-    # compare their shapes (the task adopts the checkpoint's in on_load_checkpoint)
-    data_shaped_state: tuple[str, ...] = ()
-    # a task with nothing to train (saliency maps of a pretrained classifier): litvision.runtime.run refuses
-    # train=true for it and tests it as built, without a checkpoint
+    # --- the contract: class attributes --------------------------------------------------------
+    # predict.py's writer class (a litvision.callbacks.writers.base.PredictionWriter); None: no prediction
+    prediction_writer: type | None = None
+    # predict.py samples from seeded noise (litvision.inference.sampling) instead of reading image files
+    generates_samples: bool = False
+    # nothing to train (saliency maps of a pretrained classifier): the runner refuses train=true and tests as built
     trains_nothing: bool = False
+    # state_dict keys whose shape comes from the data, not the config: verify_checkpoint does not compare
+    # their shapes (the task adopts the checkpoint's in on_load_checkpoint)
+    data_shaped_state: tuple[str, ...] = ()
+    # the least score a predicted box needs to be drawn (grids and predict's PNGs; every box is in the JSON)
+    draw_score_threshold: float = 0.5
 
     def __init__(
         self,
-        optimizer: Callable[..., torch.optim.Optimizer],
+        optimizer: Callable[..., torch.optim.Optimizer] | None,
         scheduler: Callable[..., Any] | None = None,
         param_groups: Sequence[Mapping] = (),
         scheduler_interval: str = "epoch",
         scheduler_monitor: str | None = None,
     ) -> None:
+        """The optimiser arguments every task takes (subclasses forward them as **optim, never repeat them)."""
         super().__init__()
         if scheduler_interval not in ("epoch", "step"):
             raise ConfigError(f"model.scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -38,10 +53,64 @@ class VisionTask(L.LightningModule):
         self.param_group_rules = [dict(r) for r in param_groups]
         self.scheduler_interval = scheduler_interval
         self.scheduler_monitor = scheduler_monitor
-        self.run_config: dict | None = None  # the composed Hydra config, set by litvision.runtime.run
-        self.run_origin: dict = {}  # {"experiment": name, "overrides": [...]} of the run, set by litvision.runtime.run
+        # --- the contract: instance state ------------------------------------------------------
+        self.run_config: dict | None = None  # the composed Hydra config (record_run), kept in checkpoints
+        self.run_origin: dict = {}  # {"experiment": name, "overrides": [...]} of the run (record_run)
         self.class_names: list[str] = []  # from the data module at fit time, kept in checkpoints
+        self.category_ids: list[int] = []  # COCO category ids of the data (COCO results files); [] = 1..C
 
+    # --- the contract: hooks ---------------------------------------------------------------------
+    def record_run(self, config: dict, origin: dict) -> None:
+        """Called by the runner before fit/test: the composed config and how it was composed, for checkpoints."""
+        self.run_config, self.run_origin = config, origin
+
+    def adopt_checkpoint_structure(self, checkpoint: dict) -> None:
+        """Called before a checkpoint's weights are compared: build layers whose sizes come from the data
+        (captioning's vocabulary) as the checkpoint has them."""
+
+    def export_module(self) -> nn.Module | None:
+        """The network export.py writes (eval mode is set by the caller); None: nothing to export."""
+        return None
+
+    def display_images(self) -> dict[str, Tensor] | None:
+        """Image-optimisation tasks: {name: (N, C, H, W) pixels} shown in TensorBoard as they change."""
+        return None
+
+    def output_files(self) -> dict[str, Tensor | dict | list] | None:
+        """Image-optimisation tasks: {file name: pixels or JSON-able data} written to the run folder at the end."""
+        return None
+
+    def grid_images(self) -> tuple[Tensor, int] | None:
+        """Generative tasks: (images in [0, 1], images per row) of fixed noise for the sample grid."""
+        return None
+
+    def sample_class_shares(self) -> Tensor | None:
+        """Generative tasks: the share of each class among the last validation's samples (None: not measured)."""
+        return None
+
+    def style_reference(self) -> Tensor | None:
+        """Style-transfer tasks: the style image (1, 3, H, W) in [0, 1] shown beside the results."""
+        return None
+
+    def scale_count(self) -> int:
+        """Tasks that optimise at several scales (multi-scale style transfer): how many; 1 otherwise."""
+        return 1
+
+    def implements(self, hook: str) -> bool:
+        """Whether this task overrides contract hook `hook` (callbacks check what they need in setup)."""
+        return getattr(type(self), hook) is not getattr(VisionTask, hook)
+
+    # --- per-stage metrics: the one way to declare them -----------------------------------------
+    def add_stage_metrics(self, make: Callable[[str], nn.Module], stages: Sequence[str] = STAGES) -> None:
+        """`make(stage)` builds one stage's metrics (a torchmetrics Metric, a MetricCollection or a
+        ModuleDict of them), kept as a submodule so they move with the task; read them with stage_metrics."""
+        for stage in stages:
+            setattr(self, f"{stage}_metrics", make(stage))
+
+    def stage_metrics(self, stage: str) -> nn.Module:
+        return getattr(self, f"{stage}_metrics")
+
+    # --- optimisation --------------------------------------------------------------------------
     def base_lr(self) -> float:
         keywords = self.optimizer_factory.keywords if isinstance(self.optimizer_factory, partial) else {}
         if "lr" not in keywords:

@@ -16,7 +16,7 @@ without the data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -25,6 +25,7 @@ import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from litvision.callbacks.writers.captions import CaptionPredictionWriter
 from litvision.data.captions.vocabulary import END, NULL, START, Vocabulary
 from litvision.errors import CheckpointMismatchError, ConfigError
 from litvision.metrics.caption_scores import CIDErD, bleu_metrics, decode_all, reference_strings
@@ -44,22 +45,18 @@ class CaptioningTask(VisionTask):
     length_penalty: beam scores are divided by length ** it (0: plain log-probability).
     attention_regularization: weight of the doubly stochastic penalty (attention nets only)."""
 
-    prediction_writer = "litvision.callbacks.writers.captions.CaptionPredictionWriter"
+    prediction_writer = CaptionPredictionWriter
 
     def __init__(
         self,
         net: Callable[..., nn.Module],
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        param_groups: Sequence[Mapping] = (),
-        scheduler_interval: str = "epoch",
-        scheduler_monitor: str | None = None,
         beam_size: int = 1,
         max_length: int = 30,
         length_penalty: float = 0.0,
         attention_regularization: float = 1.0,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        super().__init__(**optim)
         if isinstance(net, nn.Module):
             raise ConfigError("model.net must be a factory (_partial_: true): the vocabulary size comes from the data")
         for key, value in (("beam_size", beam_size), ("max_length", max_length)):

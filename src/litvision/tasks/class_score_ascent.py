@@ -12,7 +12,6 @@ image is read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -42,10 +41,9 @@ class ClassScoreAscentTask(ImageParameterTask):
         self,
         classifier: FrozenClassifier,
         target_class: int | str,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, scheduler_interval="step")
+        super().__init__(**{"scheduler_interval": "step", **optim})
         if not isinstance(classifier, FrozenClassifier):
             raise ConfigError(
                 f"model.classifier must build a FrozenClassifier (e.g. litvision.nets.frozen_classifier."

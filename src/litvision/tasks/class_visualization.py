@@ -14,7 +14,6 @@ from a standard normal in the network's normalised units.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -50,15 +49,14 @@ class ClassVisualizationTask(ClassScoreAscentTask):
         self,
         classifier: FrozenClassifier,
         target_class: int | str,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
         l2_reg: float = 1e-3,
         max_jitter: int = 16,
         blur_every: int = 10,
         blur_sigma: float = 0.5,
         noise_std: float = 1.0,
+        **optim: Any,
     ) -> None:
-        super().__init__(classifier, target_class, optimizer, scheduler)
+        super().__init__(classifier, target_class, **optim)
         for key, value in (("l2_reg", l2_reg), ("blur_sigma", blur_sigma), ("noise_std", noise_std)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"model.{key} must be a number >= 0, got {value!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -10,23 +9,20 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from litvision.callbacks.writers.classes import ClassPredictionWriter
 from litvision.tasks.base import VisionTask
 
 
 class ClassificationTask(VisionTask):
-    prediction_writer = "litvision.callbacks.writers.classes.ClassPredictionWriter"
+    prediction_writer = ClassPredictionWriter
 
     def __init__(
         self,
         net: nn.Module,
         num_classes: int,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        param_groups: Sequence[Mapping] = (),
-        scheduler_interval: str = "epoch",
-        scheduler_monitor: str | None = None,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        super().__init__(**optim)
         self.net = net
         self.num_classes = num_classes
         # micro accuracy = fraction of images right, d2l's "train acc"/"test acc"

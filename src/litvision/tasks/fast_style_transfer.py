@@ -15,13 +15,14 @@ extractor's weights nor the style image.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor, nn
 
+from litvision.callbacks.writers.stylised import StylisedImageWriter
 from litvision.data.style.style_images import load_framed_image
 from litvision.errors import ConfigError, DataError
 from litvision.nets.feature_extractor import FeatureExtractor, LayerRef
@@ -54,14 +55,12 @@ class FastStyleTransferTask(VisionTask):
     `litvision.data.core.images`), `style_border` pixels cut from each side, resized by `style_size`. The
     extractor, layers and weights are as for `StyleTransferTask`."""
 
-    prediction_writer = "litvision.callbacks.writers.stylised.StylisedImageWriter"
+    prediction_writer = StylisedImageWriter
 
     def __init__(
         self,
         net: nn.Module,
         style: str,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
         backbone: str = "vgg16",
         weights: str | None = "imagenet",
         content_layers: LayerRef | Sequence[LayerRef] | None = None,
@@ -71,9 +70,9 @@ class FastStyleTransferTask(VisionTask):
         tv_weight: float = 0.0,
         style_size: int | Sequence[int] | None = None,
         style_border: int = 0,
-        scheduler_interval: str = "step",
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, scheduler_interval=scheduler_interval)
+        super().__init__(**{"scheduler_interval": "step", **optim})
         if not isinstance(style, str) or not style:
             raise ConfigError(f"model.style must name one image, got {style!r}")
         if not isinstance(style_border, int) or isinstance(style_border, bool) or style_border < 0:
@@ -171,6 +170,9 @@ class FastStyleTransferTask(VisionTask):
                 )
             outputs.append({"image": self.net(image[None])[0]})
         return outputs
+
+    def style_reference(self) -> Tensor | None:
+        return self.style_image
 
     def export_module(self) -> nn.Module:
         """What `litvision.inference.export` writes: the transformation net ((N, 3, H, W) [0, 1] -> [0, 1])."""

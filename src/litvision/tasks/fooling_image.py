@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -49,12 +48,11 @@ class FoolingImageTask(ClassScoreAscentTask):
         self,
         classifier: FrozenClassifier,
         target_class: int | str,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
         quantize: bool = True,
         difference_scale: float = 10.0,
+        **optim: Any,
     ) -> None:
-        super().__init__(classifier, target_class, optimizer, scheduler)
+        super().__init__(classifier, target_class, **optim)
         if not difference_scale > 0:
             raise ConfigError(f"model.difference_scale must be > 0, got {difference_scale!r}")
         self.quantize = bool(quantize)

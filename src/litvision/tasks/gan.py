@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from litvision.callbacks.writers.gan_samples import GANSampleWriter
 from litvision.errors import ConfigError
 from litvision.nets.gan_base import Discriminator, Generator
 from litvision.nets.normalization import InputNormalization, to_unit_float
@@ -44,7 +45,7 @@ def tanh_range(channels: int) -> InputNormalization:
 
 class GANTask(VisionTask):
     # predict.py: new samples from seeded noise (litvision.inference.sampling), not predictions on image files
-    prediction_writer = "litvision.callbacks.writers.gan_samples.GANSampleWriter"
+    prediction_writer = GANSampleWriter
     generates_samples = True
 
     def __init__(
@@ -52,10 +53,7 @@ class GANTask(VisionTask):
         generator: Generator,
         discriminator: Discriminator,
         loss: GANLoss,
-        optimizer: Callable[..., torch.optim.Optimizer],
         discriminator_optimizer: Callable[..., torch.optim.Optimizer] | None = None,
-        scheduler: Callable[..., Any] | None = None,
-        scheduler_interval: str = "epoch",
         noise: str = "uniform",
         d_steps: int = 1,
         g_steps: int = 1,
@@ -69,8 +67,11 @@ class GANTask(VisionTask):
         kid_subset_size: int = 100,
         grid_samples: int = 100,
         seed: int = 0,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, (), scheduler_interval, None)
+        if optim.get("param_groups") or optim.get("scheduler_monitor"):
+            raise ConfigError("model.param_groups / model.scheduler_monitor: the GAN's two optimisers take neither")
+        super().__init__(**optim)
         self.automatic_optimization = False
         if noise not in NOISE:
             raise ConfigError(f"model.noise={noise!r}: choose one of {', '.join(NOISE)}")
@@ -107,7 +108,7 @@ class GANTask(VisionTask):
         self.discriminator_steps = 0
         self.generator_steps = 0
         self.floor_done: set[str] = set()  # stages whose real-data floor was logged in this process
-        self.class_shares: Tensor | None = None  # the last validation's histogram (for callbacks)
+        self.last_class_shares: Tensor | None = None  # the last validation's histogram
         fixed = torch.Generator().manual_seed(self.seed)
         if self.num_classes:  # one row per class
             per_class = max(1, grid_samples // self.num_classes)
@@ -158,6 +159,9 @@ class GANTask(VisionTask):
 
     def forward(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.sample(noise, labels)
+
+    def sample_class_shares(self) -> Tensor | None:
+        return self.last_class_shares
 
     def grid_images(self) -> tuple[Tensor, int]:
         """The fixed-noise samples in [0, 1] and the grid's row length (one row per class when
@@ -265,7 +269,7 @@ class GANTask(VisionTask):
         self.quality.reset()
         shares = results.pop("class_shares", None)
         if not self.trainer.sanity_checking:
-            self.class_shares = None if shares is None else shares.cpu()
+            self.last_class_shares = None if shares is None else shares.cpu()
         self.log_dict({f"{stage}/{k}": v.float() for k, v in results.items()}, sync_dist=False)
         if floor:
             self.floor_done.add(stage)

@@ -9,7 +9,6 @@ stays out of the optimiser (no gradients) and out of checkpoints (see `litvision
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -27,11 +26,9 @@ class ImageParameterTask(VisionTask):
 
     def __init__(
         self,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        scheduler_interval: str = "step",
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, scheduler_interval=scheduler_interval)
+        super().__init__(**{"scheduler_interval": "step", **optim})
         self.synthesised = nn.Parameter(torch.empty(0, 3, 0, 0))
 
     @property

@@ -17,7 +17,7 @@ way in and subtracts it on the way out. Images go in as float [0, 1]; the detect
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.detection import MeanAveragePrecision
 
+from litvision.callbacks.writers.rcnn_boxes import RCNNPredictionWriter
 from litvision.errors import ConfigError, DataError
 from litvision.nets.rcnn import check_num_classes
 from litvision.tasks.base import VisionTask
@@ -63,21 +64,17 @@ class RCNNTask(VisionTask):
     belongs to the object from this probability on (torchvision's 0.5). `draw_score_threshold`: the least
     score of a detection drawn on predicted images (predictions.json and the COCO results keep all)."""
 
-    prediction_writer = "litvision.callbacks.writers.rcnn_boxes.RCNNPredictionWriter"
+    prediction_writer = RCNNPredictionWriter
 
     def __init__(
         self,
         net: nn.Module,
         num_classes: int,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        param_groups: Sequence[Mapping] = (),
-        scheduler_interval: str = "epoch",
-        scheduler_monitor: str | None = None,
         mask_threshold: float = 0.5,
         draw_score_threshold: float = 0.5,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        super().__init__(**optim)
         self.num_classes = check_num_classes(num_classes)
         net_classes = net.roi_heads.box_predictor.cls_score.out_features
         if net_classes != self.num_classes:
@@ -89,7 +86,6 @@ class RCNNTask(VisionTask):
         self.masks = bool(net.roi_heads.has_mask())
         self.mask_threshold = mask_threshold
         self.draw_score_threshold = draw_score_threshold
-        self.category_ids: list[int] = []  # COCO category ids of the data, for COCO results files
         iou_type = ("bbox", "segm") if self.masks else "bbox"
         for stage in EVAL_STAGES:
             setattr(

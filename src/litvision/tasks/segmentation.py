@@ -9,7 +9,6 @@ with its backbone's statistics), so the data and the model cannot disagree about
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -19,6 +18,7 @@ from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
+from litvision.callbacks.writers.masks import MaskPredictionWriter
 from litvision.data.formats.voc import IGNORE_INDEX
 from litvision.errors import ConfigError
 from litvision.tasks.base import VisionTask
@@ -51,21 +51,17 @@ class SegmentationTask(VisionTask):
         so masks always have the input's full size; null runs at the full size.
     """
 
-    prediction_writer = "litvision.callbacks.writers.masks.MaskPredictionWriter"
+    prediction_writer = MaskPredictionWriter
 
     def __init__(
         self,
         net: nn.Module,
         num_classes: int,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        param_groups: Sequence[Mapping] = (),
-        scheduler_interval: str = "epoch",
-        scheduler_monitor: str | None = None,
         ignore_index: int = IGNORE_INDEX,
         predict_max_side: int | None = 512,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        super().__init__(**optim)
         if getattr(net, "num_classes", num_classes) != num_classes:
             raise ConfigError(f"model.num_classes={num_classes} but the net has {net.num_classes} outputs")
         self.net = net

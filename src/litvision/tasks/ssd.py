@@ -10,7 +10,7 @@ images itself and returns (anchors (1, A, 4), class logits (B, A, C+1) with back
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torchmetrics.aggregation import MeanMetric
 from torchmetrics.detection import MeanAveragePrecision
 
+from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.errors import ConfigError
 from litvision.ops.anchors import multibox_target
 from litvision.ops.detection import decode_detections
@@ -34,22 +35,18 @@ class DetectionTask(VisionTask):
     (score_threshold, nms_threshold, top_k, max_detections, class_agnostic) for the detections mAP is
     computed on and predict writes."""
 
-    prediction_writer = "litvision.callbacks.writers.boxes.BoxPredictionWriter"
+    prediction_writer = BoxPredictionWriter
 
     def __init__(
         self,
         net: nn.Module,
         num_classes: int,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        param_groups: Sequence[Mapping] = (),
-        scheduler_interval: str = "epoch",
-        scheduler_monitor: str | None = None,
         neg_pos_ratio: float | None = None,
         iou_threshold: float = 0.5,
         decoding: Mapping[str, Any] | None = None,
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, param_groups, scheduler_interval, scheduler_monitor)
+        super().__init__(**optim)
         net_classes = getattr(net, "num_classes", num_classes)
         if net_classes != num_classes:
             raise ConfigError(

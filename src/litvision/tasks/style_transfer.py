@@ -17,7 +17,7 @@ config.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -52,8 +52,6 @@ class StyleTransferTask(ImageParameterTask):
     def __init__(
         self,
         backbone: str,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
         weights: str | None = "imagenet",
         content_layers: LayerRef | Sequence[LayerRef] | None = None,
         style_layers: LayerRef | Sequence[LayerRef] | None = None,
@@ -61,9 +59,9 @@ class StyleTransferTask(ImageParameterTask):
         style_weight: float | Mapping[LayerRef, float] = 1e4,
         tv_weight: float = 10.0,
         init: str = "content",
-        scheduler_interval: str = "step",
+        **optim: Any,
     ) -> None:
-        super().__init__(optimizer, scheduler, scheduler_interval)
+        super().__init__(**{"scheduler_interval": "step", **optim})
         if init not in INITS:
             raise ConfigError(f"model.init must be one of {', '.join(INITS)}, got {init!r}")
         # resolve (and validate) names before the backbone is built and its weights loaded
@@ -173,6 +171,12 @@ class StyleTransferTask(ImageParameterTask):
         return loss.total
 
     # --- display (pixels de-normalised and clamped here only) -----------------------------------
+    def scale_count(self) -> int:
+        return len(self.scales)
+
+    def style_reference(self) -> Tensor | None:
+        return self.style_image
+
     def display_images(self) -> dict[str, Tensor]:
         """The current scale's content (N), style (1) and synthesised (N) images as (n, 3, H, W)
         tensors with values in [0, 1], on the CPU."""

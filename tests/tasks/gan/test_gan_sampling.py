@@ -19,7 +19,7 @@ def _task(num_classes: int = 0) -> GANTask:
     torch.manual_seed(0)
     generator = DCGANGenerator(noise_dim=8, image_size=16, num_classes=num_classes)
     discriminator = DCGANDiscriminator(image_size=16, num_classes=num_classes)
-    return GANTask(generator, discriminator, gan_loss("bce"), torch.optim.Adam, classifier=None)
+    return GANTask(generator, discriminator, gan_loss("bce"), optimizer=torch.optim.Adam, classifier=None)
 
 
 def _pixels(folder, n):

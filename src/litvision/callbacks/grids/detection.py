@@ -40,7 +40,7 @@ class DetectionGrid(ValidationGrid):
                     pred["boxes"][shown],
                     pred["labels"][shown].tolist(),
                     pred["scores"][shown].tolist(),
-                    getattr(pl_module, "class_names", []),
+                    pl_module.class_names,
                     truth["boxes"].detach().cpu(),
                     truth["labels"].tolist(),
                 )

@@ -6,7 +6,7 @@ collapse monitor's class histogram of the samples (TensorBoard `val/class_histog
 
 The x-axis is the number of training batches, as for Lightning's logged scalars (it logs once per
 batch whatever the number of optimisers); Lightning's global_step counts optimiser steps instead
-(two per batch at a 1:1 D:G ratio). The task computes (`grid_images()`, `class_shares`); this
+(two per batch at a 1:1 D:G ratio). The task computes (`grid_images()`, `sample_class_shares()`); this
 callback only writes.
 """
 
@@ -33,7 +33,7 @@ class GANSamples(L.Callback):
         self.last_step: int | None = None  # the batch count of the last grid
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not callable(getattr(pl_module, "grid_images", None)):
+        if not pl_module.implements("grid_images"):
             raise ConfigError(f"callback GANSamples needs a GAN task, got {type(pl_module).__name__}")
 
     def folder(self, trainer: L.Trainer) -> Path:
@@ -65,7 +65,7 @@ class GANSamples(L.Callback):
             self.write_grid(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        shares = getattr(pl_module, "class_shares", None)
+        shares = pl_module.sample_class_shares()
         writer = tensorboard_writer(trainer)
         if trainer.sanity_checking or not trainer.is_global_zero or shares is None or writer is None:
             return

@@ -47,7 +47,7 @@ class HeldOutStylised(L.Callback):
         if writer is None:
             return
         writer.add_image("val/stylised", self.grid, trainer.global_step)
-        style = getattr(pl_module, "style_image", None)
+        style = pl_module.style_reference()
         if style is not None and not self.style_shown:
             writer.add_images("images/style", style, trainer.global_step)
             self.style_shown = True

@@ -35,7 +35,7 @@ class ImageOutputs(L.Callback):
         self.shown_at: int | None = None  # the step the display images were last logged at
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not any(callable(getattr(pl_module, m, None)) for m in ("display_images", "output_files")):
+        if not (pl_module.implements("display_images") or pl_module.implements("output_files")):
             raise ConfigError(
                 f"callback {type(self).__name__} needs an image task (style transfer, fooling image, class "
                 f"visualisation, saliency), got {type(pl_module).__name__}: remove it from the callbacks"
@@ -47,8 +47,7 @@ class ImageOutputs(L.Callback):
     # --- while it runs --------------------------------------------------------------------------
     def images_to_show(self, pl_module: L.LightningModule, batch_idx: int) -> dict[str, torch.Tensor]:
         """What to log at a logging step; every display image by default."""
-        show = getattr(pl_module, "display_images", None)
-        return show() if callable(show) else {}
+        return pl_module.display_images() or {}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if not trainer.is_global_zero:
@@ -67,11 +66,7 @@ class ImageOutputs(L.Callback):
     ) -> None:
         """The display images at the end of fit, unless the last step already logged them."""
         writer = tensorboard_writer(trainer)
-        if (
-            writer is None
-            or self.shown_at == trainer.global_step
-            or not callable(getattr(pl_module, "display_images", None))
-        ):
+        if writer is None or self.shown_at == trainer.global_step or not pl_module.implements("display_images"):
             return
         for name, images in pl_module.display_images().items():
             if names is None or name in names:
@@ -80,14 +75,14 @@ class ImageOutputs(L.Callback):
 
     # --- at the end -----------------------------------------------------------------------------
     def write_outputs(self, trainer: L.Trainer, pl_module: L.LightningModule) -> list[Path]:
-        make = getattr(pl_module, "output_files", None)
-        if not trainer.is_global_zero or not callable(make):
+        files = pl_module.output_files() if trainer.is_global_zero else None
+        if files is None:
             return []
         folder = self.folder(trainer)
         folder.mkdir(parents=True, exist_ok=True)
         writer = tensorboard_writer(trainer)
         written = []
-        for name, value in make().items():
+        for name, value in files.items():
             path = folder / name
             if path.suffix == ".json":
                 path.write_text(json.dumps(value, indent=2) + "\n")

@@ -61,7 +61,7 @@ class DetectionImages(ValidationGrid):
             return None
         n = self.max_images
         images = [to_uint8(image) for image in display_pixels(outputs["images"][:n].detach().cpu())]
-        names = getattr(pl_module, "class_names", [])
+        names = pl_module.class_names
         cpu = [
             ({k: v.cpu() for k, v in t.items()}, {k: v.cpu() for k, v in p.items()})
             for t, p in zip(outputs["targets"][:n], outputs["preds"][:n])

@@ -25,7 +25,7 @@ class StyleTransferImages(ImageOutputs):
     """
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not callable(getattr(pl_module, "display_images", None)):
+        if not pl_module.implements("display_images"):
             raise ConfigError(
                 f"callback StyleTransferImages needs the style-transfer task, got {type(pl_module).__name__}: "
                 "remove it from the callbacks"
@@ -36,7 +36,7 @@ class StyleTransferImages(ImageOutputs):
         return images if batch_idx == 0 else {"result": images["result"]}  # the inputs once per scale
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero and len(getattr(pl_module, "scales", ())) > 1:
+        if trainer.is_global_zero and pl_module.scale_count() > 1:
             images = pl_module.display_images()["result"]
             height, width = images.shape[-2:]
             for i, image in enumerate(images):

@@ -1,7 +1,7 @@
 """Writing predictions to files: the base of every output kind's writer (class JSON, boxes, masks, images,
 captions, ...), a Lightning `BasePredictionWriter`.
 
-A task names its writer (`prediction_writer = "litvision.callbacks.<module>.<Class>"`) and returns from
+A task names its writer class (`VisionTask.prediction_writer`) and returns from
 `predict_step` one dict of tensors per image; a writer turns each into files and one JSON record.
 `predict.py` builds the writer with the options given on its command line (`predict.<option>=...`).
 """
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from hydra.utils import get_class
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from litvision.errors import ConfigError
@@ -77,14 +76,17 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(part, path)
 
 
-def build_writer(target: str, output_dir: str | Path, options: Mapping[str, Any]) -> PredictionWriter:
-    """The writer class at dotted path `target` with `options` (None values mean "the writer's default");
-    an option the writer does not take is a ConfigError naming the ones it does."""
-    cls = get_class(target)
+def build_writer(
+    cls: type[PredictionWriter], output_dir: str | Path, options: Mapping[str, Any], failed: Sequence[dict] = ()
+) -> PredictionWriter:
+    """Writer `cls` with `options` (None values mean "the writer's default"); an option the writer does not
+    take is a ConfigError naming the ones it does. `failed`: inputs that could not be read, listed in the JSON."""
     given = {k: v for k, v in options.items() if v is not None}
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "output_dir")]
     unknown = sorted(set(given) - set(accepted))
     if unknown:
         takes = ", ".join(f"predict.{p}" for p in accepted) or "no options"
         raise ConfigError(f"predict.{unknown[0]} is not an option of {cls.__name__}; it takes {takes}")
-    return cls(output_dir, **given)
+    writer = cls(output_dir, **given)
+    writer.failed = list(failed)
+    return writer

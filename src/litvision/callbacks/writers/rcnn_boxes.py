@@ -34,13 +34,13 @@ class RCNNPredictionWriter(PredictionWriter):
         self.results: list[dict] = []
 
     def _category_id(self, pl_module: L.LightningModule, index: int) -> int:
-        ids = getattr(pl_module, "category_ids", None) or []
+        ids = pl_module.category_ids
         return int(ids[index]) if index < len(ids) else index + 1
 
     def write_item(self, pl_module: L.LightningModule, prediction: dict, path: Path, meta: dict) -> dict:
         threshold = self.score_threshold
         if threshold is None:
-            threshold = float(getattr(pl_module, "draw_score_threshold", 0.5))
+            threshold = float(pl_module.draw_score_threshold)
         width, height = int(meta["width"]), int(meta["height"])
         image_id = len(self.images) + 1
         image_file = self.output_file(path, ".png")
