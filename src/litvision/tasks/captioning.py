@@ -84,10 +84,16 @@ class CaptioningTask(VisionTask):
         self.vocabulary, self.feature_shape = vocabulary, tuple(int(s) for s in feature_shape)
         self.encoder_config, self.projection = encoder_config, projection
         self.net = self.net_factory(vocab_size=len(vocabulary), feature_dim=self.feature_shape[0])
-        for stage in ("val", "test"):
-            setattr(self, f"{stage}_bleu", nn.ModuleDict(bleu_metrics()))
-            setattr(self, f"{stage}_cider", CIDErD(vocabulary))
-            setattr(self, f"{stage}_composition", nn.ModuleDict({k: MeanMetric() for k in COMPOSITION_PARTS}))
+        self.add_stage_metrics(
+            lambda stage: nn.ModuleDict(
+                {
+                    "bleu": nn.ModuleDict(bleu_metrics()),
+                    "cider": CIDErD(vocabulary),
+                    "composition": nn.ModuleDict({k: MeanMetric() for k in COMPOSITION_PARTS}),
+                }
+            ),
+            stages=("val", "test"),
+        )
 
     def _data_description(self) -> dict:
         return {
@@ -199,11 +205,12 @@ class CaptioningTask(VisionTask):
         decoded = self.decode(features)
         captions = decode_all(self.vocabulary, decoded.tokens)
         refs = reference_strings(self.vocabulary, references)
-        for metric in getattr(self, f"{stage}_bleu").values():
+        metrics = self.stage_metrics(stage)
+        for metric in metrics["bleu"].values():
             metric.update(captions, refs)
-        getattr(self, f"{stage}_cider").update(decoded.tokens, references, batch["index"])
+        metrics["cider"].update(decoded.tokens, references, batch["index"])
         if "scene" in batch:
-            parts = getattr(self, f"{stage}_composition")
+            parts = metrics["composition"]
             for caption, scene in zip(captions, batch["scene"]):
                 for name, value in composition_scores(caption, scene).items():
                     parts[name].update(value)
@@ -222,15 +229,16 @@ class CaptioningTask(VisionTask):
         return self._evaluate(batch, "test")
 
     def _log_scores(self, stage: str) -> None:
-        cider = getattr(self, f"{stage}_cider")
+        metrics = self.stage_metrics(stage)
+        cider = metrics["cider"]
         if not cider.update_called:
             return
-        for name, metric in getattr(self, f"{stage}_bleu").items():
+        for name, metric in metrics["bleu"].items():
             self.log(f"{stage}/{name}", metric.compute(), prog_bar=name == "BLEU4")
             metric.reset()
         self.log(f"{stage}/CIDEr", cider.compute(), prog_bar=True)
         cider.reset()
-        for name, metric in getattr(self, f"{stage}_composition").items():
+        for name, metric in metrics["composition"].items():
             if metric.update_called:
                 key = "composition" if name == "composition" else f"composition_{name}"
                 self.log(f"{stage}/{key}", metric.compute(), prog_bar=name == "composition")

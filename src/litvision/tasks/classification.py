@@ -26,15 +26,14 @@ class ClassificationTask(VisionTask):
         self.net = net
         self.num_classes = num_classes
         # micro accuracy = fraction of images right, d2l's "train acc"/"test acc"
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.add_stage_metrics(lambda stage: MulticlassAccuracy(num_classes, average="micro"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str, metric: MulticlassAccuracy) -> torch.Tensor:
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, labels = batch
+        metric = self.stage_metrics(stage)
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         metric(logits, labels)
@@ -52,13 +51,13 @@ class ClassificationTask(VisionTask):
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train", self.train_acc)
+        return self._step(batch, "train")
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val", self.val_acc)
+        self._step(batch, "val")
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test", self.test_acc)
+        self._step(batch, "test")
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """Class probabilities of each image (litvision.callbacks.writers.classes writes them)."""

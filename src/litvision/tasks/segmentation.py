@@ -68,9 +68,10 @@ class SegmentationTask(VisionTask):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.predict_max_side = predict_max_side
-        self.train_metrics = segmentation_metrics(num_classes, ignore_index, per_class=False)
-        self.val_metrics = segmentation_metrics(num_classes, ignore_index, per_class=True)
-        self.test_metrics = segmentation_metrics(num_classes, ignore_index, per_class=True)
+        # per-class IoU is logged for val/test only
+        self.add_stage_metrics(
+            lambda stage: segmentation_metrics(num_classes, ignore_index, per_class=stage != "train")
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) uint8 images (or float in [0, 1]) -> (B, num_classes, H, W) class scores."""
@@ -102,14 +103,14 @@ class SegmentationTask(VisionTask):
         return {"loss": loss, "preds": preds}
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train", self.train_metrics)["loss"]
+        return self._step(batch, "train", self.stage_metrics("train"))["loss"]
 
     def validation_step(self, batch, batch_idx: int) -> dict:
         # the predictions go to callbacks (litvision.callbacks.grids.segmentation)
-        return self._step(batch, "val", self.val_metrics)
+        return self._step(batch, "val", self.stage_metrics("val"))
 
     def test_step(self, batch, batch_idx: int) -> dict:
-        return self._step(batch, "test", self.test_metrics)
+        return self._step(batch, "test", self.stage_metrics("test"))
 
     # --- epoch metrics -------------------------------------------------------------------------------
 
@@ -126,13 +127,13 @@ class SegmentationTask(VisionTask):
                 self.log(f"{stage}/IoU/{self.class_name(index)}", iou)
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch_metrics("train", self.train_metrics)
+        self._log_epoch_metrics("train", self.stage_metrics("train"))
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val", self.val_metrics)
+        self._log_epoch_metrics("val", self.stage_metrics("val"))
 
     def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test", self.test_metrics)
+        self._log_epoch_metrics("test", self.stage_metrics("test"))
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
