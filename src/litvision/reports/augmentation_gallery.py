@@ -16,7 +16,7 @@ from torchvision.transforms import v2
 from torchvision.utils import make_grid, save_image
 
 from litvision.data.core.images import load_image
-from litvision.data.segmentation.voc import IMAGENET_MEAN_COLOR
+from litvision.data.core.padding import IMAGENET_MEAN_COLOR
 from litvision.errors import ConfigError, LitvisionError
 from litvision.nets.normalization import display_pixels
 
