@@ -172,7 +172,7 @@ def test_crops_keep_boxes_valid(synth_root):
 
 @pytest.mark.parametrize("preset", ["detection_resize", "detection_flip", "detection_ssd"])
 def test_detection_presets_give_fixed_size_inputs_and_valid_boxes(synth_root, preset):
-    from litvision.reports.augmentation_gallery import load_pipeline
+    from litvision.data.core.augment import load_pipeline
 
     torch.manual_seed(0)
     dataset = BananasDataset(synth_root / "bananas_train", load_pipeline(preset, image_size=48), num_classes=3)

@@ -6,10 +6,11 @@ from PIL import Image
 
 from litvision.data.classification.cifar10 import CIFAR10DataModule
 from litvision.data.classification.imagefolder import ImageFolderDataModule
+from litvision.data.core.augment import load_pipeline
 from litvision.data.core.images import load_image
 from litvision.data.synth.lfw import export_lfw_faces
 from litvision.errors import ConfigError, DataError
-from litvision.reports.augmentation_gallery import augmentation_grid, load_pipeline
+from litvision.reports.augmentation_gallery import augmentation_grid
 
 
 def _module(root, **kw):
@@ -67,7 +68,7 @@ def test_corrupt_image_names_the_file(tmp_path, data_root, damage):
 
 
 def test_cifar10_reads_generated_batches(data_root):
-    from litvision.reports.augmentation_gallery import load_pipeline
+    from litvision.data.core.augment import load_pipeline
 
     dm = CIFAR10DataModule(
         root=str(data_root / "cifar10"),

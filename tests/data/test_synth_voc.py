@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from litvision.data.segmentation.voc import IGNORE_INDEX, VOC_PALETTE, read_split
+from litvision.data.formats.voc import IGNORE_INDEX, VOC_PALETTE, read_split
 from litvision.data.synth.voc import OBJECT_CLASSES, generate_voc, main
 
 

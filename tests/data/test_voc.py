@@ -15,6 +15,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from litvision.cli import CONFIG_DIR
+from litvision.data.core.images import read_image
 from litvision.data.formats.voc import (
     BOUNDARY_COLOR,
     IGNORE_INDEX,
@@ -23,16 +24,11 @@ from litvision.data.formats.voc import (
     VOC_PALETTE,
     colorize,
     colors_to_indices,
-    read_label,
-)
-from litvision.data.segmentation.voc import (
-    VOCSegmentation,
-    VOCSegmentationDataModule,
     find_voc_dir,
-    read_image,
+    read_label,
     read_split,
-    scan_split,
 )
+from litvision.data.segmentation.voc import VOCSegmentation, VOCSegmentationDataModule, scan_split
 from litvision.data.synth.voc import save_label_png
 from litvision.errors import ChecksumError, ConfigError, DataError
 

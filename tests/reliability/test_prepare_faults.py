@@ -14,7 +14,8 @@ from faults import can_meet_permissions, run_two_at_once, run_unprivileged, zip_
 from litvision.data.classification.imagefolder import ImageFolderDataModule, fetch_archive
 from litvision.data.detection.bananas import BananasDataModule
 from litvision.data.formats.banana_csv import read_banana_split
-from litvision.data.segmentation.voc import find_voc_dir, read_split, scan_split
+from litvision.data.formats.voc import find_voc_dir, read_split
+from litvision.data.segmentation.voc import scan_split
 from litvision.data.synth.bananas import generate_bananas
 from litvision.data.synth.voc import export_voc_synth
 from litvision.errors import DataError

@@ -16,8 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from litvision.cli import CONFIG_DIR
-from litvision.data.formats.voc import VOC_CLASSES, colorize, read_label, save_label_png
-from litvision.data.segmentation.voc import read_split
+from litvision.data.formats.voc import VOC_CLASSES, colorize, read_label, read_split, save_label_png
 from litvision.data.synth.voc import generate_voc
 from litvision.errors import CheckpointMismatchError, DataError, WeightsUnavailableError
 from litvision.runtime import run

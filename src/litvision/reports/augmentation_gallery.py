@@ -9,41 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import hydra
 import torch
-from omegaconf import OmegaConf
 from torchvision.transforms import v2
 from torchvision.utils import make_grid, save_image
 
+from litvision.data.core.augment import available_pipelines, load_pipeline
 from litvision.data.core.images import load_image
-from litvision.data.segmentation.voc import IMAGENET_MEAN_COLOR
-from litvision.errors import ConfigError, LitvisionError
+from litvision.errors import LitvisionError
 from litvision.nets.normalization import display_pixels
-
-AUGMENT_DIR = Path(__file__).resolve().parents[1] / "conf" / "augment"
-
-
-def available_pipelines() -> list[str]:
-    return sorted(p.stem for p in AUGMENT_DIR.glob("*.yaml"))
-
-
-def load_pipeline(name: str, image_size: int = 224) -> v2.Transform:
-    """Instantiate conf/augment/<name>.yaml; `${data.*}` references get the values given here."""
-    path = AUGMENT_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"unknown augmentation pipeline {name!r}; available: {', '.join(available_pipelines())}")
-    context = OmegaConf.create(
-        {
-            "data": {
-                "image_size": image_size,
-                "resize_size": round(image_size * 8 / 7),
-                "crop_size": [image_size, image_size],  # the segmentation presets
-                "fill_color": list(IMAGENET_MEAN_COLOR),
-            }
-        }
-    )
-    context.pipeline = OmegaConf.load(path)
-    return hydra.utils.instantiate(context.pipeline)
 
 
 def augmentation_grid(

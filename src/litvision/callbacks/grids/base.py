@@ -45,21 +45,33 @@ class AugmentedBatchGrid(L.Callback):
         writer.add_image("train/augmented_batch", make_grid(images, nrow=self.nrow, padding=2), trainer.global_step)
 
 
+def real_validation(trainer: L.Trainer) -> bool:
+    """A validation that image callbacks draw from: not the sanity check, and on the main process."""
+    return not trainer.sanity_checking and trainer.is_global_zero
+
+
 def first_validation_batch(trainer: L.Trainer, batch_idx: int, dataloader_idx: int = 0) -> bool:
-    """The batch validation image callbacks draw from: the first of a real validation (not the sanity
-    check), on the main process."""
-    return batch_idx == 0 and dataloader_idx == 0 and not trainer.sanity_checking and trainer.is_global_zero
+    """The batch validation image callbacks draw from: the first of a real validation."""
+    return batch_idx == 0 and dataloader_idx == 0 and real_validation(trainer)
 
 
 class ValidationGrid(L.Callback):
-    """Base: at each validation (not the sanity check), log `tag`, the image `grid()` draws from the first
-    validation batch and what validation_step returned for it (when TensorBoard is a logger)."""
+    """Base of the validation image callbacks: at each validation (not the sanity check), `show()` what the
+    first validation batch and what validation_step returned for it look like. By default that logs
+    `tag`, the image `grid()` draws (when TensorBoard is a logger); subclasses that log more override
+    `show()`."""
 
     tag = "val/grid"
 
     def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> Tensor | None:
         """The (3, H, W) grid, or None when `outputs` holds nothing to draw."""
         raise NotImplementedError
+
+    def show(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> None:
+        writer = tensorboard_writer(trainer)
+        grid = None if writer is None else self.grid(trainer, pl_module, outputs, batch)
+        if grid is not None:
+            writer.add_image(self.tag, grid, trainer.global_step)
 
     def on_validation_batch_end(
         self,
@@ -70,9 +82,5 @@ class ValidationGrid(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
-            return
-        writer = tensorboard_writer(trainer)
-        grid = None if writer is None else self.grid(trainer, pl_module, outputs, batch)
-        if grid is not None:
-            writer.add_image(self.tag, grid, trainer.global_step)
+        if first_validation_batch(trainer, batch_idx, dataloader_idx):
+            self.show(trainer, pl_module, outputs, batch)

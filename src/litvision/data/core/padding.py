@@ -1,6 +1,7 @@
 """Padding for segmentation batches: the fill values per tv_tensor type that the augment presets pad
 with (`fill_by_type`), a v2 transform that pads to a size, and a collate function that pads samples of
-different sizes to the largest."""
+different sizes to the largest. Padded labels are IGNORE_INDEX; padded pixels default to the ImageNet
+mean colour."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from torch.utils.data import default_collate
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from litvision.data.formats.voc import IGNORE_INDEX
+from litvision.nets.backbones import IMAGENET_MEAN
+
+IGNORE_INDEX = 255  # the label value losses and metrics skip (VOC's boundary value)
+# pad colour close to the zeros a convolution pads with once the net normalises
+IMAGENET_MEAN_COLOR = tuple(round(255 * m) for m in IMAGENET_MEAN)  # (124, 116, 104)
 
 
 def fill_by_type(image: Sequence[int], mask: int = IGNORE_INDEX) -> dict[type | str, Any]:

@@ -33,14 +33,12 @@ from torchvision.transforms import v2
 from litvision.data.core.base import VisionDataModule
 from litvision.data.core.images import load_image
 from litvision.data.core.prepare import is_prepared, prepare_archive
-from litvision.data.formats.banana_csv import read_banana_split
+from litvision.data.formats.banana_csv import CLASSES_FILE, SPLITS, read_banana_split, read_class_names
 from litvision.errors import ConfigError, DataError
 
 URL = "http://d2l-data.s3-accelerate.amazonaws.com/banana-detection.zip"
 SHA1 = "5de26c8fce5ccdea9f91267273464dc968d20d72"
 ARCHIVE_FOLDER = "banana-detection"  # what the zip extracts to
-SPLITS = {"train": "bananas_train", "val": "bananas_val"}
-CLASSES_FILE = "classes.txt"  # optional, beside the split folders: class names, one per line
 
 
 def _as_pipeline(transforms: Callable | Sequence[Callable] | None) -> Callable | None:
@@ -133,17 +131,6 @@ def collate_detection(batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, T
     for i, t in enumerate(targets):
         padded[i, : t.shape[0]] = t
     return torch.stack(images), padded
-
-
-def read_class_names(path: Path, num_classes: int) -> list[str]:
-    """The names in a classes.txt (one per line, blank lines ignored), which must be `num_classes`."""
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if len(names) != num_classes:
-        raise ConfigError(
-            f"{path} names {len(names)} classes ({', '.join(names)}) but data.num_classes={num_classes}: "
-            f"set data.num_classes={len(names)} or fix the file"
-        )
-    return names
 
 
 class BananasDataModule(VisionDataModule):

@@ -23,9 +23,9 @@ import torch
 from torch.utils.data import Dataset
 
 from litvision.data.core.base import VisionDataModule
+from litvision.data.core.images import read_image
 from litvision.data.core.prepare import is_prepared
 from litvision.data.formats.instances import InstanceTransform, collate_instances
-from litvision.data.segmentation.voc import read_image
 from litvision.errors import DataError
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Pascal VOC2012 instance segmentation: `SegmentationObject` palette PNGs (0 background, k the k-th
 object, 255 void: outlines and difficult objects) with each object's class from `SegmentationClass`,
 for the images of ImageSets/Segmentation/{train,val}.txt - the same tree, download and generator as
-litvision.data.segmentation.voc (data=voc_instances, voc_instances_synth).
+semantic segmentation (litvision.data.formats.voc_tree; data=voc_instances, voc_instances_synth).
 
 Labels are object class ids from 0 (VOC class index - 1: aeroplane 0 ... tvmonitor 19); the R-CNN
 task adds the background."""
@@ -20,17 +20,19 @@ import torch
 from torch.utils.data import Dataset
 
 from litvision.data.core.base import VisionDataModule, split_indices
+from litvision.data.core.images import read_image
 from litvision.data.formats.instances import InstanceTransform, boxes_from_masks, collate_instances
-from litvision.data.formats.voc import IGNORE_INDEX, VOC_CLASSES, read_label
-from litvision.data.segmentation.voc import (
+from litvision.data.formats.voc import (
+    IGNORE_INDEX,
+    VOC_CLASSES,
     VOC_SHA1,
     VOC_URL,
-    VOCSegmentationDataModule,
     image_path,
     label_path,
-    read_image,
+    read_label,
 )
-from litvision.data.segmentation.voc import read_split as read_voc_split
+from litvision.data.formats.voc import read_split as read_voc_split
+from litvision.data.formats.voc_tree import VOCTree
 from litvision.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -121,8 +123,8 @@ def check_instances(voc_dir: Path, ids: Sequence[str], threads: int | None = Non
 
 
 class VOCInstanceDataModule(VisionDataModule):
-    """VOC2012 instances for Lightning. `root`, `download`, `prepare`, `url`, `sha1`: as for
-    VOCSegmentationDataModule (the same tree; its generator writes SegmentationObject too).
+    """VOC2012 instances for Lightning. `root`, `download`, `prepare`, `url`, `sha1`: as for VOCTree
+    (the tree of VOCSegmentationDataModule; its generator writes SegmentationObject too).
     `val_fraction` > 0 holds that fraction of the train split out for validation and keeps the val split
     for testing; 0 validates and tests on val. `train_transforms` / `test_transforms`: transforms.v2
     pipelines applied to image, boxes and masks together."""
@@ -149,8 +151,7 @@ class VOCInstanceDataModule(VisionDataModule):
         sha1: str | None = VOC_SHA1,
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
-        # finding, downloading or generating the tree is the semantic-segmentation module's job
-        self.tree = VOCSegmentationDataModule(root, download, prepare, url=url, sha1=sha1, val_fraction=val_fraction)
+        self.tree = VOCTree(root, download, prepare, url, sha1)
         self.pipelines = {"train": train_transforms, "eval": test_transforms}
         self.val_fraction = val_fraction
         self.split_seed = split_seed

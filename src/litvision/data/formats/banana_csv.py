@@ -1,7 +1,8 @@
-"""Reading a banana-format split: `label.csv` (img_name,label,xmin,ymin,xmax,ymax in pixels, any
-column order, several rows per image, `name,,,,,` for an image without objects) checked row by row
-against `images/`. Any malformed row, missing image or unlisted image file is a DataError naming the
-file, line and value: nothing is skipped silently."""
+"""Reading a banana-format set: its split folders, the optional `classes.txt` beside them and each
+split's `label.csv` (img_name,label,xmin,ymin,xmax,ymax in pixels, any column order, several rows per
+image, `name,,,,,` for an image without objects) checked row by row against `images/`. Any malformed
+row, missing image or unlisted image file is a DataError naming the file, line and value: nothing is
+skipped silently."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 from PIL import ExifTags, Image
 
 from litvision.data.core.images import IMAGE_SUFFIXES
-from litvision.errors import DataError
+from litvision.errors import ConfigError, DataError
 
 COLUMNS = ("img_name", "label", "xmin", "ymin", "xmax", "ymax")
+SPLITS = {"train": "bananas_train", "val": "bananas_val"}
+CLASSES_FILE = "classes.txt"  # optional, beside the split folders: class names, one per line
 
 
 @dataclass
@@ -152,3 +155,14 @@ def read_banana_split(split_dir: str | Path, num_classes: int | None = None) -> 
             "objects as 'name,,,,,' or remove the file."
         )
     return list(images.values())
+
+
+def read_class_names(path: Path, num_classes: int) -> list[str]:
+    """The names in a classes.txt (one per line, blank lines ignored), which must be `num_classes`."""
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(names) != num_classes:
+        raise ConfigError(
+            f"{path} names {len(names)} classes ({', '.join(names)}) but data.num_classes={num_classes}: "
+            f"set data.num_classes={len(names)} or fix the file"
+        )
+    return names

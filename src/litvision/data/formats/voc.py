@@ -1,5 +1,12 @@
-"""Pascal VOC label maps: the class names, the palette the label PNGs embed, reading label PNGs
-(palette indices, or RGB colours through a vectorised colour-map lookup), writing them, colourising."""
+"""Pascal VOC2012 on disk: the tree's paths and split lists, and its label maps (the class names, the
+palette the label PNGs embed, reading label PNGs - palette indices, or RGB colours through a vectorised
+colour-map lookup -, writing them, colourising).
+
+    VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt   one image id per line
+    VOCdevkit/VOC2012/JPEGImages/<id>.jpg
+    VOCdevkit/VOC2012/SegmentationClass/<id>.png                 palette PNG: pixel value = class index,
+                                                                 255 on boundaries and difficult regions
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from litvision.data.core.padding import IGNORE_INDEX
 from litvision.errors import DataError
+
+# the official archive as d2l serves it (d2l.DATA_URL + name), and its SHA-1
+VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
+VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
 
 # the devkit's class names (Dive into Deep Learning, ch. 13.9 (d2l) writes "potted plant" and
 # "tv/monitor"; a "/" would nest TensorBoard tags such as val/IoU/<name>)
@@ -36,7 +48,33 @@ VOC_CLASSES = (
     "train",
     "tvmonitor",
 )
-IGNORE_INDEX = 255
+
+
+def find_voc_dir(root: str | Path) -> Path | None:
+    """The VOC2012 folder under `root`: root/VOCdevkit/VOC2012, root/VOC2012 or root itself."""
+    root = Path(root).expanduser()
+    for candidate in (root / "VOCdevkit" / "VOC2012", root / "VOC2012", root):
+        if (candidate / "ImageSets" / "Segmentation").is_dir() and (candidate / "JPEGImages").is_dir():
+            return candidate
+    return None
+
+
+def read_split(voc_dir: str | Path, split: str) -> list[str]:
+    path = Path(voc_dir) / "ImageSets" / "Segmentation" / f"{split}.txt"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: VOC split {split!r} is not in {voc_dir}.")
+    ids = path.read_text().split()
+    if not ids:
+        raise DataError(f"{path} lists no images.")
+    return ids
+
+
+def image_path(voc_dir: Path, image_id: str) -> Path:
+    return voc_dir / "JPEGImages" / f"{image_id}.jpg"
+
+
+def label_path(voc_dir: Path, image_id: str) -> Path:
+    return voc_dir / "SegmentationClass" / f"{image_id}.png"
 
 
 def voc_palette(num_entries: int = 256) -> np.ndarray:

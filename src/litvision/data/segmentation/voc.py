@@ -1,11 +1,7 @@
-"""Pascal VOC2012 semantic segmentation: constants, label reading, Dataset and LightningDataModule.
+"""Pascal VOC2012 semantic segmentation: split validation, Dataset and LightningDataModule.
 
-On disk (the official VOCtrainval_11-May-2012.tar, or what `litvision.data.synth.voc` writes):
-
-    VOCdevkit/VOC2012/ImageSets/Segmentation/{train,val}.txt   one image id per line
-    VOCdevkit/VOC2012/JPEGImages/<id>.jpg
-    VOCdevkit/VOC2012/SegmentationClass/<id>.png                 palette PNG: pixel value = class index,
-                                                                 255 on boundaries and difficult regions
+The tree on disk (the official VOCtrainval_11-May-2012.tar, or what `litvision.data.synth.voc` writes)
+is described in litvision.data.formats.voc and found or created by litvision.data.formats.voc_tree.
 
 Images are decoded per sample in DataLoader workers (Dive into Deep Learning's VOCSegDataset, ch. 13.9
 (d2l), decodes and normalises the whole split into memory at start-up, several GB of float32 for VOC) and
@@ -26,57 +22,26 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from litvision.data.core.base import VisionDataModule, split_indices
-from litvision.data.core.padding import PadCollate
-from litvision.data.core.prepare import is_prepared, prepare_archive
-from litvision.data.formats.voc import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE, read_label
+from litvision.data.core.images import read_image
+from litvision.data.core.padding import IMAGENET_MEAN_COLOR, PadCollate
+from litvision.data.formats.voc import (
+    IGNORE_INDEX,
+    VOC_CLASSES,
+    VOC_PALETTE,
+    VOC_SHA1,
+    VOC_URL,
+    image_path,
+    label_path,
+    read_label,
+    read_split,
+)
+from litvision.data.formats.voc_tree import VOCTree
 from litvision.errors import ConfigError, DataError
-from litvision.nets.backbones import IMAGENET_MEAN
 
 log = logging.getLogger(__name__)
-
-# the official archive as d2l serves it (d2l.DATA_URL + name), and its SHA-1
-VOC_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
-VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
-
-
-def read_image(path: str | Path) -> torch.Tensor:
-    """A JPEG/PNG as a (3, H, W) uint8 tensor. torchvision's decoder (deprecated in 0.29 in favour of
-    TorchCodec, still present) decodes VOC's JPEGs 1.7x faster than PIL + numpy here."""
-    try:
-        return decode_image(str(path), mode=ImageReadMode.RGB)
-    except (OSError, RuntimeError) as err:
-        raise DataError(f"{path}: cannot decode the image ({err}); the file is missing or corrupt.") from err
-
-
-def find_voc_dir(root: str | Path) -> Path | None:
-    """The VOC2012 folder under `root`: root/VOCdevkit/VOC2012, root/VOC2012 or root itself."""
-    root = Path(root).expanduser()
-    for candidate in (root / "VOCdevkit" / "VOC2012", root / "VOC2012", root):
-        if (candidate / "ImageSets" / "Segmentation").is_dir() and (candidate / "JPEGImages").is_dir():
-            return candidate
-    return None
-
-
-def read_split(voc_dir: str | Path, split: str) -> list[str]:
-    path = Path(voc_dir) / "ImageSets" / "Segmentation" / f"{split}.txt"
-    if not path.is_file():
-        raise DataError(f"{path} does not exist: VOC split {split!r} is not in {voc_dir}.")
-    ids = path.read_text().split()
-    if not ids:
-        raise DataError(f"{path} lists no images.")
-    return ids
-
-
-def image_path(voc_dir: Path, image_id: str) -> Path:
-    return voc_dir / "JPEGImages" / f"{image_id}.jpg"
-
-
-def label_path(voc_dir: Path, image_id: str) -> Path:
-    return voc_dir / "SegmentationClass" / f"{image_id}.png"
 
 
 def _scan_one(
@@ -197,17 +162,6 @@ def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
-def _check_voc_archive(archive: Path):
-    def check(devkit: Path) -> None:
-        if find_voc_dir(devkit) is None:
-            raise DataError(f"{archive} holds no VOCdevkit/VOC2012 folder: it is not the VOC2012 archive.")
-
-    return check
-
-
-IMAGENET_MEAN_COLOR = tuple(round(255 * m) for m in IMAGENET_MEAN)  # (124, 116, 104)
-
-
 class VOCSegmentationDataModule(VisionDataModule):
     """VOC2012 segmentation for Lightning: find or create the data, validate it, crop, stream.
 
@@ -280,9 +234,7 @@ class VOCSegmentationDataModule(VisionDataModule):
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         if len(fill_color) != 3 or not all(0 <= int(c) <= 255 for c in fill_color):
             raise ConfigError(f"data.fill_color must be three values in 0..255, got {fill_color!r}")
-        self.root = Path(root).expanduser()
-        self.download = download
-        self.prepare = prepare
+        self.tree = VOCTree(root, download, prepare, url, sha1)
         self.train_transforms, self.test_transforms = train_transforms, test_transforms
         self.crop_size = _pair(crop_size, "data.crop_size")
         self.eval_mode = eval_mode
@@ -293,66 +245,18 @@ class VOCSegmentationDataModule(VisionDataModule):
         self.check_label_values = check_label_values
         self.splits = {"train": train_split, "val": val_split}
         self.fill_color = tuple(int(c) for c in fill_color)
-        self.url, self.sha1 = url, sha1
         self.collate_fn = PadCollate(self.fill_color)
         self.dropped: dict[str, int] = {}  # role (train/val/test) -> images dropped as smaller than the crop
         self._scans: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
 
     # --- locating / creating the data ---------------------------------------------------------------
 
-    @property
-    def archive(self) -> Path:
-        return self.root / self.url.rsplit("/", 1)[-1]
-
-    def _missing_error(self) -> DataError:
-        expected = (
-            f"Pascal VOC2012 not found under {self.root}: expected {self.root}/VOCdevkit/VOC2012 with "
-            "ImageSets/Segmentation, JPEGImages and SegmentationClass."
-        )
-        if self.prepare is not None:
-            return DataError(f"{expected} Set data.download=true to generate it, or point data.root at a copy.")
-        return DataError(
-            f"{expected} Set data.download=true to fetch {self.url} (2 GB), or download "
-            f"{self.archive.name} yourself (SHA-1 {self.sha1 or VOC_SHA1}) and put it at {self.archive} (it is "
-            "verified and extracted on the next run, with data.download=false as well), or point data.root at "
-            "an existing VOCdevkit/VOC2012 "
-            "folder with data.download=false."
-        )
-
     def prepare_data(self) -> None:
-        found = find_voc_dir(self.root)
-        if self.prepare is not None:  # generated: root is the prepared folder
-            if self.download and not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
-            elif found is None:
-                raise self._missing_error()
-        elif self.download or (found is None and self.archive.is_file()):
-            devkit = self.root / "VOCdevkit"
-            if self.download and found is not None and found != devkit / "VOC2012" and not is_prepared(devkit):
-                raise DataError(
-                    f"{found} holds VOC2012 data that litvision did not prepare: read it as it is with "
-                    "data.download=false, or point data.root at a folder for the download."
-                )
-            prepare_archive(
-                self.archive,
-                devkit,
-                url=self.url if self.download else None,
-                sha1=self.sha1,
-                top="VOCdevkit",
-                what="Pascal VOC2012",
-                check=_check_voc_archive(self.archive),
-            )
-        elif found is None:
-            raise self._missing_error()
-        if find_voc_dir(self.root) is None:
-            raise DataError(f"created the data in {self.root}, but found no VOCdevkit/VOC2012 in it.")
+        self.tree.prepare_data()
 
     @property
     def voc_dir(self) -> Path:
-        voc_dir = find_voc_dir(self.root)
-        if voc_dir is None:
-            raise self._missing_error()
-        return voc_dir
+        return self.tree.voc_dir
 
     # --- datasets -----------------------------------------------------------------------------------
 

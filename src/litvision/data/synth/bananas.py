@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from litvision.data.core.prepare import prepare_dir
+from litvision.data.formats.banana_csv import CLASSES_FILE, SPLITS
 from litvision.data.synth.photos import load_photo, random_crop
 
 OBJECT_NAMES = ("coffee_cup", "cat_face", "horse", "coin")
@@ -207,9 +208,9 @@ def generate_bananas(
 
     def write(work: Path) -> None:
         train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-        write_split(work / "bananas_train", num_train, train_rng, image_size, classes, objects_per_image, scale)
-        write_split(work / "bananas_val", num_val, val_rng, image_size, classes, objects_per_image, scale)
-        (work / "classes.txt").write_text("".join(f"{name}\n" for name in classes))
+        write_split(work / SPLITS["train"], num_train, train_rng, image_size, classes, objects_per_image, scale)
+        write_split(work / SPLITS["val"], num_val, val_rng, image_size, classes, objects_per_image, scale)
+        (work / CLASSES_FILE).write_text("".join(f"{name}\n" for name in classes))
 
     return prepare_dir(root, write, what="generated banana-format data")
 

@@ -21,13 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from litvision.data.core.prepare import prepare_dir
-from litvision.data.detection.bananas import CLASSES_FILE, SPLITS, read_class_names
 from litvision.data.detection.voc_instances import OBJECT_CLASSES, VOCInstances
-from litvision.data.formats.banana_csv import read_banana_split
+from litvision.data.formats.banana_csv import CLASSES_FILE, SPLITS, read_banana_split, read_class_names
 from litvision.data.formats.coco import instance_annotation, write_instances_json
 from litvision.data.formats.instances import boxes_from_masks
-from litvision.data.segmentation.voc import find_voc_dir, image_path
-from litvision.data.segmentation.voc import read_split as read_voc_split
+from litvision.data.formats.voc import find_voc_dir, image_path
+from litvision.data.formats.voc import read_split as read_voc_split
 from litvision.errors import DataError
 
 COCO_NAMES = {"train": "train2017", "val": "val2017"}
