@@ -86,20 +86,17 @@ def inference_speed(rows: list[dict], images: torch.Tensor, repeats: int = 3) ->
         task.load_state_dict(load_litvision_checkpoint(row["checkpoint"])["state_dict"])
         tasks.append(task.eval())
 
-    def detect(task, batch):
-        return task.detections(batch) if hasattr(task, "detections") else task.detect(batch)
-
     timings = {(i, b): [] for i in range(len(tasks)) for b in (1, 16)}
     with torch.inference_mode():
         for task in tasks:  # warm-up
-            detect(task, images[:16])
+            task.detections(images[:16])
         for _ in range(repeats):
             for batch_size in (1, 16):
                 for i, task in enumerate(tasks):
                     n = 16 if batch_size == 1 else 64
                     start = time.perf_counter()
                     for first in range(0, n, batch_size):
-                        detect(task, images[first : first + batch_size])
+                        task.detections(images[first : first + batch_size])
                     timings[(i, batch_size)].append(n / (time.perf_counter() - start))
     for i, row in enumerate(rows):
         row["images_per_s_batch1"] = round(statistics.median(timings[(i, 1)]), 1)

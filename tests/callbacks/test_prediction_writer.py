@@ -24,7 +24,8 @@ def test_outputs_of_one_input_share_a_stem_and_colliding_stems_are_numbered(tmp_
 def test_unknown_writer_options_are_refused_and_null_ones_dropped(tmp_path):
     target = BoxPredictionWriter
     assert build_writer(target, tmp_path, {"score_threshold": 0.3}).score_threshold == 0.3
-    assert build_writer(target, tmp_path, {"score_threshold": None}).score_threshold == 0.5  # the default
+    # null means "the default": None, i.e. the task's draw_score_threshold when drawing
+    assert build_writer(target, tmp_path, {"score_threshold": None}).score_threshold is None
     with pytest.raises(ConfigError, match=r"predict.top_k is not an option of BoxPredictionWriter.*score_threshold"):
         build_writer(target, tmp_path, {"top_k": 3})
 
@@ -100,7 +101,9 @@ def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_rec
     from litvision.callbacks.writers.boxes import BoxPredictionWriter
 
     Image.fromarray(np.full((80, 120, 3), 120, np.uint8)).save(tmp_path / "a.png")
-    task = SimpleNamespace(draw_score_threshold=0.5, class_names=["banana"], class_name=lambda i: "banana")
+    task = SimpleNamespace(
+        draw_score_threshold=0.5, class_names=["banana"], category_ids=[], class_name=lambda i: "banana"
+    )
     prediction = {
         "boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0], [70.0, 45.0, 110.0, 75.0]]),
         "scores": torch.tensor([0.9, 0.35]),

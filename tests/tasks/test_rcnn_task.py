@@ -28,7 +28,7 @@ from litvision.inference.predict import run_prediction
 from litvision.nets.rcnn import efficientnet_lite0_rcnn, torchvision_rcnn
 from litvision.nets.roi_pool import MultiScaleRoIPool
 from litvision.runtime import run
-from litvision.tasks.rcnn import RCNNTask, to_file_pixels, to_torchvision_targets
+from litvision.tasks.rcnn import RCNNTask, to_torchvision_targets
 
 SMALL = dict(
     min_size=64,
@@ -197,18 +197,6 @@ def test_banana_batches_become_torchvision_targets_with_empty_images():
     assert first["boxes"].tolist() == [[20.0, 20.0, 60.0, 40.0]] and first["labels"].tolist() == [2]
     assert first["labels"].dtype == torch.int64 and first["boxes"].dtype == torch.float32
     assert empty["boxes"].shape == (0, 4) and empty["labels"].shape == (0,)
-
-
-def test_detections_map_back_to_the_file_through_the_frame():
-    """A 40x20 file letterboxed into a 64x64 input at (0, 16)-(64, 48): boxes and masks come back in the file."""
-    masks = torch.zeros(1, 64, 64, dtype=torch.bool)
-    masks[0, 16:32, 0:32] = True  # the file's top-left quarter
-    found = {"boxes": torch.tensor([[0.0, 16, 32, 32]]), "scores": torch.ones(1), "labels": torch.zeros(1).long()}
-    out = to_file_pixels({**found, "masks": masks}, (64, 64), {"height": 20, "width": 40, "frame": [0, 16, 64, 48]})
-    assert out["boxes"].tolist() == [[0.0, 0.0, 20.0, 10.0]]
-    assert out["masks"].shape == (1, 20, 40) and out["masks"][0, :10, :20].all() and out["masks"].sum() == 200
-    same = to_file_pixels(found, (64, 64), {"height": 64, "width": 64})
-    assert same is found
 
 
 def test_a_degenerate_box_that_reaches_the_task_is_named(nets):

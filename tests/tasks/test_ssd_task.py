@@ -114,8 +114,8 @@ def test_tensorboard_has_the_scalars_and_the_box_grids(synth_run):
     grids = events.Images("val/detections")
     assert len(grids) == 2  # one per validation epoch, none for the sanity check
     assert [g.step for g in grids] == [2, 4]  # 8 images, batch 4: 2 steps per epoch
-    # 4 validation images of 64 px in one row of the grid (2 px padding)
-    assert (grids[0].width, grids[0].height) == (4 * 66 + 2, 66 + 2)
+    # 4 validation images of 64 px: the truth row, the prediction row (2 px padding)
+    assert (grids[0].width, grids[0].height) == (4 * 66 + 2, 2 * 66 + 2)
     grid = np.asarray(Image.open(io.BytesIO(grids[0].encoded_image_string)).convert("RGB"))
     truth_green = (grid[..., 0] == 0) & (grid[..., 1] == 255) & (grid[..., 2] == 0)
     assert truth_green.sum() > 50  # the true boxes are drawn

@@ -13,6 +13,9 @@ Batches come from the detection data modules unchanged:
   "masks" (N, H, W)}]).
 Class ids there start at 0; torchvision's start at 1 (0 is the background), so the task adds 1 on the
 way in and subtracts it on the way out. Images go in as float [0, 1]; the detector normalises them.
+
+Validation, test and predict return torchvision's detection format with the data's class ids, as
+litvision.tasks.ssd does (see litvision.callbacks.grids.detection).
 """
 
 from __future__ import annotations
@@ -21,15 +24,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.detection import MeanAveragePrecision
 
-from litvision.callbacks.writers.rcnn_boxes import RCNNPredictionWriter
+from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.errors import ConfigError, DataError
 from litvision.nets.rcnn import check_num_classes
+from litvision.ops.boxes import banana_targets, detections_to_file
 from litvision.tasks.base import VisionTask
-from litvision.tasks.ssd import to_image_pixels
 
 EVAL_STAGES = ("val", "test")
 
@@ -42,14 +44,9 @@ def as_unit_float(images: Tensor | Sequence[Tensor]) -> list[Tensor]:
 def to_torchvision_targets(targets: Tensor | Sequence[Mapping[str, Tensor]], images: Sequence[Tensor]) -> list[dict]:
     """Either batch layout -> torchvision's list[{"boxes": (N, 4) float xyxy pixels, "labels": (N,) int64
     from 1, "masks": (N, H, W) uint8 when given}]; an image without objects gets zero-row tensors."""
+    if isinstance(targets, Tensor):  # banana layout: one image size for the batch
+        return [{**t, "labels": t["labels"] + 1} for t in banana_targets(targets, *images[0].shape[-2:])]
     out = []
-    if isinstance(targets, Tensor):  # banana layout (B, M, 5), normalised corners, class -1 padding
-        for image, rows in zip(images, targets):
-            height, width = image.shape[-2:]
-            rows = rows[rows[:, 0] >= 0]
-            scale = torch.tensor([width, height, width, height], dtype=torch.float32, device=rows.device)
-            out.append({"boxes": rows[:, 1:].float() * scale, "labels": rows[:, 0].long() + 1})
-        return out
     for target in targets:
         converted = {"boxes": target["boxes"].float().reshape(-1, 4), "labels": target["labels"].long() + 1}
         if "masks" in target:
@@ -64,7 +61,7 @@ class RCNNTask(VisionTask):
     belongs to the object from this probability on (torchvision's 0.5). `draw_score_threshold`: the least
     score of a detection drawn on predicted images (predictions.json and the COCO results keep all)."""
 
-    prediction_writer = RCNNPredictionWriter
+    prediction_writer = BoxPredictionWriter
 
     def __init__(
         self,
@@ -87,12 +84,9 @@ class RCNNTask(VisionTask):
         self.mask_threshold = mask_threshold
         self.draw_score_threshold = draw_score_threshold
         iou_type = ("bbox", "segm") if self.masks else "bbox"
-        for stage in EVAL_STAGES:
-            setattr(
-                self,
-                f"{stage}_mean_ap",
-                MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, class_metrics=True),
-            )
+        self.add_stage_metrics(
+            lambda stage: MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, class_metrics=True), EVAL_STAGES
+        )
 
     # --- checks against the data -------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -170,7 +164,7 @@ class RCNNTask(VisionTask):
             if self.masks:
                 truth["masks"] = t["masks"].bool()
             truths.append(truth)
-        getattr(self, f"{stage}_mean_ap").update(preds, truths)
+        self.stage_metrics(stage).update(preds, truths)
         return {"images": batch[0], "preds": preds, "targets": truths}
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict:
@@ -180,7 +174,7 @@ class RCNNTask(VisionTask):
         return self._evaluate(batch, "test")
 
     def _log_mean_ap(self, stage: str) -> None:
-        metric = getattr(self, f"{stage}_mean_ap")
+        metric = self.stage_metrics(stage)
         result = metric.compute()
         kinds = (("bbox", ""), ("segm", "mask_")) if self.masks else (("", ""),)
         for key, name in kinds:
@@ -200,7 +194,7 @@ class RCNNTask(VisionTask):
     def on_test_epoch_end(self) -> None:
         self._log_mean_ap("test")
 
-    # --- prediction on image files (predict.py; litvision.callbacks.writers.rcnn_boxes writes them) ----
+    # --- prediction on image files (predict.py; litvision.callbacks.writers.boxes writes them) -------
     def predict_step(self, batch: Mapping[str, Any], batch_idx: int) -> list[dict[str, Tensor]]:
         """Per image: boxes (N, 4) xyxy, scores, labels (ids from 0) and, for Mask R-CNN, masks (N, H, W)
         bool, in the pixels of the image file (through `meta["frame"]`, where the file landed in the input,
@@ -208,7 +202,7 @@ class RCNNTask(VisionTask):
         outputs = []
         for image, meta, found in zip(batch["image"], batch["meta"], self.detections(batch["image"])):
             found = {k: v.detach().cpu() for k, v in found.items()}
-            outputs.append(to_file_pixels(found, tuple(image.shape[-2:]), meta))
+            outputs.append(detections_to_file(found, tuple(image.shape[-2:]), meta))
         return outputs
 
     def identity(self) -> dict:
@@ -220,24 +214,3 @@ class RCNNTask(VisionTask):
             "roi_pool": type(heads.box_roi_pool).__qualname__,
             "num_classes": self.num_classes,
         }
-
-
-def to_file_pixels(found: dict[str, Tensor], input_size: tuple[int, int], meta: Mapping[str, Any]) -> dict:
-    """Detections in model-input pixels -> the file's pixels: `meta` has the file's "height" and "width"
-    and optionally "frame", (x1, y1, x2, y2) of the file in the input (default: the whole input)."""
-    in_h, in_w = input_size
-    height, width = int(meta.get("height", in_h)), int(meta.get("width", in_w))
-    frame = torch.as_tensor(meta.get("frame", [0, 0, in_w, in_h]), dtype=torch.float32).cpu()
-    if frame.tolist() == [0, 0, in_w, in_h] and (height, width) == (in_h, in_w):
-        return found
-    unit = torch.tensor([in_w, in_h, in_w, in_h], dtype=torch.float32)
-    out = {**found, "boxes": to_image_pixels(found["boxes"].float() / unit, frame, input_size, (height, width))}
-    if "masks" in found:
-        x1, y1 = (int(v) for v in frame[:2].floor().clamp(min=0).tolist())
-        x2, y2 = int(frame[2].ceil().clamp(max=in_w)), int(frame[3].ceil().clamp(max=in_h))
-        inside = found["masks"][:, y1:y2, x1:x2].float()
-        if len(inside):
-            out["masks"] = F.interpolate(inside[:, None], size=(height, width), mode="nearest")[:, 0] > 0.5
-        else:
-            out["masks"] = torch.zeros((0, height, width), dtype=torch.bool)
-    return out

@@ -1,16 +1,18 @@
 """Single-shot multibox detection (SSD): the loss and metrics of Dive into Deep Learning, ch. 13.7 (d2l),
-COCO-style mAP, and prediction on image files. The validation grid is drawn by
-litvision.callbacks.grids.detection from what validation_step returns.
+COCO-style mAP, and prediction on image files.
 
 Batches are (images uint8 (B, 3, H, W), targets (B, M, 5) rows [class, x1, y1, x2, y2] with corners
 normalised to [0, 1], padded with class -1), as litvision.data.detection.bananas produces. The net normalises the
 images itself and returns (anchors (1, A, 4), class logits (B, A, C+1) with background at 0, offsets
 (B, A*4)), as litvision.nets.tinyssd.TinySSD does.
+
+Validation, test and predict return torchvision's detection format, as litvision.tasks.rcnn does (see
+litvision.callbacks.grids.detection): boxes xyxy in pixels, labels the data's class ids (from 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -21,11 +23,20 @@ from torchmetrics.detection import MeanAveragePrecision
 from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.errors import ConfigError
 from litvision.ops.anchors import multibox_target
+from litvision.ops.boxes import banana_targets, detections_to_file, pixel_scale
 from litvision.ops.detection import decode_detections
 from litvision.ops.ssd_loss import multibox_loss
 from litvision.tasks.base import VisionTask
 
-STAGES = ("train", "val", "test")
+
+def ssd_metrics(stage: str) -> nn.ModuleDict:
+    """d2l's metrics: the share of anchors whose class is wrong and the mean |offset error| over all A*4
+    offsets; outside training also COCO mAP over IoU 0.5:0.95 and at 0.5 on boxes in input pixels (so
+    COCO's area ranges mean something)."""
+    metrics = nn.ModuleDict({"class_err": MeanMetric(), "bbox_mae": MeanMetric()})
+    if stage != "train":
+        metrics["mean_ap"] = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
+    return metrics
 
 
 class DetectionTask(VisionTask):
@@ -59,38 +70,32 @@ class DetectionTask(VisionTask):
         self.neg_pos_ratio = neg_pos_ratio
         self.iou_threshold = iou_threshold
         self.decoding = dict(decoding or {})
-        # per stage (attributes, so Lightning moves and resets them): d2l's metrics, i.e. the share of
-        # anchors whose class is wrong and the mean |offset error| over all A*4 offsets; and COCO mAP over
-        # IoU 0.5:0.95 and at 0.5 on boxes in input pixels (so COCO's area ranges mean something)
-        for stage in STAGES:
-            setattr(self, f"{stage}_class_err", MeanMetric())
-            setattr(self, f"{stage}_bbox_mae", MeanMetric())
-            if stage != "train":
-                setattr(self, f"{stage}_mean_ap", MeanAveragePrecision(box_format="xyxy", iou_type="bbox"))
+        self.add_stage_metrics(ssd_metrics)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.net(images)
 
-    def detect(self, images: Tensor) -> list[dict[str, Tensor]]:
-        """Detections per image: boxes (N, 4) corners normalised to the input, scores, labels (ids from 0)."""
-        anchors, cls_preds, bbox_preds = self(images)
-        return self._decode(anchors, cls_preds, bbox_preds)
+    def detections(self, images: Tensor) -> list[dict[str, Tensor]]:
+        """Detections per image: boxes (N, 4) xyxy in input pixels, scores, labels (ids from 0)."""
+        return self._decode(images, *self(images))
 
-    def _decode(self, anchors: Tensor, cls_preds: Tensor, bbox_preds: Tensor) -> list[dict[str, Tensor]]:
+    def _decode(self, images: Tensor, anchors: Tensor, cls_preds: Tensor, bbox_preds: Tensor) -> list[dict]:
         probs = cls_preds.detach().softmax(dim=-1).transpose(1, 2)  # (B, C+1, A)
-        return decode_detections(probs, bbox_preds.detach(), anchors, **self.decoding)
+        found = decode_detections(probs, bbox_preds.detach(), anchors, **self.decoding)
+        scale = pixel_scale(*images.shape[-2:], device=images.device)
+        return [{**d, "boxes": d["boxes"] * scale} for d in found]
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
         images, targets = batch
         anchors, cls_preds, bbox_preds = self(images)
         bbox_labels, bbox_masks, cls_labels = multibox_target(anchors, targets, self.iou_threshold)
         loss = multibox_loss(cls_preds, bbox_preds, cls_labels, bbox_labels, bbox_masks, self.neg_pos_ratio).mean()
-        class_err, bbox_mae = getattr(self, f"{stage}_class_err"), getattr(self, f"{stage}_bbox_mae")
+        metrics = self.stage_metrics(stage)
         with torch.no_grad():
             wrong = (cls_preds.argmax(dim=-1) != cls_labels).float()
-            class_err.update(wrong.mean(), weight=wrong.numel())
+            metrics["class_err"].update(wrong.mean(), weight=wrong.numel())
             abs_err = ((bbox_labels - bbox_preds) * bbox_masks).abs()
-            bbox_mae.update(abs_err.mean(), weight=abs_err.numel())
+            metrics["bbox_mae"].update(abs_err.mean(), weight=abs_err.numel())
         batch_size = images.shape[0]
         on_step = stage == "train"
         self.log(
@@ -102,37 +107,35 @@ class DetectionTask(VisionTask):
             sync_dist=not on_step,
             batch_size=batch_size,
         )
-        self.log(f"{stage}/class_err", class_err, on_step=False, on_epoch=True, batch_size=batch_size)
-        self.log(f"{stage}/bbox_mae", bbox_mae, on_step=False, on_epoch=True, batch_size=batch_size)
+        for name in ("class_err", "bbox_mae"):
+            self.log(f"{stage}/{name}", metrics[name], on_step=False, on_epoch=True, batch_size=batch_size)
         return loss, (anchors, cls_preds, bbox_preds)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(batch, "train")[0]
 
-    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, list[dict[str, Tensor]]]:
-        """Loss, metrics and mAP of a batch; returns its detections and true boxes in input pixels (for
-        callbacks: litvision.callbacks.grids.detection)."""
+    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> dict:
+        """Loss, metrics and mAP of a batch; returns {"images", "preds", "targets"}, detections and truth in
+        torchvision's format (litvision.callbacks.grids.detection draws them)."""
         images, targets = batch
         _, outputs = self._step(batch, stage)
-        detections = self._decode(*outputs)
-        height, width = images.shape[-2:]
-        scale = torch.tensor([width, height, width, height], dtype=torch.float32, device=images.device)
-        preds = [{"boxes": d["boxes"] * scale, "scores": d["scores"], "labels": d["labels"]} for d in detections]
-        truths = [{"boxes": t[t[:, 0] >= 0, 1:] * scale, "labels": t[t[:, 0] >= 0, 0].long()} for t in targets]
-        getattr(self, f"{stage}_mean_ap").update(preds, truths)
-        return {"detections": preds, "truths": truths}
+        preds = self._decode(images, *outputs)
+        truths = banana_targets(targets, *images.shape[-2:])
+        self.stage_metrics(stage)["mean_ap"].update(preds, truths)
+        return {"images": images, "preds": preds, "targets": truths}
 
-    def validation_step(self, batch, batch_idx: int) -> dict[str, list[dict[str, Tensor]]]:
+    def validation_step(self, batch, batch_idx: int) -> dict:
         return self._evaluate(batch, "val")
 
-    def test_step(self, batch, batch_idx: int) -> dict[str, list[dict[str, Tensor]]]:
+    def test_step(self, batch, batch_idx: int) -> dict:
         return self._evaluate(batch, "test")
 
     def _log_mean_ap(self, stage: str) -> None:
-        result = getattr(self, f"{stage}_mean_ap").compute()
+        metric = self.stage_metrics(stage)["mean_ap"]
+        result = metric.compute()
         self.log(f"{stage}/mAP", result["map"], prog_bar=stage == "val")
         self.log(f"{stage}/mAP_50", result["map_50"], prog_bar=stage == "val")
-        getattr(self, f"{stage}_mean_ap").reset()
+        metric.reset()
 
     def on_validation_epoch_end(self) -> None:
         self._log_mean_ap("val")
@@ -143,31 +146,14 @@ class DetectionTask(VisionTask):
     # --- prediction on image files (predict.py; litvision.callbacks.writers.boxes writes them) -------
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """Per image, every detection the decoding keeps, by decreasing score, with boxes in the pixels of
-        the image file (`meta["frame"]`: where the file landed in the model input, from the data module's
-        predict_transform)."""
+        the image file (through `meta["frame"]`, where the file landed in the model input)."""
         images = batch["image"]
-        out = []
-        for detection, meta in zip(self.detect(images), batch["meta"]):
-            boxes = to_image_pixels(
-                detection["boxes"].cpu(), meta["frame"].cpu(), images.shape[-2:], (meta["height"], meta["width"])
-            )
-            out.append({"boxes": boxes, "scores": detection["scores"].cpu(), "labels": detection["labels"].cpu()})
-        return out
+        return [
+            detections_to_file({k: v.cpu() for k, v in found.items()}, images.shape[-2:], meta)
+            for found, meta in zip(self.detections(images), batch["meta"])
+        ]
 
     def identity(self) -> dict:
         features = getattr(self.net, "features", None)
         extra = {"features": type(features).__qualname__} if features is not None else {}
         return {**super().identity(), "net": type(self.net).__qualname__, **extra, "num_classes": self.num_classes}
-
-
-def to_image_pixels(boxes: Tensor, frame: Tensor, input_size: Sequence[int], image_size: Sequence[int]) -> Tensor:
-    """Boxes in corners normalised to the model input -> pixels of the original image, given where the
-    original image's frame (x1, y1, x2, y2) lies in the input (input pixels); clipped to the image."""
-    in_h, in_w = input_size
-    height, width = image_size
-    in_pixels = boxes * torch.tensor([in_w, in_h, in_w, in_h], dtype=boxes.dtype)
-    origin = frame[:2].repeat(2).to(boxes.dtype)
-    frame_size = (frame[2:] - frame[:2]).repeat(2).to(boxes.dtype)
-    pixels = (in_pixels - origin) / frame_size * torch.tensor([width, height, width, height], dtype=boxes.dtype)
-    limits = torch.tensor([width, height, width, height], dtype=boxes.dtype)
-    return torch.minimum(pixels.clamp(min=0), limits)

@@ -1,48 +1,53 @@
-"""What the detector makes of the validation images: their true and predicted boxes in TensorBoard."""
+"""What a detector makes of the validation images: TensorBoard `val/detections`, the truth (boxes, and
+masks when there are any) in the top row and the predictions (boxes with class and score, masks) below.
+
+Reads what the detection tasks' (litvision.tasks.ssd, litvision.tasks.rcnn) validation_step returns, one
+shape for both: {"images": the input batch (B, 3, H, W), "preds": [per image {"boxes" (N, 4) float xyxy
+input pixels, "labels" (N,) int64 class ids from 0, "scores" (N,), "masks" (N, H, W) bool when the
+detector has masks}], "targets": [the same without scores]} - torchvision's detection format.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
 import torch
+from torch import Tensor
 from torchvision.utils import make_grid
 
 from litvision.callbacks.grids.base import ValidationGrid
 from litvision.nets.normalization import display_pixels
-from litvision.utils.box_drawing import draw_detections, to_uint8
+from litvision.utils.box_drawing import draw_instances, to_uint8
 
 
 class DetectionGrid(ValidationGrid):
-    """At each validation (not the sanity check), log `val/detections`: the first `max_images` images of
-    the first validation batch with their true boxes (green) and the predicted boxes scoring at least
-    `score_threshold` (a colour per class, with their scores), `nrow` images per row. Reads what the
-    detection task's validation_step returns: {"detections": [{boxes, scores, labels}], "truths":
-    [{boxes, labels}]}, boxes in input pixels."""
+    """At each validation (not the sanity check), log `val/detections` for the first `max_images` images
+    of the first validation batch: truth on top, predictions scoring at least `score_threshold` below."""
 
     tag = "val/detections"
 
-    def __init__(self, max_images: int = 8, score_threshold: float = 0.5, nrow: int = 4) -> None:
-        self.max_images, self.score_threshold, self.nrow = max_images, score_threshold, nrow
+    def __init__(self, max_images: int = 4, score_threshold: float = 0.5, mask_alpha: float = 0.45) -> None:
+        self.max_images = max_images
+        self.score_threshold = score_threshold
+        self.mask_alpha = mask_alpha
 
-    def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> torch.Tensor | None:
-        if not isinstance(outputs, dict) or "detections" not in outputs:
+    def grid(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> Tensor | None:
+        if not isinstance(outputs, Mapping) or "preds" not in outputs:
             return None
         n = self.max_images
-        images = display_pixels(batch[0][:n].detach().cpu())
-        drawn = []
-        for image, pred, truth in zip(images, outputs["detections"][:n], outputs["truths"][:n]):
-            pred = {k: v.detach().cpu() for k, v in pred.items()}
-            shown = pred["scores"] >= self.score_threshold
-            drawn.append(
-                draw_detections(
-                    to_uint8(image),
-                    pred["boxes"][shown],
-                    pred["labels"][shown].tolist(),
-                    pred["scores"][shown].tolist(),
-                    pl_module.class_names,
-                    truth["boxes"].detach().cpu(),
-                    truth["labels"].tolist(),
-                )
-            )
-        return make_grid(torch.stack(drawn), nrow=self.nrow, padding=2)
+        images = [to_uint8(image) for image in display_pixels(outputs["images"][:n].detach().cpu())]
+        names = pl_module.class_names
+        pairs = [
+            ({k: v.cpu() for k, v in t.items()}, {k: v.detach().cpu() for k, v in p.items()})
+            for t, p in zip(outputs["targets"][:n], outputs["preds"][:n])
+        ]
+        truth = [draw_instances(img, t, names, alpha=self.mask_alpha, truth=True) for img, (t, _) in zip(images, pairs)]
+        preds = [
+            draw_instances(img, p, names, self.score_threshold, self.mask_alpha) for img, (_, p) in zip(images, pairs)
+        ]
+        return make_grid(torch.stack(truth + preds), nrow=len(images), padding=2)
+
+
+DetectionImages = DetectionGrid  # the R-CNN grid's name, which configs recorded in older checkpoints use
