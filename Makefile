@@ -41,7 +41,7 @@ format: $(STAMP)
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs --port 6006
 
-## make bench   every benchmark under experiments/ as the README runs them, results in experiments/results/
+## make bench   every benchmark under experiments/ as docs/benchmarks.md runs them, results in experiments/results/
 ##              (long: about an hour on 2 CPU cores, most of it the VOC pipeline at 2913 images)
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_step_overhead.py
