@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,20 @@ def test_eval_takes_the_experiment_from_the_checkpoint(cli_run, data_root):
     run_cli([PREDICT, f"ckpt_path={best}", f"input={image}"], cwd)
     predictions = json.loads(next((cwd / "outputs/predict/runs").glob("*/predictions.json")).read_text())
     assert predictions[0]["file"] == str(image) and predictions[0]["class"] in ("face", "not_face")
+
+
+def test_one_module_runs_every_command(monkeypatch, capsys):
+    """`python -m litvision.cli <command>`: the tools that used to be `python -m litvision.<module>`."""
+    from litvision import cli
+
+    monkeypatch.setattr(sys, "argv", ["cli", "classes", "garden spider"])
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 0 and "74: garden spider" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["cli", "synth", "--help"])
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 0 and "bananas,captions,coco" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["cli", "nonsense"])
+    with pytest.raises(SystemExit, match=r"usage: python -m litvision.cli \{train,eval,predict,export"):
+        cli.main()

@@ -115,9 +115,15 @@ def synth() -> None:
     """litvision-synth <generator> [args]: write a small data set in a real on-disk format (litvision.data.synth)."""
     from importlib import import_module
 
+    names = ",".join(GENERATORS)
+    usage = f"usage: litvision-synth {{{names}}} --out <folder> [options]; <generator> --help for its options"
+    if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help"):
+        print(usage)
+        raise SystemExit(0)
     if len(sys.argv) < 2 or sys.argv[1] not in GENERATORS:
-        raise SystemExit(f"usage: litvision-synth {{{','.join(GENERATORS)}}} --out <folder> [options] (--help)")
+        raise SystemExit(usage)
     name = sys.argv.pop(1)
+    sys.argv[0] = f"litvision-synth {name}"  # argparse's prog in the generator's usage
     import_module(f"litvision.data.synth.{name}").main(sys.argv[1:])
 
 
@@ -141,8 +147,12 @@ COMMANDS = {
 
 def main() -> None:
     """`python -m litvision.cli <command> [args]`."""
+    usage = f"usage: python -m litvision.cli {{{','.join(COMMANDS)}}} [args]; <command> --help for its options"
+    if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help"):
+        print(usage)
+        raise SystemExit(0)
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        raise SystemExit(f"usage: python -m litvision.cli {{{','.join(COMMANDS)}}} [args]")
+        raise SystemExit(usage)
     command = sys.argv.pop(1)
     sys.argv[0] = f"litvision-{command}"
     COMMANDS[command]()
