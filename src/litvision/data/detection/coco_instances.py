@@ -24,7 +24,6 @@ from torch.utils.data import Dataset
 
 from litvision.data.core.base import VisionDataModule
 from litvision.data.core.images import read_image
-from litvision.data.core.prepare import is_prepared
 from litvision.data.formats.coco import rle_problem
 from litvision.data.formats.instances import InstanceTransform, collate_instances
 from litvision.errors import DataError
@@ -214,8 +213,7 @@ class COCOInstanceDataModule(VisionDataModule):
 
     def prepare_data(self) -> None:
         if self.prepare is not None and self.download:  # generated: only a folder litvision finished is read
-            if not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
+            self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
             return
         if all(self._json(s).is_file() for s in self.splits):
             return
