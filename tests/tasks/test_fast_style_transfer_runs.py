@@ -17,6 +17,8 @@ from litvision.runtime import run
 
 pytestmark = pytest.mark.slow
 
+# small photographs, the same whether opencv-doc is installed or not (the exported folder is keyed by them)
+PHOTOS = ["+data.prepare.max_side=64", "+data.prepare.opencv_doc_dir=/nonexistent"]
 SMALL = [
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
@@ -39,8 +41,7 @@ def trained(tmp_path_factory):
     overrides = [
         "experiment=fast_style_transfer_effnet",
         f"paths.data_dir={root / 'data'}",
-        "+data.prepare.max_side=64",
-        "+data.prepare.opencv_doc_dir=/nonexistent",  # the same photographs whether opencv-doc is installed or not
+        *PHOTOS,
         "data.samples_per_epoch=4",
         "trainer.max_epochs=2",
         *SMALL,
@@ -66,7 +67,7 @@ def test_trains_on_the_offline_photos_and_shows_the_held_out_ones(trained):
     events = EventAccumulator(str(root / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert {"val/stylised", "images/style", "train/augmented_batch"} <= set(events.Tags()["images"])
     # eval.py scores a checkpoint on the held-out photographs
-    overrides = ["experiment=fast_style_transfer_effnet", f"paths.data_dir={root / 'data'}", *SMALL]
+    overrides = ["experiment=fast_style_transfer_effnet", f"paths.data_dir={root / 'data'}", *PHOTOS, *SMALL]
     ckpt = root / "run" / "checkpoints" / "last.ckpt"
     tested = run.evaluate(compose_config([*overrides, f"ckpt_path={ckpt}"], root / "eval", "eval"))
     assert math.isfinite(tested["test/loss"]) and {"test/style_loss", "test/content_loss"} <= set(tested)
