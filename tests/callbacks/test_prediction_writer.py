@@ -8,7 +8,7 @@ from PIL import Image
 
 from litvision.callbacks.writers.base import PredictionWriter, build_writer
 from litvision.callbacks.writers.boxes import BoxPredictionWriter
-from litvision.data.core.predict_images import scan_inputs
+from litvision.data.core.predict_images import full_image, scan_inputs, screen_inputs
 from litvision.errors import ConfigError, DataError
 
 
@@ -45,6 +45,27 @@ def test_scan_reports_unreadable_files_and_counts_the_rest(tmp_path):
         scan_inputs(tmp_path / "missing")
 
 
+def test_screening_lists_images_the_model_cannot_use_and_keeps_the_others(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "good.png")
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "tiny.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+
+    def too_small(image):
+        return None if min(image.shape[-2:]) >= 4 else f"{image.shape[-2]}x{image.shape[-1]} pixels, too small"
+
+    def failing_transform(image):
+        if image.height == 1:
+            raise ValueError("cannot pad")
+        return full_image(image)
+
+    inputs = screen_inputs(scan_inputs(tmp_path), full_image, too_small)
+    assert inputs.files == [tmp_path / "good.png"]
+    assert [f["file"] for f in inputs.failed] == [str(tmp_path / "broken.jpg"), str(tmp_path / "tiny.png")]
+    assert inputs.failed[1]["error"] == f"{tmp_path / 'tiny.png'}: 1x1 pixels, too small"
+    inputs = screen_inputs(scan_inputs(tmp_path), failing_transform, lambda image: None)
+    assert inputs.failed[1]["error"].endswith("cannot be prepared for the model (ValueError: cannot pad)")
+
+
 @pytest.mark.slow
 def test_predict_cli_goes_on_past_an_unreadable_file(tmp_path, data_root):
     train = [
@@ -69,12 +90,12 @@ def test_predict_cli_goes_on_past_an_unreadable_file(tmp_path, data_root):
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
-        f"error: 1 of 2 input image(s) could not be read (listed in {_json(tmp_path)}); the others were predicted"
+        f"error: 1 of 2 input image(s) could not be used (listed in {_json(tmp_path)}); the others were predicted"
     ]
     # the summary names the file and the reason, and counts what was skipped
     summary = proc.stdout[proc.stdout.index("Predicted 1 image(s)") :].splitlines()
     assert summary[1:4] == [
-        "  1 could not be read (listed in the JSON with the reason):",
+        "  1 could not be used (listed in the JSON with the reason):",
         f"    {records_error(images / 'b.png')}",
         "  1 file(s) skipped: not images (.png, .jpg, .jpeg, .gif, .bmp, .tif, .tiff, .webp)",
     ]
@@ -125,3 +146,23 @@ def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_rec
     second_box = (slice(45, 76), slice(70, 111))  # far from the first box and its label
     assert (default_image[second_box] == 120).all()  # 0.35 < 0.5: not drawn
     assert not (lower_image[second_box] == 120).all()  # 0.35 >= 0.3: drawn
+
+
+def test_caption_ids_are_unique_and_of_one_scheme_per_run(tmp_path):
+    from types import SimpleNamespace
+
+    from litvision.callbacks.writers.captions import CaptionPredictionWriter
+
+    def ids(names):
+        writer = CaptionPredictionWriter(tmp_path)
+        writer.records = [{"file": f"in/{name}", "caption": "a cat", "file_name": name} for name in names]
+        writer.on_predict_end(SimpleNamespace(is_global_zero=True), None)
+        records = json.loads((tmp_path / "predictions.json").read_text())
+        assert [r["file_name"] for r in records] == names and all(r["file"] for r in records)
+        return [r["image_id"] for r in records]
+
+    # issue 22: cmyk.jpg got a running index 1 and good1.jpg its trailing digit 1
+    assert ids(["cmyk.jpg", "good1.jpg", "good2.jpg"]) == [1, 2, 3]
+    assert ids(["COCO_val2014_000000391895.jpg", "000000000139.jpg"]) == [391895, 139]
+    assert ids(["COCO_val2014_000000391895.jpg", "holiday.jpg"]) == [1, 2]  # never both schemes
+    assert ids(["COCO_val2014_000000000007.jpg", "COCO_train2014_000000000007.jpg"]) == [1, 2]  # unique

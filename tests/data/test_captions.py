@@ -112,6 +112,10 @@ def _edit_h5(path, key, value=None):
             f.create_dataset(key, data=value(data))
 
 
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
@@ -153,6 +157,23 @@ def _edit_h5(path, key, value=None):
             lambda r: (r / "train2014_vgg16_fc7_pca.h5").unlink(),
             r"feature file .*train2014_vgg16_fc7_pca\.h5 does not exist",
         ),
+        (
+            lambda r: _edit_h5(r / "coco2014_captions.h5", "train_captions", lambda d: d.astype(np.float32) + 0.5),
+            r"coco2014_captions\.h5: train_captions holds float32; token ids and image indices must be integers",
+        ),
+        (
+            lambda r: _edit_h5(r / "coco2014_captions.h5", "val_image_idxs", lambda d: d.astype(np.float64)),
+            r"coco2014_captions\.h5: val_image_idxs holds float64; token ids and image indices must be integers",
+        ),
+        (
+            lambda r: _truncate(r / "coco2014_captions.h5"),
+            r"cannot read caption file .*coco2014_captions\.h5 \(.*\): the file is truncated or damaged\. Replace "
+            r"it with a complete copy, or delete .* and run again with data\.download=true",
+        ),
+        (
+            lambda r: _truncate(r / "train2014_vgg16_fc7_pca.h5"),
+            r"cannot read feature file .*train2014_vgg16_fc7_pca\.h5 \(.*\): the file is truncated or damaged",
+        ),
     ],
     ids=[
         "missing-key",
@@ -162,6 +183,10 @@ def _edit_h5(path, key, value=None):
         "empty-caption",
         "vocab-specials",
         "missing-file",
+        "float-captions",
+        "float-image-idxs",
+        "truncated-captions",
+        "truncated-features",
     ],
 )
 def test_bad_cs231n_files(cs231n_copy, edit, message):

@@ -8,6 +8,7 @@ from litvision.data.classification.cifar10 import CIFAR10DataModule
 from litvision.data.classification.imagefolder import ImageFolderDataModule
 from litvision.data.core.augment import load_pipeline
 from litvision.data.core.images import load_image
+from litvision.data.core.prepare import MARKER
 from litvision.data.synth.lfw import export_lfw_faces
 from litvision.errors import ConfigError, DataError
 from litvision.reports.augmentation_gallery import augmentation_grid
@@ -28,8 +29,9 @@ def test_prepare_runs_only_when_download_allowed(tmp_path):
     calls = []
     dm = _module(tmp_path / "lfw", download=True, prepare=lambda root: calls.append(export_lfw_faces(root)))
     dm.prepare_data()
-    dm.setup("fit")
-    assert len(calls) == 1 and dm.classes == ["face", "not_face"]
+    marker = (tmp_path / "lfw" / MARKER).read_text()
+    dm.setup("fit")  # prepares again: the finished folder is checked against the settings, not rewritten
+    assert calls and (tmp_path / "lfw" / MARKER).read_text() == marker and dm.classes == ["face", "not_face"]
     assert len(dm.train_set) == 140 and dm.val_set is dm.test_set and len(dm.test_set) == 60
 
 

@@ -155,9 +155,53 @@ def _broken(coco_root, tmp_path, change):
         (lambda c: c["annotations"][0].update(segmentation=[[1, 1, 5, 5]]), r"polygon 0 has 2 point\(s\)"),
         (lambda c: c["annotations"][0]["bbox"].__setitem__(2, 0), r"annotation id 1 \(image .*\): bbox .* zero width"),
         (lambda c: c["annotations"][0].pop("segmentation"), r"annotation id 1 .*: no segmentation"),
+        # issue 22: reported as "zero width"; an undecodable RLE was a pycocotools traceback mid-training
+        (
+            lambda c: c["annotations"][0]["bbox"].__setitem__(2, -3),
+            r"annotation id 1 \(image .*\): bbox .* negative width",
+        ),
+        (
+            lambda c: c["annotations"][1]["segmentation"].update(counts="!!!!"),
+            r"annotation id 2 \(image .*\): RLE counts '!!!!' is not a compressed RLE string$",
+        ),
+        (lambda c: c["annotations"][0]["segmentation"].update(counts=""), r"RLE counts cover 0 pixels with 0 runs"),
+        (
+            lambda c: [a["segmentation"].update(counts=[1, 2]) for a in c["annotations"][:3]],
+            r"annotation id 1 .*: RLE counts cover 3 pixels .* \(2 more annotation\(s\) have problems too\)",
+        ),
     ],
 )
 def test_bad_coco_annotations_are_named(coco_root, tmp_path, change, message):
     with pytest.raises(DataError, match=message) as err:
         load_coco(_broken(coco_root, tmp_path, change))
     assert str(tmp_path / "instances.json") in str(err.value) and "\n" not in str(err.value)
+
+
+def _coco_copy(coco_root, tmp_path, split, change):
+    root = tmp_path / "coco"
+    shutil.copytree(coco_root, root)
+    path = root / f"annotations/instances_{split}2017.json"
+    content = json.loads(path.read_text())
+    change(content)
+    path.write_text(json.dumps(content))
+    return root
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_split_without_objects_is_refused(coco_root, tmp_path, split):
+    # issue 22: an empty train list trained on nothing with rc 0; an empty val one made mAP -1, the "best"
+    root = _coco_copy(coco_root, tmp_path, split, lambda c: c.update(annotations=[]))
+    with pytest.raises(DataError, match=rf"instances_{split}2017\.json has no objects .* a {split} split needs") as err:
+        COCOInstanceDataModule(root, num_workers=0).setup("fit")
+    assert ("data.allow_empty_val=true" in str(err.value)) == (split == "val")
+    if split == "val":
+        module = COCOInstanceDataModule(root, num_workers=0, allow_empty_val=True)
+        module.setup("fit")
+        assert len(module.val_set) > 0
+
+
+def test_undefined_mean_ap_is_nan_never_minus_one():
+    from litvision.metrics.mean_ap import defined_ap
+
+    values = defined_ap(torch.tensor([-1.0, 0.0, 0.25]))
+    assert values[0].isnan() and values[1:].tolist() == [0.0, 0.25]

@@ -57,7 +57,8 @@ def test_a_refused_sweep_leaves_the_earlier_sweep_byte_identical(tmp_path):
     (sweep / CLAIM_FILE).write_text(json.dumps({"run_id": "an earlier sweep"}))
     before = _snapshot(sweep)
     proc = run_cli([TRAIN, "-m", "seed=1,2", f"hydra.sweep.dir={sweep}"], tmp_path, check=False)
-    assert "already holds an earlier run" in _one_error_line(proc)
+    line = _one_error_line(proc)
+    assert "already holds an earlier run" in line and "Leave hydra.sweep.dir at its default" in line
     assert _snapshot(sweep) == before
 
 

@@ -51,3 +51,38 @@ def test_a_checkpoint_of_the_old_layout_is_read_under_todays_names(tmp_path):
     assert current_config({"a": [{"_target_": "litvision.predict.x"}]}) == {
         "a": [{"_target_": "litvision.inference.predict.x"}]
     }
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this ran",))
+
+
+def test_hostile_and_foreign_files_are_one_line_that_never_advises_the_unsafe_load(tmp_path, capsys):
+    import pickle
+
+    import pytest
+
+    from litvision.errors import CheckpointMismatchError
+
+    torch.save({"state_dict": {}, "x": _RunsCode()}, tmp_path / "zip.ckpt")
+    with open(tmp_path / "pickle.ckpt", "wb") as f:
+        pickle.dump({"x": _RunsCode()}, f)
+    (tmp_path / "text.ckpt").write_text("hello\nworld\n")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    torch.save({"state_dict": {"w": torch.zeros(100)}}, tmp_path / "good.ckpt")
+    (tmp_path / "cut.ckpt").write_bytes((tmp_path / "good.ckpt").read_bytes()[:300])
+    expected = {
+        "zip": "is not a checkpoint litvision can load safely: it holds code or objects outside",
+        "pickle": "is not a checkpoint litvision can load safely: it holds code or objects outside",
+        "text": "is not a checkpoint at all",
+        "empty": "is not a checkpoint at all",
+        "cut": "is damaged or truncated",
+    }
+    for name, message in expected.items():
+        with pytest.raises(CheckpointMismatchError) as info:
+            load_litvision_checkpoint(tmp_path / f"{name}.ckpt")
+        text = str(info.value)
+        assert message in text and str(tmp_path / f"{name}.ckpt") in text, text
+        assert "\n" not in text and "weights_only" not in text, text
+    assert "this ran" not in capsys.readouterr().out

@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import REPO, compose_config, run_cli
 from entry_points import run_entry
+from omegaconf import OmegaConf
 
 from litvision import cli
 from litvision.cli import CONFIG_DIR
@@ -85,6 +86,19 @@ def test_a_wrong_value_is_one_error_line_before_anything_is_built(overrides, exp
     assert (result.out + result.err).count(message) == 1  # printed once, not as a log line as well
     assert "Traceback" not in result.err
     assert message in (tmp_path / "run/train.log").read_text()  # the run's log records it
+
+
+def test_an_interpolation_that_cannot_be_resolved_is_one_line_naming_the_key(tmp_path, capfd):
+    # issue 22: a 72-line OmegaConf traceback from inside hydra.utils.instantiate
+    args = ["experiment=caption_synth_rnn", "data.prepare=null", f"paths.data_dir={tmp_path / 'data'}"]
+    result = run_entry(cli.train, [*args, f"hydra.run.dir={tmp_path / 'run'}"], capfd)
+    assert result.code == 1
+    (line,) = result.error_lines
+    assert line.startswith("error: data.root: ${paths.data_dir}/caption_synth/${data.prepare.image_size}px")
+    assert "node `data.prepare` is not a container" in line and line.endswith("set data.root or what it refers to")
+    assert "Traceback" not in result.err and "raised while resolving" not in line
+    with pytest.raises(ConfigError, match=r"^model\.x: \$\{model\.nothere\} cannot be resolved \(Interpolation key"):
+        build(OmegaConf.create({"model": {"_target_": "builtins.dict", "x": "${model.nothere}"}}).model)
 
 
 def test_a_wrong_value_on_the_real_command_line(tmp_path):

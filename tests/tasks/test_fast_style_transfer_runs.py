@@ -17,6 +17,8 @@ from litvision.runtime import run
 
 pytestmark = pytest.mark.slow
 
+# small photographs, the same whether opencv-doc is installed or not (the exported folder is keyed by them)
+PHOTOS = ["+data.prepare.max_side=64", "+data.prepare.opencv_doc_dir=/nonexistent"]
 SMALL = [
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
@@ -39,8 +41,7 @@ def trained(tmp_path_factory):
     overrides = [
         "experiment=fast_style_transfer_effnet",
         f"paths.data_dir={root / 'data'}",
-        "+data.prepare.max_side=64",
-        "+data.prepare.opencv_doc_dir=/nonexistent",  # the same photographs whether opencv-doc is installed or not
+        *PHOTOS,
         "data.samples_per_epoch=4",
         "trainer.max_epochs=2",
         *SMALL,
@@ -66,7 +67,7 @@ def test_trains_on_the_offline_photos_and_shows_the_held_out_ones(trained):
     events = EventAccumulator(str(root / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert {"val/stylised", "images/style", "train/augmented_batch"} <= set(events.Tags()["images"])
     # eval.py scores a checkpoint on the held-out photographs
-    overrides = ["experiment=fast_style_transfer_effnet", f"paths.data_dir={root / 'data'}", *SMALL]
+    overrides = ["experiment=fast_style_transfer_effnet", f"paths.data_dir={root / 'data'}", *PHOTOS, *SMALL]
     ckpt = root / "run" / "checkpoints" / "last.ckpt"
     tested = run.evaluate(compose_config([*overrides, f"ckpt_path={ckpt}"], root / "eval", "eval"))
     assert math.isfinite(tested["test/loss"]) and {"test/style_loss", "test/content_loss"} <= set(tested)
@@ -86,7 +87,7 @@ def test_predict_stylises_each_image_at_its_full_size(trained, tmp_path):
     cfg = compose_config(
         [f"ckpt_path={root / 'run' / 'checkpoints' / 'last.ckpt'}", f"input={inputs}"], tmp_path / "p", "predict"
     )
-    with pytest.raises(DataError, match=r"1 of 3 input image\(s\) could not be read"):
+    with pytest.raises(DataError, match=r"1 of 3 input image\(s\) could not be used"):
         predict(cfg)
     records = json.loads((tmp_path / "p" / "predictions.json").read_text())
     by_name = {r["file"].rsplit("/", 1)[-1]: r for r in records}
@@ -94,6 +95,45 @@ def test_predict_stylises_each_image_at_its_full_size(trained, tmp_path):
     for name, size in (("odd.png", (53, 37)), ("even.jpg", (64, 40))):
         with Image.open(by_name[name]["stylised"]) as out:
             assert out.size == size and out.mode == "RGB"
+
+
+def write_mixed_folder(folder):
+    """issue 22's folder: good images in every mode predict.py must convert, beside unusable files."""
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "good1.jpg")
+    Image.fromarray(pixels).convert("CMYK").save(folder / "cmyk.jpg")
+    Image.fromarray(pixels).convert("RGBA").save(folder / "rgba.png")
+    Image.fromarray(pixels).convert("L").save(folder / "grey.png")
+    Image.fromarray(pixels[..., 0].astype(np.uint16) * 257).save(folder / "deep16.png")
+    Image.fromarray(pixels[:1, :1]).save(folder / "tiny.png")  # 1x1: too small for the net
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (folder / "notes.txt").write_text("not an image")
+
+
+def test_predict_on_a_mixed_folder_lists_the_unusable_files_and_predicts_the_rest(trained, tmp_path):
+    root, _ = trained
+    write_mixed_folder(tmp_path / "mixed")
+    ckpt = root / "run" / "checkpoints" / "last.ckpt"
+    proc = run_cli(
+        [str(REPO / "predict.py"), f"ckpt_path={ckpt}", f"input={tmp_path / 'mixed'}"], tmp_path, check=False
+    )
+    assert proc.returncode == 1
+    (out,) = (tmp_path / "outputs/predict/runs").iterdir()
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: 2 of 7 input image(s) could not be used (listed in {out / 'predictions.json'}); the others were "
+        "predicted"
+    ]
+    records = {r["file"].rsplit("/", 1)[-1]: r for r in json.loads((out / "predictions.json").read_text())}
+    assert sorted(records) == ["cmyk.jpg", "corrupt.jpg", "deep16.png", "good1.jpg", "grey.png", "rgba.png", "tiny.png"]
+    assert "cannot read image file" in records["corrupt.jpg"]["error"]
+    assert "1x1 pixels; the transformation net needs at least" in records["tiny.png"]["error"]
+    for name in ("cmyk.jpg", "deep16.png", "good1.jpg", "grey.png", "rgba.png"):
+        with Image.open(records[name]["stylised"]) as stylised:
+            assert stylised.size == (20, 24) and stylised.mode == "RGB"
+    assert "tiny.png: 1x1 pixels" in proc.stdout and "corrupt.jpg" in proc.stdout
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from litvision.callbacks.writers.base import PredictionWriter, build_writer
 from litvision.data.core.images import IMAGE_SUFFIXES
-from litvision.data.core.predict_images import PredictInputs, scan_inputs
+from litvision.data.core.predict_images import PredictInputs, scan_inputs, screen_inputs
 from litvision.errors import ConfigError, DataError
 from litvision.inference.trainer import prediction_trainer
 from litvision.runtime import console
@@ -51,11 +51,11 @@ def run_prediction(
 
 
 def summary(inputs: PredictInputs, json_file: Path) -> str:
-    """What predict.py says at the end: how many images were predicted, each file that could not be read
+    """What predict.py says at the end: how many images were predicted, each file that could not be used
     with the reason, how many other files were skipped as not images, and where the JSON is."""
     lines = [f"Predicted {len(inputs.files)} image(s); {json_file.resolve()}"]
     if inputs.failed:
-        lines.append(f"  {len(inputs.failed)} could not be read (listed in the JSON with the reason):")
+        lines.append(f"  {len(inputs.failed)} could not be used (listed in the JSON with the reason):")
         lines += [f"    {failure['error']}" for failure in inputs.failed]
     if inputs.skipped:
         lines.append(f"  {inputs.skipped} file(s) skipped: not images ({', '.join(IMAGE_SUFFIXES)})")
@@ -76,13 +76,13 @@ def predict(cfg: DictConfig) -> list[dict]:
         return predict_samples(model, cfg, out_dir)
     check_config(cfg)  # now input is required
     datamodule = build_recorded(run_cfg.data, cfg.ckpt_path)
-    inputs = scan_inputs(cfg.input)
+    inputs = screen_inputs(scan_inputs(cfg.input), datamodule.predict_transform, model.predict_input_problem)
     options = OmegaConf.to_container(cfg.get("predict") or {})
     writer = run_prediction(model, datamodule, inputs, out_dir, options, int(cfg.batch_size), cfg.device)
     log.info("%s", summary(inputs, out_dir / writer.json_name))
     if inputs.failed:
         raise DataError(
-            f"{len(inputs.failed)} of {len(inputs.failed) + len(inputs.files)} input image(s) could not be read "
+            f"{len(inputs.failed)} of {len(inputs.failed) + len(inputs.files)} input image(s) could not be used "
             f"(listed in {out_dir / writer.json_name}); the others were predicted"
         )
     return writer.records + writer.failed

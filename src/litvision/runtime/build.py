@@ -18,16 +18,19 @@ from typing import Any
 
 import hydra
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
+from omegaconf.errors import OmegaConfBaseException
 
-from litvision.errors import DataError, LitvisionError, MissingInputsError, WeightsUnavailableError
+from litvision.errors import ConfigError, DataError, LitvisionError, MissingInputsError, WeightsUnavailableError
+from litvision.runtime.config_check import unresolvable
 
 MISSING = (DataError, WeightsUnavailableError)
 
 
 def build(node: Any, **kwargs: Any) -> Any:
     """hydra.utils.instantiate, re-raising a LitvisionError from inside a constructor as itself (Hydra
-    wraps it in an InstantiationException whose message buries ours)."""
+    wraps it in an InstantiationException whose message buries ours); a value that cannot be resolved is
+    one ConfigError naming its key."""
     try:
         return hydra.utils.instantiate(node, **kwargs)
     except InstantiationException as err:
@@ -41,6 +44,12 @@ def build(node: Any, **kwargs: Any) -> Any:
                 cause.args = (f"{cause.args[0]} [config: {key[1]}]", *cause.args[1:])
             raise cause from err
         raise
+    except OmegaConfBaseException as err:  # an interpolation that cannot be resolved: name the key
+        found = unresolvable(node) if isinstance(node, DictConfig | ListConfig) else None
+        if found is None:
+            raise ConfigError(f"the config cannot be resolved: {str(err).splitlines()[0]}") from None
+        key, raw, reason = found
+        raise ConfigError(f"{key}: {raw} cannot be resolved ({reason}); set {key} or what it refers to") from None
 
 
 def build_all(group: DictConfig | None) -> list:

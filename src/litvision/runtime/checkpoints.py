@@ -5,6 +5,7 @@ eval, predict and export all go through it."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,21 @@ def _describe(meta: dict) -> str:
     return ", ".join(bits)
 
 
+def _unreadable(path: Path, err: Exception) -> str:
+    """One line on why torch's safe load refused `path`, never advising to switch the safe load off."""
+    if isinstance(err, pickle.UnpicklingError):
+        return (
+            f"{path} is not a checkpoint litvision can load safely: it holds code or objects outside what a "
+            "checkpoint may hold (tensors, numbers, strings, plain containers), so it was not loaded. Pass a .ckpt "
+            "written by train.py"
+        )
+    with path.open("rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"  # torch.save's format is a zip archive
+    if zipped:
+        return f"checkpoint {path} is damaged or truncated ({type(err).__name__}); copy it again or pass another .ckpt"
+    return f"{path} is not a checkpoint at all (not a file torch.save writes); pass a .ckpt written by train.py"
+
+
 def load_litvision_checkpoint(path: str | Path) -> dict:
     """The checkpoint dict at `path`, refused unless litvision wrote it (identity stamp + state dict).
     Loaded with weights_only=True: a checkpoint holds tensors and plain containers only."""
@@ -36,9 +52,7 @@ def load_litvision_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated zip, ...
-        raise CheckpointMismatchError(
-            f"checkpoint {path} cannot be read ({err}); is it a complete .ckpt file?"
-        ) from err
+        raise CheckpointMismatchError(_unreadable(path, err)) from None  # torch's text advises an unsafe retry
     meta = ckpt.get("litvision") if isinstance(ckpt, dict) else None
     if meta is None or "state_dict" not in ckpt:
         raise CheckpointMismatchError(

@@ -20,6 +20,7 @@ by its constructor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -169,6 +170,29 @@ def _value(cfg: DictConfig, key: str) -> tuple[bool, Any]:
     if isinstance(value, DictConfig | ListConfig):
         value = OmegaConf.to_container(value, resolve=True)
     return True, value
+
+
+def unresolvable(node: DictConfig | ListConfig) -> tuple[str, str, str] | None:
+    """(full key, its raw value, OmegaConf's first line) of the first value under `node` that cannot be
+    resolved, None when all can (a resolver's own LitvisionError is raised as itself)."""
+    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        child = node._get_node(key)
+        if child is None or (isinstance(node, DictConfig) and node._get_full_key(key) == "hydra"):
+            continue
+        try:
+            value = node[key]
+        except OmegaConfBaseException as err:
+            ours = _our_cause(err)
+            if ours is not None:
+                raise ours from None
+            reason = re.sub(r"^\w+ raised while resolving interpolation: ", "", str(err).splitlines()[0])
+            return node._get_full_key(key), str(child._value()), reason
+        if isinstance(value, DictConfig | ListConfig):
+            found = unresolvable(value)
+            if found is not None:
+                return found
+    return None
 
 
 def _our_cause(err: BaseException) -> LitvisionError | None:

@@ -75,17 +75,20 @@ def _create_claim(folder: Path, run_id: str) -> bool:
         os.unlink(tmp)
 
 
-def _refusal(folder: Path, why: str) -> ConfigError:
+def _refusal(folder: Path, why: str, key: str) -> ConfigError:
     return ConfigError(
-        f"output folder {folder} {why} and is never reused. Leave hydra.run.dir at its default (a fresh "
+        f"output folder {folder} {why} and is never reused. Leave {key} at its default (a fresh "
         "timestamped folder) or name a new one."
     )
 
 
-def claim_run_dir(folder: str | Path, run_id: str | None = None, require_empty: bool = False) -> str:
+def claim_run_dir(
+    folder: str | Path, run_id: str | None = None, require_empty: bool = False, key: str = "hydra.run.dir"
+) -> str:
     """Claim `folder` for the run `run_id` (a new id when None) and return the id. Accepted when the folder
     is new, empty, or (require_empty false) unclaimed, or already claimed with this id; refused
-    (ConfigError, nothing written) when another run claimed it or it cannot be written."""
+    (ConfigError naming the setting `key` that chose the folder, nothing written) when another run claimed it
+    or it cannot be written."""
     folder = Path(folder)
     run_id = run_id or uuid.uuid4().hex
     try:
@@ -93,19 +96,19 @@ def claim_run_dir(folder: str | Path, run_id: str | None = None, require_empty: 
         claim = read_claim(folder)
         if claim is None:
             if require_empty and any(folder.iterdir()):
-                raise _refusal(folder, "already holds files but no litvision run")
+                raise _refusal(folder, "already holds files but no litvision run", key)
             if _create_claim(folder, run_id):
                 return run_id
             claim = read_claim(folder)  # another process claimed it just now
     except OSError as err:
         raise ConfigError(
             f"cannot create or write the run folder {folder} ({err.strerror or err}): set paths.log_dir (or "
-            "hydra.run.dir) to a writable folder."
+            f"{key}) to a writable folder."
         ) from err
     if claim and claim.get("run_id") == run_id:
         return run_id
     started = f" (started {claim['started']} on {claim.get('host')})" if claim and claim.get("started") else ""
-    raise _refusal(folder, f"already holds an earlier run{started}")
+    raise _refusal(folder, f"already holds an earlier run{started}", key)
 
 
 def _user_error(err: BaseException) -> LitvisionError | None:
@@ -123,7 +126,7 @@ class ClaimRunDir(Callback):
             return
         try:
             folder = Path(str(config.hydra[key].dir)).absolute()
-            claim_run_dir(folder, run_id, require_empty=True)
+            claim_run_dir(folder, run_id, require_empty=True, key=f"hydra.{key}.dir")
         except Exception as err:
             user = _user_error(err)
             if user is None:

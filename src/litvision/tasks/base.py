@@ -92,6 +92,11 @@ class VisionTask(L.LightningModule):
         """Style-transfer tasks: the style image (1, 3, H, W) in [0, 1] shown beside the results."""
         return None
 
+    def predict_input_problem(self, image: Tensor) -> str | None:
+        """predict.py: why one input, as the data module prepared it ((C, H, W)), cannot be predicted (e.g. too
+        small for the net), None when it can; the file is then listed as failed and the others still predicted."""
+        return None
+
     def scale_count(self) -> int:
         """Tasks that optimise at several scales (multi-scale style transfer): how many; 1 otherwise."""
         return 1

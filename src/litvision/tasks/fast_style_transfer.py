@@ -157,17 +157,23 @@ class FastStyleTransferTask(VisionTask):
         return self._step(batch, "test")[0]
 
     # --- prediction: each image at its own size ----------------------------------------------------
+    def predict_input_problem(self, image: Tensor) -> str | None:
+        minimum = getattr(self.net, "minimum_input_size", 1)
+        if min(image.shape[-2:]) < minimum:
+            return (
+                f"{image.shape[-2]}x{image.shape[-1]} pixels; the transformation net needs at least {minimum} on "
+                "each side"
+            )
+        return None
+
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, Tensor]]:
         images = batch["image"]
         images = list(images) if isinstance(images, list) else list(images.unbind(0))
-        minimum = getattr(self.net, "minimum_input_size", 1)
         outputs = []
         for image, path in zip(images, batch["path"]):
-            if min(image.shape[-2:]) < minimum:
-                raise DataError(
-                    f"{path} is {image.shape[-2]}x{image.shape[-1]} pixels; the transformation net needs at least "
-                    f"{minimum} on each side"
-                )
+            problem = self.predict_input_problem(image)
+            if problem is not None:  # predict.py screens inputs first; a direct caller gets the reason
+                raise DataError(f"{path} is {problem}")
             outputs.append({"image": self.net(image[None])[0]})
         return outputs
 

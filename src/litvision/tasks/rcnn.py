@@ -29,6 +29,7 @@ from torchmetrics.detection import MeanAveragePrecision
 
 from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.errors import ConfigError, DataError
+from litvision.metrics.mean_ap import defined_ap
 from litvision.nets.rcnn import check_num_classes
 from litvision.ops.boxes import banana_targets, detections_to_file
 from litvision.tasks.base import VisionTask
@@ -179,9 +180,9 @@ class RCNNTask(VisionTask):
         kinds = (("bbox", ""), ("segm", "mask_")) if self.masks else (("", ""),)
         for key, name in kinds:
             key = f"{key}_" if key else ""
-            self.log(f"{stage}/{name}mAP", result[f"{key}map"], prog_bar=stage == "val" and not name)
-            self.log(f"{stage}/{name}mAP_50", result[f"{key}map_50"])
-            self.log(f"{stage}/{name}mAP_75", result[f"{key}map_75"])
+            self.log(f"{stage}/{name}mAP", defined_ap(result[f"{key}map"]), prog_bar=stage == "val" and not name)
+            self.log(f"{stage}/{name}mAP_50", defined_ap(result[f"{key}map_50"]))
+            self.log(f"{stage}/{name}mAP_75", defined_ap(result[f"{key}map_75"]))
             per_class = result[f"{key}map_per_class"].reshape(-1)
             for class_id, ap in zip(result["classes"].reshape(-1).tolist(), per_class):
                 if ap >= 0:  # -1: the class has no true instance in this split

@@ -22,6 +22,7 @@ from torchmetrics.detection import MeanAveragePrecision
 
 from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.errors import ConfigError
+from litvision.metrics.mean_ap import defined_ap
 from litvision.ops.anchors import multibox_target
 from litvision.ops.boxes import banana_targets, detections_to_file, pixel_scale
 from litvision.ops.detection import decode_detections
@@ -133,8 +134,8 @@ class DetectionTask(VisionTask):
     def _log_mean_ap(self, stage: str) -> None:
         metric = self.stage_metrics(stage)["mean_ap"]
         result = metric.compute()
-        self.log(f"{stage}/mAP", result["map"], prog_bar=stage == "val")
-        self.log(f"{stage}/mAP_50", result["map_50"], prog_bar=stage == "val")
+        self.log(f"{stage}/mAP", defined_ap(result["map"]), prog_bar=stage == "val")
+        self.log(f"{stage}/mAP_50", defined_ap(result["map_50"]), prog_bar=stage == "val")
         metric.reset()
 
     def on_validation_epoch_end(self) -> None:

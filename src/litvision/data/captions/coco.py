@@ -32,7 +32,7 @@ from litvision.data.captions.vocabulary import Vocabulary, tokenize
 from litvision.data.core.archive import extract_archive
 from litvision.data.core.base import split_indices
 from litvision.data.core.download import download_file
-from litvision.data.core.prepare import is_prepared, prepare_dir
+from litvision.data.core.prepare import prepare_dir
 from litvision.errors import ConfigError, DataError
 from litvision.nets.caption_encoder import encoder_description
 
@@ -211,8 +211,7 @@ class CaptionImagesDataModule(CaptioningDataModule):
 
     def prepare_data(self) -> None:
         if self.prepare is not None and self.download:  # generated: only a folder litvision finished is read
-            if not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
+            self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
         elif not self._marker().is_file():
             if not self.download:
                 raise DataError(

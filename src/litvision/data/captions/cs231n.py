@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from litvision.data.captions.datamodule import CaptioningDataModule
-from litvision.data.captions.datasets import CaptionSplit, FeatureRows
+from litvision.data.captions.datasets import CaptionSplit, FeatureRows, unreadable_h5
 from litvision.data.captions.vocabulary import END, NULL, START, Vocabulary
 from litvision.data.core.base import split_indices
 from litvision.data.core.prepare import is_prepared, prepare_archive
@@ -54,7 +54,7 @@ def read_urls(path: Path) -> list[str]:
 
 
 def read_caption_arrays(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(captions (M, T) int64, image_idxs (M,) int64) of one split, with their shapes checked."""
+    """(captions (M, T) int64, image_idxs (M,) int64) of one split, with their dtypes and shapes checked."""
     import h5py
 
     if not path.is_file():
@@ -64,10 +64,13 @@ def read_caption_arrays(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]
             for key in (f"{split}_captions", f"{split}_image_idxs"):
                 if key not in f:
                     raise DataError(f"{path} has no dataset {key!r} (it has: {', '.join(f.keys()) or 'nothing'})")
+            for key in (f"{split}_captions", f"{split}_image_idxs"):
+                if not np.issubdtype(f[key].dtype, np.integer):  # a float would be cast silently (2.5 -> 2)
+                    raise DataError(f"{path}: {key} holds {f[key].dtype}; token ids and image indices must be integers")
             captions = np.asarray(f[f"{split}_captions"], dtype=np.int64)
             idxs = np.asarray(f[f"{split}_image_idxs"], dtype=np.int64)
     except OSError as err:
-        raise DataError(f"cannot read caption file {path}: {err}") from err
+        raise unreadable_h5(path, err, "caption file") from err
     if captions.ndim != 2 or idxs.ndim != 1 or len(captions) != len(idxs):
         raise DataError(
             f"{path}: {split}_captions has shape {captions.shape} and {split}_image_idxs {idxs.shape}; "

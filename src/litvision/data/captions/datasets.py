@@ -27,6 +27,14 @@ from litvision.errors import DataError
 IN_MEMORY_LIMIT = 1 << 30  # features up to 1 GiB are read into memory at once, larger ones row by row
 
 
+def unreadable_h5(path: Path, err: OSError, what: str) -> DataError:
+    """A truncated or damaged HDF5 file: name it and say what to do."""
+    return DataError(
+        f"cannot read {what} {path} ({err}): the file is truncated or damaged. Replace it with a complete copy, or "
+        f"delete {path.parent} and run again with data.download=true to fetch (or generate) it again"
+    )
+
+
 class FeatureRows:
     """The rows of one HDF5 dataset: in memory when small, else read on demand through a handle
     opened once per process (h5py handles must not cross a fork into DataLoader workers)."""
@@ -42,12 +50,14 @@ class FeatureRows:
                 if key not in f:
                     raise DataError(f"{self.path} has no dataset {key!r} (it has: {', '.join(f.keys()) or 'nothing'})")
                 data = f[key]
+                if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.bool_):
+                    raise DataError(f"{self.path}: {key!r} holds {data.dtype}; features must be numbers")
                 self.shape, self.attrs = tuple(data.shape), dict(f.attrs)
                 nbytes = data.size * data.dtype.itemsize
                 big = nbytes > IN_MEMORY_LIMIT if in_memory is None else not in_memory
                 self._array = None if big else np.asarray(data)
         except OSError as err:
-            raise DataError(f"cannot read feature file {self.path}: {err}") from err
+            raise unreadable_h5(self.path, err, "feature file") from err
         if len(self.shape) < 2:
             raise DataError(f"{self.path}: {key!r} has shape {self.shape}, expected (images, features...)")
         self._handle = None

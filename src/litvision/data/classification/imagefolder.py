@@ -104,10 +104,10 @@ class ImageFolderDataModule(VisionDataModule):
         return [self.root / d for d in needed if not (self.root / d).is_dir()]
 
     def prepare_data(self) -> None:
-        if self.prepare is not None and not is_prepared(self.root):
+        if self.prepare is not None:
             if self.download:
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
-            elif self._missing() and _prepares_offline(self.prepare):
+                self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
+            elif not is_prepared(self.root) and self._missing() and _prepares_offline(self.prepare):
                 self.prepare(self.root, download=False)
         if missing := self._missing():
             how = "set data.download=true to fetch it, or " if self.prepare is not None and not self.download else ""

@@ -58,6 +58,26 @@ def scan_inputs(path: str | Path) -> PredictInputs:
     return inputs
 
 
+def screen_inputs(
+    inputs: PredictInputs, transform: PredictTransform, problem: Callable[[torch.Tensor], str | None]
+) -> PredictInputs:
+    """`inputs` with every file the model cannot use moved to `failed` with the reason: its prepared
+    tensor (`transform`) cannot be made, or `problem(tensor)` names one (e.g. too small for the net).
+    Done before predicting, so one such file never stops the others."""
+    screened = PredictInputs(failed=list(inputs.failed), skipped=inputs.skipped)
+    for path in inputs.files:
+        try:
+            reason = problem(transform(load_image(path))[0])
+        except (DataError, ValueError, RuntimeError) as err:
+            reason = f"cannot be prepared for the model ({type(err).__name__}: {err})"
+        if reason is None:
+            screened.files.append(path)
+        else:
+            screened.failed.append({"file": str(path), "error": f"{path}: {reason}"})
+    screened.failed.sort(key=lambda failure: failure["file"])
+    return screened
+
+
 def full_image(image: Image.Image) -> tuple[torch.Tensor, dict]:
     """The default predict transform: the whole image, at its size, as uint8 (3, H, W)."""
     from torchvision.transforms.v2.functional import pil_to_tensor

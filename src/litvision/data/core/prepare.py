@@ -3,8 +3,10 @@ downloaded, extracted from an archive (fetched or put there by hand) or generate
 
 API (what a data set calls, typically from its DataModule's `prepare_data` when `download` is true):
 
-    prepare_dir(target, build, what="my data set", top=None) -> Path
+    prepare_dir(target, build, what="my data set", top=None, settings=None) -> Path
         Make `target` a complete data folder. Returns at once when it carries the completion marker.
+        `settings` (a generator's arguments, JSON-able) are recorded in the marker; a folder prepared with
+        other settings is a DataError naming each that differs (never silently the other data).
         Otherwise, holding a file lock beside it (`.<name>.lock`: a second process waits, then finds the
         finished data), `build(work)` writes the data into `work`, a fresh folder of a unique name beside
         `target` (`.<name>.<random>.partial`); `top` names a folder inside `work` to publish instead of
@@ -43,6 +45,7 @@ working POSIX locks); data written just before a power failure may still be lost
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -50,9 +53,10 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -65,6 +69,13 @@ log = logging.getLogger(__name__)
 MARKER = ".litvision_complete"
 WORK_SUFFIX = ".partial"
 OWN_COPY_HINT = "; or, if it is a complete copy of your own, read it as it is with data.download=false"
+
+
+def generator_settings(generator: Callable, **kwargs: Any) -> dict:
+    """Every argument `generator(folder, **kwargs)` runs with, defaults included (what keys its folder)."""
+    bound = inspect.signature(generator).bind(None, **kwargs)
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[1:])
 
 
 def is_prepared(folder: str | Path) -> bool:
@@ -148,15 +159,50 @@ def _refuse_unmarked(target: Path, what: str, hint: str) -> None:
         )
 
 
-def _write_marker(folder: Path, what: str) -> None:
+def _plain(settings: Mapping[str, Any]) -> dict:
+    """`settings` as the marker's JSON stores them (tuples as lists, paths as strings)."""
+    return json.loads(json.dumps(dict(settings), default=str))
+
+
+def _check_settings(target: Path, what: str, settings: Mapping[str, Any] | None) -> None:
+    """A prepared `target` holds what `settings` would write, or a DataError names what differs."""
+    if settings is None:
+        return
+    try:
+        recorded = json.loads((target / MARKER).read_text()).get("settings")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded is None:  # an older litvision's marker: the settings it used are unknown
+        log.warning(
+            "%s was prepared without a record of its settings; using it as it is (delete it to regenerate)", target
+        )
+        return
+    wanted = _plain(settings)
+    differs = [
+        f"{key}={json.dumps(recorded.get(key))} (this run: {json.dumps(value)})"
+        for key, value in wanted.items()
+        if recorded.get(key) != value
+    ]
+    if differs:
+        raise DataError(
+            f"{target} holds {what} generated with other settings: {', '.join(differs)}. Delete {target} to "
+            "generate it again with this run's settings, or set paths.data_dir (or data.root) to another folder."
+        )
+
+
+def _write_marker(folder: Path, what: str, settings: Mapping[str, Any] | None = None) -> None:
     record = {"what": what, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname()}
+    if settings is not None:
+        record["settings"] = _plain(settings)
     with open(folder / MARKER, "w") as f:
         json.dump(record, f)
         f.flush()
         os.fsync(f.fileno())
 
 
-def _build_and_publish(target: Path, build: Callable[[Path], object], what: str, top: str | None) -> None:
+def _build_and_publish(
+    target: Path, build: Callable[[Path], object], what: str, top: str | None, settings: Mapping[str, Any] | None
+) -> None:
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=WORK_SUFFIX, dir=target.parent))
     except OSError as err:
@@ -166,7 +212,7 @@ def _build_and_publish(target: Path, build: Callable[[Path], object], what: str,
         result = work / top if top else work
         if not result.is_dir():
             raise DataError(f"preparing {what} for {target} produced no folder {top!r}")
-        _write_marker(result, what)
+        _write_marker(result, what, settings)
         os.rename(result, target)  # target is absent or an empty folder: replaced in one step
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -178,21 +224,24 @@ def prepare_dir(
     what: str = "data set",
     top: str | None = None,
     hint: str = OWN_COPY_HINT,
+    settings: Mapping[str, Any] | None = None,
 ) -> Path:
     """See the module docstring. Returns `target`."""
     target = Path(target)
     if target.is_symlink() and target.is_dir():
         target = target.resolve()  # publish into the folder the link points to, keep the link
     if is_prepared(target):
+        _check_settings(target, what, settings)
         return target
     created = _ensure_parent(target, what)
     try:
         with data_lock(target, what):
             if is_prepared(target):  # another process finished it while we waited
+                _check_settings(target, what, settings)
                 return target
             _refuse_unmarked(target, what, hint)
             _remove_left_overs(target)
-            _build_and_publish(target, build, what, top)
+            _build_and_publish(target, build, what, top, settings)
     except BaseException:
         _remove_created(created, _lock_path(target))
         raise

@@ -32,7 +32,7 @@ from torchvision.transforms import v2
 
 from litvision.data.core.base import VisionDataModule
 from litvision.data.core.images import load_image
-from litvision.data.core.prepare import is_prepared, prepare_archive
+from litvision.data.core.prepare import prepare_archive
 from litvision.data.formats.banana_csv import CLASSES_FILE, SPLITS, read_banana_split, read_class_names
 from litvision.errors import ConfigError, DataError
 
@@ -200,8 +200,8 @@ class BananasDataModule(VisionDataModule):
 
     def prepare_data(self) -> None:
         if self.prepare is not None:
-            if self.download and not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
+            if self.download:
+                self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
         elif self.download or (self._data_dir() is None and self.archive.is_file()):
             # downloaded, or put there by hand (download=false): verified, extracted safely and marked
             # complete by litvision.data.core.prepare either way

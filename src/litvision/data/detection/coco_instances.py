@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from litvision.data.core.base import VisionDataModule
 from litvision.data.core.images import read_image
-from litvision.data.core.prepare import is_prepared
+from litvision.data.formats.coco import rle_problem
 from litvision.data.formats.instances import InstanceTransform, collate_instances
 from litvision.errors import DataError
 
@@ -37,29 +37,51 @@ COCO2017_SPLITS = {
 }
 
 
-def _check_segmentation(segmentation: Any, where: str, image: dict) -> None:
+def _segmentation_problem(segmentation: Any, image: dict) -> str | None:
     if isinstance(segmentation, list):
         if not segmentation:
-            raise DataError(f"{where}: segmentation is an empty list of polygons")
+            return "segmentation is an empty list of polygons"
         for i, polygon in enumerate(segmentation):
             if not isinstance(polygon, list) or len(polygon) % 2:
-                raise DataError(f"{where}: polygon {i} is not a flat list of x, y pairs")
+                return f"polygon {i} is not a flat list of x, y pairs"
             if len(polygon) < 6:
-                raise DataError(
-                    f"{where}: polygon {i} has {len(polygon) // 2} point(s); a polygon needs at least 3 (6 numbers)"
-                )
-    elif isinstance(segmentation, dict):
+                return f"polygon {i} has {len(polygon) // 2} point(s); a polygon needs at least 3 (6 numbers)"
+        return None
+    if isinstance(segmentation, dict):
         if list(segmentation.get("size", [])) != [image["height"], image["width"]]:
-            raise DataError(
-                f"{where}: RLE size {segmentation.get('size')} differs from the image's "
-                f"[height, width] [{image['height']}, {image['width']}]"
+            return (
+                f"RLE size {segmentation.get('size')} differs from the image's [height, width] "
+                f"[{image['height']}, {image['width']}]"
             )
-    else:
-        raise DataError(f"{where}: segmentation must be polygons (a list) or RLE (a dict)")
+        return rle_problem(segmentation)
+    return "segmentation must be polygons (a list) or RLE (a dict)"
+
+
+def _annotation_problem(ann: dict, images: dict, categories: set, masks: bool) -> tuple[str, str | None]:
+    """(where, what is wrong or None) for one annotation."""
+    where = f"annotation id {ann.get('id')}"
+    if ann.get("image_id") not in images:
+        return where, f"image_id {ann.get('image_id')} is not among the file's images"
+    image = images[ann["image_id"]]
+    where = f"{where} (image {image.get('file_name')})"
+    if ann.get("category_id") not in categories:
+        return where, f"category_id {ann.get('category_id')} is not among the categories {sorted(categories)}"
+    bbox = ann.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+        return where, f"bbox {bbox!r} is not [x, y, width, height]"
+    for side, size in (("width", bbox[2]), ("height", bbox[3])):
+        if size <= 0:
+            return where, f"bbox {bbox} has {'zero' if size == 0 else 'negative'} {side}; fix or remove the annotation"
+    if "segmentation" in ann:
+        return where, _segmentation_problem(ann["segmentation"], image)
+    if masks and not ann.get("iscrowd"):
+        return where, "no segmentation; instance masks need one per annotation (or set data.masks=false)"
+    return where, None
 
 
 def check_instances_json(path: Path, content: Mapping, masks: bool) -> None:
-    """Raise a DataError for the first thing in an instances JSON that would fail later (or silently)."""
+    """Raise a DataError for what in an instances JSON would fail later (or silently): every annotation is
+    checked (RLE decoded), the first problem named with how many other annotations have one."""
     for key in ("images", "annotations", "categories"):
         if not isinstance(content.get(key), list):
             raise DataError(f"{path}: no '{key}' list; a COCO instances file has images, annotations and categories")
@@ -67,28 +89,12 @@ def check_instances_json(path: Path, content: Mapping, masks: bool) -> None:
     categories = {cat["id"] for cat in content["categories"]}
     if len(images) != len(content["images"]) or len(categories) != len(content["categories"]):
         raise DataError(f"{path}: image or category ids repeat")
-    for ann in content["annotations"]:
-        where = f"{path}, annotation id {ann.get('id')}"
-        if ann.get("image_id") not in images:
-            raise DataError(f"{where}: image_id {ann.get('image_id')} is not among the file's images")
-        image = images[ann["image_id"]]
-        where = f"{where} (image {image.get('file_name')})"
-        if ann.get("category_id") not in categories:
-            raise DataError(
-                f"{where}: category_id {ann.get('category_id')} is not among the categories {sorted(categories)}"
-            )
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
-            raise DataError(f"{where}: bbox {bbox!r} is not [x, y, width, height]")
-        if bbox[2] <= 0 or bbox[3] <= 0:
-            side = "width" if bbox[2] <= 0 else "height"
-            raise DataError(f"{where}: bbox {bbox} has zero {side}; fix or remove the annotation")
-        if "segmentation" in ann:
-            _check_segmentation(ann["segmentation"], where, image)
-        elif masks and not ann.get("iscrowd"):
-            raise DataError(
-                f"{where}: no segmentation; instance masks need one per annotation (or set data.masks=false)"
-            )
+    problems = [_annotation_problem(ann, images, categories, masks) for ann in content["annotations"]]
+    problems = [(where, what) for where, what in problems if what is not None]
+    if problems:
+        where, what = problems[0]
+        more = f" ({len(problems) - 1} more annotation(s) have problems too)" if len(problems) > 1 else ""
+        raise DataError(f"{path}, {where}: {what}{more}")
 
 
 def load_coco(path: str | Path, masks: bool = True):
@@ -172,7 +178,8 @@ class COCOInstanceDataModule(VisionDataModule):
     also the test split. `masks`: read segmentations (Mask R-CNN) or boxes only (Faster R-CNN).
     `prepare`: a callable writing the data set into `root` when it is missing and `download` is true
     (e.g. litvision.data.synth.coco.export_voc_synth_as_coco); COCO itself is not downloaded here
-    (cocodataset.org, 19 GB) - put it under `root`."""
+    (cocodataset.org, 19 GB) - put it under `root`. A split without objects is refused (nothing to learn;
+    mAP undefined) unless `allow_empty_val` lets the val split have none."""
 
     collate_fn = staticmethod(collate_instances)
 
@@ -183,6 +190,7 @@ class COCOInstanceDataModule(VisionDataModule):
         masks: bool = True,
         download: bool = False,
         prepare: Callable[[Path], Any] | None = None,
+        allow_empty_val: bool = False,
         train_transforms: Callable | Sequence[Callable] | None = None,
         test_transforms: Callable | Sequence[Callable] | None = None,
         batch_size: int = 4,
@@ -195,6 +203,7 @@ class COCOInstanceDataModule(VisionDataModule):
         self.masks = masks
         self.download = download
         self.prepare = prepare
+        self.allow_empty_val = allow_empty_val
         self.pipelines = {"train": train_transforms, "eval": test_transforms}
         self.classes: list[str] = []
         self.category_ids: list[int] = []
@@ -204,8 +213,7 @@ class COCOInstanceDataModule(VisionDataModule):
 
     def prepare_data(self) -> None:
         if self.prepare is not None and self.download:  # generated: only a folder litvision finished is read
-            if not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
+            self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
             return
         if all(self._json(s).is_file() for s in self.splits):
             return
@@ -229,6 +237,14 @@ class COCOInstanceDataModule(VisionDataModule):
                 f"{self._json('train')} and {self._json('val')} list different categories; "
                 "both splits need the same ones"
             )
+        for split, coco in cocos.items():
+            objects = sum(not ann.get("iscrowd") for ann in coco.dataset["annotations"])
+            if objects == 0 and not (split == "val" and self.allow_empty_val):
+                allow = " (or set data.allow_empty_val=true to validate without mAP)" if split == "val" else ""
+                raise DataError(
+                    f"{self._json(split)} has no objects (its annotations list is empty or only crowd regions): "
+                    f"a {split} split needs annotated objects; check that it is the right file{allow}"
+                )
         self.category_ids = sorted(names["train"])
         self.classes = [names["train"][i] for i in self.category_ids]
         for role, split in (("train", "train"), ("val", "val")):

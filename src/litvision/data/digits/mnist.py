@@ -19,7 +19,6 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from litvision.data.core.base import VisionDataModule, split_indices
 from litvision.data.core.epoch_shuffle import EpochShuffle
-from litvision.data.core.prepare import is_prepared
 from litvision.data.formats.idx import read_idx
 from litvision.errors import ConfigError, DataError
 
@@ -128,8 +127,8 @@ class MNISTDataModule(VisionDataModule):
 
     def prepare_data(self) -> None:
         if self.prepare is not None:  # exported: only a folder litvision finished preparing is read
-            if self.download and not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
+            if self.download:
+                self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
             return
         if not self._missing() or not self.download:
             return

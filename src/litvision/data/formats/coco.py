@@ -25,6 +25,45 @@ def mask_to_rle(mask: np.ndarray) -> dict:
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
+def _string_counts(counts: str) -> list[int] | None:
+    """The run lengths of a compressed RLE string (pycocotools' maskApi.c rleFrString: 6-bit groups from
+    '0', sign bit 0x10, continuation 0x20, runs after the second as deltas); None when it is not one."""
+    runs: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts) or not 48 <= ord(counts[pos]) < 48 + 64:
+                return None
+            group = ord(counts[pos]) - 48
+            value |= (group & 0x1F) << shift
+            more, pos, shift = bool(group & 0x20), pos + 1, shift + 5
+            if not more and group & 0x10:
+                value |= -1 << shift
+        runs.append(value + runs[-2] if len(runs) > 2 else value)
+    return runs
+
+
+def rle_problem(rle: dict) -> str | None:
+    """What makes an RLE segmentation {"size": [H, W], "counts"} undecodable, or None: its runs must be
+    non-negative and cover exactly H*W pixels (pycocotools does not check; a bad string reads garbage)."""
+    height, width = rle["size"]
+    counts = rle.get("counts")
+    if isinstance(counts, str):
+        runs = _string_counts(counts)
+        if runs is None:
+            return f"RLE counts {counts[:20]!r} is not a compressed RLE string"
+    elif isinstance(counts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+        runs = counts
+    else:
+        return "RLE counts must be a compressed string or a list of whole numbers"
+    if any(r < 0 for r in runs):
+        return f"RLE counts hold a negative run ({min(runs)})"
+    if sum(runs) != height * width:
+        return f"RLE counts cover {sum(runs)} pixels with {len(runs)} runs, not the image's {height}x{width}"
+    return None
+
+
 def mask_to_polygons(mask: np.ndarray, tolerance: float = 0.5) -> list[list[float]]:
     """(H, W) mask -> COCO polygons [[x1, y1, x2, y2, ...], ...] along the outer outlines of its pixels
     (scikit-image's contours at 0.5, simplified by `tolerance` pixels); pieces with fewer than 3 points

@@ -63,8 +63,8 @@ class VOCTree:
     def prepare_data(self) -> None:
         found = find_voc_dir(self.root)
         if self.prepare is not None:  # generated: root is the prepared folder
-            if self.download and not is_prepared(self.root):
-                self.prepare(self.root)  # atomic (litvision.data.core.prepare)
+            if self.download:
+                self.prepare(self.root)  # atomic; a finished root is checked against the settings and kept
             elif found is None:
                 raise self.missing_error()
         elif self.download or (found is None and self.archive.is_file()):

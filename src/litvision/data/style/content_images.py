@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from litvision.data.core.base import VisionDataModule, split_indices
 from litvision.data.core.images import IMAGE_SUFFIXES, load_image
+from litvision.data.core.prepare import is_prepared
 from litvision.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,12 @@ class ContentImagesDataModule(VisionDataModule):
         self.val_files: list[Path] = []
 
     def prepare_data(self) -> None:
-        if self.root.exists() or not self.download or self.prepare is None:
+        if not self.download or self.prepare is None:
             return
+        if self.root.exists():
+            if is_prepared(self.root):  # exported by litvision: refused when exported with other settings
+                self.prepare(self.root)
+            return  # a folder of one's own photographs
         # prepare() writes root/{train,heldout}: only the default layout, with val_root inside root, is
         # created; any other missing data.root is a mistyped folder, never filled with the offline photos
         # (whose held-out ones would then be trained on)

@@ -205,6 +205,8 @@ def generate_bananas(
         raise ValueError(f"objects_per_image must be (min, max) with 0 <= min <= max, got {objects_per_image}")
     scale = (float(scale[0]), float(scale[1]))
     classes = OBJECT_NAMES[:num_classes]
+    settings = {"num_train": num_train, "num_val": num_val, "image_size": image_size, "num_classes": num_classes}
+    settings |= {"objects_per_image": objects_per_image, "scale": scale, "seed": seed}
 
     def write(work: Path) -> None:
         train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
@@ -212,7 +214,7 @@ def generate_bananas(
         write_split(work / SPLITS["val"], num_val, val_rng, image_size, classes, objects_per_image, scale)
         (work / CLASSES_FILE).write_text("".join(f"{name}\n" for name in classes))
 
-    return prepare_dir(root, write, what="generated banana-format data")
+    return prepare_dir(root, write, what="generated banana-format data", settings=settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

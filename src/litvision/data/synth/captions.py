@@ -159,6 +159,9 @@ def generate_captions(
     layout (and the image layout's cache)."""
     root = Path(root)
     encoder = encoder_description(**{**DEFAULT_FEATURES, **(features or {})})
+    settings = {"num_train": num_train, "num_val": num_val, "num_test": num_test, "num_restval": num_restval}
+    settings |= {"image_size": image_size, "captions_per_image": captions_per_image, "cs231n": cs231n}
+    settings |= {"features": encoder, "pca_dim": pca_dim, "seed": seed}
     splits = {"train": num_train, "val": num_val, "test": num_test, "restval": num_restval}
 
     def write(work: Path) -> None:
@@ -175,7 +178,7 @@ def generate_captions(
             rows["train"] = rows["train"][:num_train]  # cs231n's train2014 leaves restval out
             _write_cs231n(work, root, records, rows, encoder, pca_dim)
 
-    return prepare_dir(root, write, what="generated caption data")
+    return prepare_dir(root, write, what="generated caption data", settings=settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -46,5 +46,6 @@ def write_cifar10(root: str | Path, train_per_class: int = 20, test_per_class: i
         with open(folder / "batches.meta", "wb") as f:
             pickle.dump({"label_names": list(PHOTOS), "num_cases_per_batch": len(train_y) // 5}, f, protocol=2)
 
-    prepare_dir(Path(root) / "cifar-10-batches-py", write, what="generated CIFAR-10-format data")
+    settings = {"train_per_class": train_per_class, "test_per_class": test_per_class, "seed": seed}
+    prepare_dir(Path(root) / "cifar-10-batches-py", write, what="generated CIFAR-10-format data", settings=settings)
     return Path(root)

@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from litvision.data.core.prepare import prepare_dir
+from litvision.data.core.prepare import generator_settings, prepare_dir
 from litvision.data.detection.voc_instances import OBJECT_CLASSES, VOCInstances
 from litvision.data.formats.banana_csv import CLASSES_FILE, SPLITS, read_banana_split, read_class_names
 from litvision.data.formats.coco import instance_annotation, write_instances_json
@@ -99,7 +99,9 @@ def export_voc_synth_as_coco(root: str | Path, segmentation: str = "rle", **voc_
         generate_voc(work / "voc", **voc_kwargs)
         export_voc_to_coco(work / "voc", work / "coco", segmentation)
 
-    return prepare_dir(root, write, what="generated VOC scenes exported as COCO instances", top="coco")
+    settings = {"segmentation": segmentation, **generator_settings(generate_voc, **voc_kwargs)}
+    what = "generated VOC scenes exported as COCO instances"
+    return prepare_dir(root, write, what=what, top="coco", settings=settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

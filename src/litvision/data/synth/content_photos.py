@@ -1,7 +1,8 @@
 """The offline content photographs for fast style transfer: the real photographs of scikit-image and
 scikit-learn, plus opencv-doc's sample photographs when that Debian package is installed, exported once
-as image files into `root/train/<source>/` and `root/heldout/<source>/`. The held-out photographs are
-never trained on; they are what validation and experiments/fast_vs_optimisation.py stylise.
+(atomically, keyed by its settings) as image files into `root/train/<source>/` and `root/heldout/<source>/`.
+The held-out photographs are never trained on; they are what validation and
+experiments/fast_vs_optimisation.py stylise.
 
 `litvision-synth content_photos --out data/content_photos` writes it by hand.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from litvision.data.core.images import OPENCV_DOC_DATA
+from litvision.data.core.prepare import prepare_dir
 from litvision.data.synth.photos import PHOTOS, SKLEARN_PHOTOS, load_photo
 
 log = logging.getLogger(__name__)
@@ -61,47 +63,47 @@ def export_content_photos(
 ) -> Path:
     """Write root/{train,heldout}/{skimage,sklearn,opencv-doc}/<name>.{png,jpg}: the Python packages'
     photographs as PNG, opencv-doc's as the files it ships; `max_side` shrinks every photo to at most
-    that many pixels a side (small test sets). Written into a temporary folder first and renamed, so an
-    interrupted export never looks complete."""
+    that many pixels a side (small test sets). Atomic (litvision.data.core.prepare); a `root` exported with
+    another `max_side` or other opencv-doc photographs is refused, never silently used."""
     root = Path(root)
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    opencv_files = _opencv_doc_files(Path(opencv_doc_dir))
     counts = {"train": 0, "heldout": 0}
-
-    def place(source: str, name: str) -> Path:
-        split = "heldout" if f"{source}/{name}" in HELDOUT else "train"
-        counts[split] += 1
-        folder = tmp / split / source
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
 
     def shrunk(image: Image.Image) -> Image.Image:
         if max_side is not None:
             image.thumbnail((max_side, max_side))
         return image
 
-    for name in PHOTOS:
-        source = "sklearn" if name in SKLEARN_PHOTOS else "skimage"
-        shrunk(Image.fromarray(load_photo(name))).save(place(source, name) / f"{name}.png")
-    opencv_files = _opencv_doc_files(Path(opencv_doc_dir))
-    for name, path in opencv_files.items():
-        target = place("opencv-doc", name) / path.name
-        if max_side is None:
-            shutil.copyfile(path, target)
-        else:
-            with Image.open(path) as image:
-                shrunk(image.convert("RGB")).save(target)
-    if not opencv_files:
-        log.warning(
-            "opencv-doc is not installed (%s): the content photographs are scikit-image's and scikit-learn's "
-            "only (apt-get install opencv-doc adds %d more; delete %s to export again)",
-            opencv_doc_dir,
-            len(OPENCV_DOC_PHOTOS),
-            root,
-        )
-    tmp.rename(root)
-    log.info("content photographs in %s: %d to train on, %d held out", root, counts["train"], counts["heldout"])
-    return root
+    def write(work: Path) -> None:
+        def place(source: str, name: str) -> Path:
+            split = "heldout" if f"{source}/{name}" in HELDOUT else "train"
+            counts[split] += 1
+            folder = work / split / source
+            folder.mkdir(parents=True, exist_ok=True)
+            return folder
+
+        for name in PHOTOS:
+            source = "sklearn" if name in SKLEARN_PHOTOS else "skimage"
+            shrunk(Image.fromarray(load_photo(name))).save(place(source, name) / f"{name}.png")
+        for name, path in opencv_files.items():
+            target = place("opencv-doc", name) / path.name
+            if max_side is None:
+                shutil.copyfile(path, target)
+            else:
+                with Image.open(path) as image:
+                    shrunk(image.convert("RGB")).save(target)
+        if not opencv_files:
+            log.warning(
+                "opencv-doc is not installed (%s): the content photographs are scikit-image's and scikit-learn's "
+                "only (apt-get install opencv-doc adds %d more; delete %s to export again)",
+                opencv_doc_dir,
+                len(OPENCV_DOC_PHOTOS),
+                root,
+            )
+        log.info("content photographs in %s: %d to train on, %d held out", root, counts["train"], counts["heldout"])
+
+    settings = {"max_side": max_side, "opencv_doc_photos": sorted(opencv_files)}
+    return prepare_dir(root, write, what="the offline content photographs", settings=settings)
 
 
 def main(argv: list[str] | None = None) -> None:

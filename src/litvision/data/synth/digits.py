@@ -76,21 +76,24 @@ def export_digits(
         raise ConfigError(f"digits source {source!r}: choose one of {', '.join(SOURCES)}")
     if not 0 < test_fraction < 1:
         raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    images, labels = load_sklearn_digits() if source == "sklearn" else load_opencv_digits()
-    images = place(images, image_size, round(image_size / 7) if border is None else border)
-    rng = np.random.default_rng(seed)
-    test = np.zeros(len(labels), dtype=bool)
-    for cls in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == cls))
-        test[idx[: round(len(idx) * test_fraction)]] = True
+    border = round(image_size / 7) if border is None else border
+    settings = {"image_size": image_size, "source": source, "test_fraction": test_fraction, "border": border}
+    settings["seed"] = seed
 
-    def write(work: Path) -> None:
+    def write(work: Path) -> None:  # the digits are loaded only when written (scikit-learn takes seconds)
+        images, labels = load_sklearn_digits() if source == "sklearn" else load_opencv_digits()
+        images = place(images, image_size, border)
+        rng = np.random.default_rng(seed)
+        test = np.zeros(len(labels), dtype=bool)
+        for cls in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == cls))
+            test[idx[: round(len(idx) * test_fraction)]] = True
         for prefix, keep in (("train", ~test), ("t10k", test)):
             order = rng.permutation(np.flatnonzero(keep))  # classes interleaved, as in MNIST
             write_idx(work / f"{prefix}-images-idx3-ubyte", images[order])
             write_idx(work / f"{prefix}-labels-idx1-ubyte", labels[order])
 
-    return prepare_dir(root, write, what=f"{source} digits exported in MNIST's format")
+    return prepare_dir(root, write, what=f"{source} digits exported in MNIST's format", settings=settings)
 
 
 def main(argv: list[str] | None = None) -> None:

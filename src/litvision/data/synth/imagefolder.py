@@ -33,4 +33,5 @@ def write_imagefolder(
                     photo = load_photo(photos[i % len(photos)])
                     Image.fromarray(random_crop(photo, *size, rng)).save(folder / f"{i:04d}.jpg", quality=90)
 
-    return prepare_dir(root, write, what="generated ImageFolder data")
+    settings = {"class_photos": class_photos, "per_split": per_split, "size": size, "seed": seed}
+    return prepare_dir(root, write, what="generated ImageFolder data", settings=settings)

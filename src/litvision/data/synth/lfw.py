@@ -31,4 +31,5 @@ def export_lfw_faces(root: str | Path, test_fraction: float = 0.3, seed: int = 0
                 for i in part:
                     Image.fromarray(images[i], mode="L").save(folder / f"{i:03d}.png")
 
-    return prepare_dir(root, write, what="lfw_faces exported from scikit-image")
+    settings = {"test_fraction": test_fraction, "seed": seed}
+    return prepare_dir(root, write, what="lfw_faces exported from scikit-image", settings=settings)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from litvision.data.core.prepare import prepare_dir
+from litvision.data.core.prepare import generator_settings, prepare_dir
 from litvision.data.formats.voc import IGNORE_INDEX, VOC_CLASSES, save_label_png
 from litvision.data.synth.photos import load_photo, random_crop
 
@@ -188,7 +188,10 @@ def generate_voc(
 def export_voc_synth(root: str | Path, **kwargs) -> Path:
     """`generate_voc(root, **kwargs)`, atomic (litvision.data.core.prepare): written beside `root` and renamed into
     place when complete (the `prepare` of data=voc_synth). Returns the VOC2012 folder."""
-    root = prepare_dir(root, lambda work: generate_voc(work, **kwargs), what="generated VOC-format data")
+    settings = generator_settings(generate_voc, **kwargs)
+    root = prepare_dir(
+        root, lambda work: generate_voc(work, **kwargs), what="generated VOC-format data", settings=settings
+    )
     return root / "VOCdevkit" / "VOC2012"
 
 
