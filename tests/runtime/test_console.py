@@ -1,0 +1,53 @@
+"""What the console shows while a run trains: the per-epoch line (litvision.callbacks.epoch_log)."""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.demos.boring_classes import BoringModel
+
+from litvision.callbacks.epoch_log import EpochLog
+
+
+class _GanLike(BoringModel):
+    """Shows its loss in the bar and logs the metric that chooses the checkpoint only to the loggers."""
+
+    def training_step(self, batch, batch_idx):
+        out = super().training_step(batch, batch_idx)
+        self.log("train/g_loss", out["loss"], prog_bar=True, on_step=False, on_epoch=True)
+        return out
+
+    def validation_step(self, batch, batch_idx):
+        out = super().validation_step(batch, batch_idx)
+        self.log("val/FID", 10.0 - self.current_epoch * (1 if self.current_epoch < 2 else -3) + 0.92)
+        return out
+
+
+def _epoch_lines(tmp_path, caplog) -> list[str]:
+    trainer = L.Trainer(
+        default_root_dir=tmp_path,
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        logger=False,
+        enable_model_summary=False,
+        callbacks=[EpochLog(), ModelCheckpoint(dirpath=tmp_path, monitor="val/FID", mode="min")],
+    )
+    with caplog.at_level(logging.INFO, logger="litvision"):
+        trainer.fit(_GanLike())
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+
+
+def test_epoch_line_leads_with_the_checkpoint_metric_marked(tmp_path, caplog):
+    lines = _epoch_lines(tmp_path, caplog)
+    assert len(lines) == 3
+    # 10.92, 9.92 (each better), then 16.92: worse, and the best so far is named
+    assert lines[0].startswith("epoch 1/3  val/FID 10.9200 (checkpoint metric, new best)  train/g_loss ")
+    assert lines[1].startswith("epoch 2/3  val/FID 9.9200 (checkpoint metric, new best)  ")
+    assert lines[2].startswith("epoch 3/3  val/FID 16.9200 (checkpoint metric, best 9.9200)  ")
+    assert all(line.count("val/FID") == 1 for line in lines)
+    # one format for every figure: four decimals
+    g_loss = lines[0].split("train/g_loss ")[1].split()[0]
+    assert len(g_loss.split(".")[1]) == 4
