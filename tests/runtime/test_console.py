@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 
+import litvision
 from litvision.callbacks.epoch_log import EpochLog
+
+ENV = {**os.environ, "PYTHONPATH": str(Path(litvision.__file__).parents[1])}
 
 
 class _GanLike(BoringModel):
@@ -51,3 +58,20 @@ def test_epoch_line_leads_with_the_checkpoint_metric_marked(tmp_path, caplog):
     # one format for every figure: four decimals
     g_loss = lines[0].split("train/g_loss ")[1].split()[0]
     assert len(g_loss.split(".")[1]) == 4
+
+
+SCRIPT = """
+import logging, sys
+import lightning.pytorch  # before Hydra configures logging, as litvision.cli imports it
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="[hydra] %(message)s")  # Hydra's console handler
+from litvision.runtime.console import quiet_lightning
+quiet_lightning()
+logging.getLogger("lightning.pytorch.utilities.rank_zero").info("GPU available: False")
+logging.getLogger("lightning.fabric.utilities.seed").info("Seed set to 42")
+"""
+
+
+def test_each_lightning_message_once():
+    """In a fresh process: Lightning's own `INFO: ...` handler is not a second printer beside Hydra's."""
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, env=ENV)
+    assert (done.stdout + done.stderr).splitlines() == ["[hydra] GPU available: False", "[hydra] Seed set to 42"]

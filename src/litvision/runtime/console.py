@@ -1,9 +1,11 @@
 """What a run prints: the run's own messages, Lightning's useful ones, nothing else; plain text where the
 output is not a terminal.
 
-- `quiet_lightning()` drops Lightning's advertising ("💡 Tip: ... litlogger / litmodels") with a filter on
-  the loggers Lightning's rank-zero messages go through, and the FutureWarning that Lightning's own
-  pytree helper triggers with this torch (`isinstance(treespec, LeafSpec)`: Lightning's call, not ours).
+- `quiet_lightning()` prints each Lightning message once (through Hydra's handlers, so it is in the log file
+  too, not a second time through Lightning's own `INFO: ...` handler), drops Lightning's advertising
+  ("💡 Tip: ... litlogger / litmodels") with a filter on the loggers Lightning's rank-zero messages go
+  through, and the FutureWarning that Lightning's own pytree helper triggers with this torch
+  (`isinstance(treespec, LeafSpec)`: Lightning's call, not ours).
 - `trainer_console_options(callbacks)`: the Trainer arguments that fit the callbacks: no second model
   summary when one is configured (Lightning otherwise says "Trainer already configured with model
   summary callbacks"), and where stderr/stdout is not a terminal (a log file, CI, a pipe) a progress
@@ -33,7 +35,16 @@ class _DropTips(logging.Filter):
 
 
 def quiet_lightning() -> None:
-    """Idempotent: install the filters described in the module docstring."""
+    """Idempotent: install the filters described in the module docstring, and print each Lightning message once."""
+    if logging.getLogger().handlers:
+        # Hydra's console and log-file handlers are on the root logger: Lightning's own stderr handlers (on
+        # `lightning`, and on `lightning.pytorch`/`lightning.fabric` when imported before Hydra configured
+        # logging) would print every message a second time, as `INFO: ...`
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logger = logging.getLogger(name)
+            for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:
+                logger.removeHandler(handler)
+            logger.propagate = True
     for name in _LIGHTNING_RANK_ZERO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropTips) for f in logger.filters):
