@@ -12,6 +12,7 @@ in the file's pixels, "scores", "labels" (class ids from 0), "masks" (N, H, W) b
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -23,6 +24,7 @@ from litvision.data.formats.coco import mask_to_rle, xywh
 from litvision.utils.box_drawing import draw_instances
 
 RESULTS_NAME, IMAGES_NAME = "coco_results.json", "coco_images.json"
+log = logging.getLogger(__name__)
 
 
 class BoxPredictionWriter(PredictionWriter):
@@ -55,6 +57,15 @@ class BoxPredictionWriter(PredictionWriter):
         line = max(2, round(max(width, height) / 256))
         pixels = pil_to_tensor(load_image(path))
         to_pil_image(draw_instances(pixels, prediction, pl_module.class_names, threshold, width=line)).save(image_file)
+        drawn = int((prediction["scores"] >= threshold).sum())
+        if not drawn:  # the image alone would not say whether the detector ran
+            best = f"the best scored {float(prediction['scores'].max()):.4f}" if len(prediction["scores"]) else "none"
+            log.info(
+                "%s: no detection scored %.4f or more (%s; predict.score_threshold=<lower> draws more)",
+                path,
+                threshold,
+                best,
+            )
         masks = prediction.get("masks")
         detections = []
         for i, (box, score, label) in enumerate(zip(prediction["boxes"], prediction["scores"], prediction["labels"])):
@@ -83,6 +94,7 @@ class BoxPredictionWriter(PredictionWriter):
             "width": width,
             "height": height,
             "drawn_score_threshold": threshold,
+            "drawn": drawn,
             "detections": detections,
         }
 
