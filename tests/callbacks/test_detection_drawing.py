@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from litvision.callbacks.grids.detection import DetectionGrid
@@ -56,3 +57,20 @@ def test_detection_grid_titles_its_rows():
     assert title > 2 * 14  # a strip over each row
     strip = grid[:, : title // 2]
     assert (strip < 0.3).all(0).sum() > 20  # dark text on white: "truth"
+
+
+def test_gan_sample_grids_say_when_they_were_drawn(tmp_path):
+    from PIL import Image
+
+    from litvision.callbacks.grids.gan_samples import GANSamples
+
+    task = SimpleNamespace(grid_images=lambda: (torch.zeros(4, 1, 16, 16), 2))
+    trainer = SimpleNamespace(
+        fit_loop=SimpleNamespace(total_batch_idx=119), current_epoch=2, default_root_dir=str(tmp_path), loggers=[]
+    )
+    path = GANSamples(every_n_batches=10).write_grid(trainer, task)
+    assert path.name == "batch_0000120.png"
+    pixels = torch.from_numpy(np.asarray(Image.open(path).convert("L")))
+    grid_side = 2 * 18 + 2
+    title = pixels[: pixels.shape[0] - grid_side]
+    assert title.shape[0] >= 12 and (title < 100).sum() > 30  # dark text on white above the samples
