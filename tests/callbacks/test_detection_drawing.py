@@ -74,3 +74,19 @@ def test_gan_sample_grids_say_when_they_were_drawn(tmp_path):
     grid_side = 2 * 18 + 2
     title = pixels[: pixels.shape[0] - grid_side]
     assert title.shape[0] >= 12 and (title < 100).sum() > 30  # dark text on white above the samples
+
+
+def test_heldout_stylisation_grid_shows_the_style_and_titles_its_rows():
+    from litvision.callbacks.grids.heldout_stylised import HeldOutStylised
+
+    style = torch.zeros(1, 3, 40, 80)
+    style[:, 0] = 1.0  # pure red: findable in the grid
+    task = SimpleNamespace(style_reference=lambda: style)
+    trainer = SimpleNamespace(current_epoch=1)
+    photos = torch.full((2, 3, 48, 48), 128, dtype=torch.uint8)
+    grid = HeldOutStylised(max_images=2).grid(trainer, task, {"stylised": torch.full((2, 3, 48, 48), 0.5)}, photos)
+    red = (grid[0] > 0.95) & (grid[1] < 0.05) & (grid[2] < 0.05)
+    assert red.sum() >= 48 * 96 * 0.9  # the style at the photographs' height (48 x 96)
+    assert grid.shape[-2] > 3 * 48 + 3 * 12  # three rows, each under a title
+    dark = (grid < 0.2).all(0)
+    assert dark[: grid.shape[-2] // 4].sum() > 20  # the first title ("style") is text on white
