@@ -75,3 +75,23 @@ def test_each_lightning_message_once():
     """In a fresh process: Lightning's own `INFO: ...` handler is not a second printer beside Hydra's."""
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, env=ENV)
     assert (done.stdout + done.stderr).splitlines() == ["[hydra] GPU available: False", "[hydra] Seed set to 42"]
+
+
+def test_the_terminal_bar_fits_80_columns_and_leads_with_the_checkpoint_metric(monkeypatch):
+    from lightning.pytorch.callbacks import ProgressBar
+    from tqdm import tqdm
+
+    from litvision.callbacks.progress_bar import CompactProgressBar
+
+    logged = {"v_num": 0, "train/loss_step": 0.69314, "train/loss_epoch": 0.7, "train/acc": 0.5}
+    logged |= {"val/loss": 0.4, "val/acc": 0.92, "val/precision": 0.8489, "val/recall": 0.9}
+    monkeypatch.setattr(ProgressBar, "get_metrics", lambda self, trainer, module: dict(logged))
+    monkeypatch.setenv("COLUMNS", "80")
+    checkpoint = ModelCheckpoint(monitor="val/acc", mode="max")
+    trainer = L.Trainer(callbacks=[checkpoint], logger=False, enable_progress_bar=False)
+    shown = CompactProgressBar().get_metrics(trainer, None)
+    assert next(iter(shown)) == "val/acc" and shown["val/acc"] == "0.9200" and "v_num" not in shown
+    postfix = ", ".join(f"{k}={v}" for k, v in shown.items())
+    bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+    line = tqdm.format_meter(123, 456, 62.0, ncols=80, prefix="Epoch 12", postfix=postfix, bar_format=bar_format)
+    assert len(line) <= 80, line

@@ -9,7 +9,8 @@ output is not a terminal.
 - `trainer_console_options(callbacks)`: the Trainer arguments that fit the callbacks: no second model
   summary when one is configured (Lightning otherwise says "Trainer already configured with model
   summary callbacks"), and where stderr/stdout is not a terminal (a log file, CI, a pipe) a progress
-  "bar" of one plain line per epoch (EpochLog) instead of Lightning's redrawn bar with its control codes.
+  "bar" of one plain line per epoch (EpochLog) instead of Lightning's redrawn bar with its control codes; on a
+  terminal, Lightning's bar with its metrics fitted to the terminal's width (CompactProgressBar).
 - `plain_text_off_terminal()`: where the output is not a terminal, NO_COLOR (no-color.org) is set, which
   colorlog (Optuna's log) and Rich honour: no colour codes in log files and pipes.
 - `report_error(err)`: a LitvisionError as one `error:` line on stderr, and into the run's log file,
@@ -72,10 +73,15 @@ def trainer_console_options(callbacks: list, progress_bar: bool) -> dict:
     options: dict = {}
     if any(isinstance(c, ModelSummary) for c in callbacks):
         options["enable_model_summary"] = False  # the configured one prints it
-    if progress_bar and not is_terminal() and not any(isinstance(c, ProgressBar) for c in callbacks):
-        from litvision.callbacks.epoch_log import EpochLog
+    if progress_bar and not any(isinstance(c, ProgressBar) for c in callbacks):
+        if is_terminal():
+            from litvision.callbacks.progress_bar import CompactProgressBar
 
-        callbacks.append(EpochLog())
+            callbacks.append(CompactProgressBar())
+        else:
+            from litvision.callbacks.epoch_log import EpochLog
+
+            callbacks.append(EpochLog())
     return options
 
 
