@@ -95,3 +95,26 @@ def test_the_terminal_bar_fits_80_columns_and_leads_with_the_checkpoint_metric(m
     bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
     line = tqdm.format_meter(123, 456, 62.0, ncols=80, prefix="Epoch 12", postfix=postfix, bar_format=bar_format)
     assert len(line) <= 80, line
+
+
+CHATTER = """
+import logging, sys
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s %(message)s")
+log_file = logging.FileHandler(sys.argv[1])
+logging.getLogger().addHandler(log_file)
+from litvision.runtime.console import chatter_to_log_file_only
+chatter_to_log_file_only()
+logging.getLogger("onnx_ir.passes.common.unused_removal").info("Removed 2 unused nodes")
+logging.getLogger("litvision.inference.export").info("model.onnx written")
+logging.getLogger("onnxscript").warning("a warning")
+log_file.flush()
+"""
+
+
+def test_library_chatter_goes_to_the_log_file_only(tmp_path):
+    log = tmp_path / "export.log"
+    done = subprocess.run(
+        [sys.executable, "-c", CHATTER, str(log)], capture_output=True, text=True, check=True, env=ENV
+    )
+    assert done.stdout.splitlines() == ["litvision.inference.export model.onnx written", "onnxscript a warning"]
+    assert log.read_text().splitlines() == ["Removed 2 unused nodes", "model.onnx written", "a warning"]

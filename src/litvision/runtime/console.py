@@ -6,6 +6,8 @@ output is not a terminal.
   ("💡 Tip: ... litlogger / litmodels") with a filter on the loggers Lightning's rank-zero messages go
   through, and the FutureWarning that Lightning's own pytree helper triggers with this torch
   (`isinstance(treespec, LeafSpec)`: Lightning's call, not ours).
+- `chatter_to_log_file_only()` (part of `quiet_lightning()`): other libraries' INFO messages (an ONNX export's
+  30 lines of onnxscript passes) go to the log file only; their warnings still reach the console.
 - `trainer_console_options(callbacks)`: the Trainer arguments that fit the callbacks: no second model
   summary when one is configured (Lightning otherwise says "Trainer already configured with model
   summary callbacks"), and where stderr/stdout is not a terminal (a log file, CI, a pipe) a progress
@@ -35,8 +37,26 @@ class _DropTips(logging.Filter):
         return not str(record.msg).startswith("💡 Tip")
 
 
+# whose INFO messages the console shows; other libraries' (onnxscript's optimiser passes, ...) go to the log file
+CONSOLE_LOGGERS = ("litvision", "lightning", "hydra", "optuna", "__main__")
+
+
+class _LibraryChatter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".")[0] in CONSOLE_LOGGERS
+
+
+def chatter_to_log_file_only() -> None:
+    """Idempotent: the console handlers (not the log file's) drop other libraries' INFO and DEBUG messages."""
+    for handler in logging.getLogger().handlers:
+        # exactly Hydra's console handler: not the log file's, not a test runner's capturing handlers
+        if type(handler) is logging.StreamHandler and not any(isinstance(f, _LibraryChatter) for f in handler.filters):
+            handler.addFilter(_LibraryChatter())
+
+
 def quiet_lightning() -> None:
     """Idempotent: install the filters described in the module docstring, and print each Lightning message once."""
+    chatter_to_log_file_only()
     if logging.getLogger().handlers:
         # Hydra's console and log-file handlers are on the root logger: Lightning's own stderr handlers (on
         # `lightning`, and on `lightning.pytorch`/`lightning.fabric` when imported before Hydra configured
