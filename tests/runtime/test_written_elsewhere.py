@@ -16,6 +16,7 @@ from litvision.utils import written_elsewhere
 
 CLASSIFIER = ["experiment=digits_classifier", *FAST, "logger=none", "test=false", "trainer.max_epochs=1"]
 CLASSIFIER += ["data.image_size=16", "data.batch_size=64", "callbacks.model_summary=null"]
+SHORT = ["+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1"]
 
 
 def _summary(caplog) -> str:
@@ -23,7 +24,7 @@ def _summary(caplog) -> str:
 
 
 def test_summary_names_the_exported_classifier_and_the_prepared_data(tmp_path, caplog):
-    cfg = compose_config([*CLASSIFIER, f"paths.data_dir={tmp_path / 'data'}"], tmp_path / "runs/one")
+    cfg = compose_config([*CLASSIFIER, *SHORT, f"paths.data_dir={tmp_path / 'data'}"], tmp_path / "runs/one")
     with caplog.at_level(logging.INFO):
         run.train(cfg)
     lines = _summary(caplog).splitlines()
@@ -34,7 +35,12 @@ def test_summary_names_the_exported_classifier_and_the_prepared_data(tmp_path, c
     # a second run writes nothing outside: nothing is listed, nothing is carried over from the first
     caplog.clear()
     other = compose_config(
-        [*CLASSIFIER, f"paths.data_dir={tmp_path / 'data'}", f"callbacks.export_checkpoint.path={tmp_path / 'x.ckpt'}"],
+        [
+            *CLASSIFIER,
+            *SHORT,
+            f"paths.data_dir={tmp_path / 'data'}",
+            f"callbacks.export_checkpoint.path={tmp_path / 'x.ckpt'}",
+        ],
         tmp_path / "runs/two",
     )
     with caplog.at_level(logging.INFO):
