@@ -122,8 +122,8 @@ def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_rec
     lower, lower_image = drawn({"score_threshold": 0.3})
     assert default["drawn_score_threshold"] == 0.5 and lower["drawn_score_threshold"] == 0.3
     assert len(default["detections"]) == len(lower["detections"]) == 2  # the JSON keeps every detection
-    assert default["drawn_scale"] == 4 and default_image.shape == (320, 480, 3)  # 120 px drawn at 480
-    second_box = (slice(4 * 45, 4 * 76), slice(4 * 70, 4 * 111))  # far from the first box and its label
+    assert default_image.shape == (80, 120, 3)  # at the file's size, as the boxes in the record
+    second_box = (slice(45, 76), slice(70, 111))  # far from the first box and its label
     assert (default_image[second_box] == 120).all()  # 0.35 < 0.5: not drawn
     assert not (lower_image[second_box] == 120).all()  # 0.35 >= 0.3: drawn
 

@@ -122,7 +122,6 @@ def test_predict_writes_the_same_records_and_coco_results_for_both_families(fami
         "height",
         "drawn_score_threshold",
         "drawn",
-        "drawn_scale",
         "detections",
     }
     assert set(record) == keys

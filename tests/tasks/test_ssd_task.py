@@ -255,7 +255,8 @@ def test_predict_files_writes_boxes_in_each_image_pixels(tmp_path):
     assert weak and weak[0]["box"] == pytest.approx([0.0, 0.0, 200.0, 100.0]) and weak[0]["score"] < 0.5
     drawn = np.asarray(Image.open(wide["output_image"]).convert("RGB"))
     assert drawn.shape == (100, 200, 3)
-    assert (drawn[10, 20:100] == [255, 165, 0]).all()  # the cat box's top edge, in class 1's orange
+    # the cat box's bottom edge in class 1's colour (its label sits on the top edge)
+    assert (drawn[50, 20:100] == ImageColor.getrgb(class_colour(1))).all()
     assert (drawn[0, 100:] == 90).all()  # the weak dog box (the whole image) is not drawn
     assert sorted(p.name for p in out.glob("*.png")) == ["tall.png", "wide.png"]
 

@@ -38,7 +38,7 @@ class _DropTips(logging.Filter):
 
 
 # whose INFO messages the console shows; other libraries' (onnxscript's optimiser passes, ...) go to the log file
-CONSOLE_LOGGERS = ("litvision", "lightning", "hydra", "optuna", "__main__")
+CONSOLE_LOGGERS = ("litvision", "lightning", "hydra", "optuna")
 
 
 class _LibraryChatter(logging.Filter):

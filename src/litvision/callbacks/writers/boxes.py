@@ -21,7 +21,7 @@ from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
 from litvision.callbacks.writers.base import PredictionWriter, write_json
 from litvision.data.core.images import load_image
 from litvision.data.formats.coco import mask_to_rle, xywh
-from litvision.utils.box_drawing import draw_instances, upscale_factor
+from litvision.utils.box_drawing import draw_instances
 
 RESULTS_NAME, IMAGES_NAME = "coco_results.json", "coco_images.json"
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 class BoxPredictionWriter(PredictionWriter):
     """Per image: `<stem>.png` with the detections scoring at least `score_threshold` drawn (default: the
-    task's `draw_score_threshold`; an image under 384 px drawn larger by a whole factor, `drawn_scale`), and a
-    record with the file's size, its COCO image id and every
+    task's `draw_score_threshold`; labels on filled boxes of the class colour), and a record with the file's
+    size, its COCO image id, how many detections were drawn (`drawn`) and every
     detection (class name and index, score, box [x1, y1, x2, y2] in the file's pixels, mask area in
     pixels). COCO category ids are the data's (`category_ids`, kept from a COCO-format data set), else
     class index + 1."""
@@ -56,7 +56,9 @@ class BoxPredictionWriter(PredictionWriter):
         image_file = self.output_file(path, ".png")
         self.images.append({"id": image_id, "file_name": Path(path).name, "height": height, "width": width})
         pixels = pil_to_tensor(load_image(path))
-        to_pil_image(draw_instances(pixels, prediction, pl_module.class_names, threshold)).save(image_file)
+        # at the file's own size, as the boxes in the record (the grids in TensorBoard draw small inputs larger)
+        drawn_image = draw_instances(pixels, prediction, pl_module.class_names, threshold, min_side=1)
+        to_pil_image(drawn_image).save(image_file)
         drawn = int((prediction["scores"] >= threshold).sum())
         if not drawn:  # the image alone would not say whether the detector ran
             best = f"the best scored {float(prediction['scores'].max()):.4f}" if len(prediction["scores"]) else "none"
@@ -94,8 +96,6 @@ class BoxPredictionWriter(PredictionWriter):
             "width": width,
             "height": height,
             "drawn_score_threshold": threshold,
-            # small images are drawn larger to be readable (litvision.utils.box_drawing); boxes: the file's pixels
-            "drawn_scale": upscale_factor(height, width),
             "drawn": drawn,
             "detections": detections,
         }
