@@ -115,13 +115,16 @@ def synth() -> None:
     """litvision-synth <generator> [args]: write a small data set in a real on-disk format (litvision.data.synth)."""
     from importlib import import_module
 
-    names = ",".join(GENERATORS)
-    usage = f"usage: litvision-synth {{{names}}} --out <folder> [options]; <generator> --help for its options"
+    usage = f"usage: litvision-synth {{{','.join(GENERATORS)}}} --out <folder> [options]"
     if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help"):
-        print(usage)
-        raise SystemExit(0)
+        print(f"{usage}\n\nWrite a small data set in a real on-disk format, offline, from real photographs.")
+        for name in GENERATORS:
+            summary = (import_module(f"litvision.data.synth.{name}").__doc__ or "").strip().split("\n\n")[0]
+            print(f"\n  {name}: {' '.join(summary.split()).rstrip(':')}")
+        print("\nlitvision-synth <generator> --help lists a generator's options.")
+        return
     if len(sys.argv) < 2 or sys.argv[1] not in GENERATORS:
-        raise SystemExit(usage)
+        raise SystemExit(f"{usage} (--help)")
     name = sys.argv.pop(1)
     sys.argv[0] = f"litvision-synth {name}"  # argparse's prog in the generator's usage
     import_module(f"litvision.data.synth.{name}").main(sys.argv[1:])
@@ -129,9 +132,12 @@ def synth() -> None:
 
 def classes() -> None:
     """litvision-classes [word ...]: the ImageNet class names (with their indices) that contain a word."""
-    from litvision.nets.imagenet_classes import main
+    from litvision.nets import imagenet_classes
 
-    raise SystemExit(main(sys.argv[1:]))
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(imagenet_classes.__doc__.strip())
+        return
+    raise SystemExit(imagenet_classes.main(sys.argv[1:]))
 
 
 COMMANDS = {
@@ -147,10 +153,10 @@ COMMANDS = {
 
 def main() -> None:
     """`python -m litvision.cli <command> [args]`."""
-    usage = f"usage: python -m litvision.cli {{{','.join(COMMANDS)}}} [args]; <command> --help for its options"
+    usage = f"usage: python -m litvision.cli {{{','.join(COMMANDS)}}} [args]   (<command> --help: what it takes)"
     if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help"):
         print(usage)
-        raise SystemExit(0)
+        return
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         raise SystemExit(usage)
     command = sys.argv.pop(1)

@@ -143,6 +143,7 @@ def test_the_score_threshold_decides_the_drawn_boxes_and_is_written_into_the_rec
     lower, lower_image = drawn({"score_threshold": 0.3})
     assert default["drawn_score_threshold"] == 0.5 and lower["drawn_score_threshold"] == 0.3
     assert len(default["detections"]) == len(lower["detections"]) == 2  # the JSON keeps every detection
+    assert default_image.shape == (80, 120, 3)  # at the file's size, as the boxes in the record
     second_box = (slice(45, 76), slice(70, 111))  # far from the first box and its label
     assert (default_image[second_box] == 120).all()  # 0.35 < 0.5: not drawn
     assert not (lower_image[second_box] == 120).all()  # 0.35 >= 0.3: drawn
@@ -166,3 +167,34 @@ def test_caption_ids_are_unique_and_of_one_scheme_per_run(tmp_path):
     assert ids(["COCO_val2014_000000391895.jpg", "000000000139.jpg"]) == [391895, 139]
     assert ids(["COCO_val2014_000000391895.jpg", "holiday.jpg"]) == [1, 2]  # never both schemes
     assert ids(["COCO_val2014_000000000007.jpg", "COCO_train2014_000000000007.jpg"]) == [1, 2]  # unique
+
+
+def test_an_image_without_a_detection_above_the_threshold_says_so(tmp_path, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    import torch
+
+    from litvision.callbacks.writers.boxes import BoxPredictionWriter
+
+    Image.fromarray(np.full((80, 120, 3), 120, np.uint8)).save(tmp_path / "a.png")
+    task = SimpleNamespace(
+        draw_score_threshold=0.5, class_names=["banana"], category_ids=[], class_name=lambda i: "banana"
+    )
+    weak = {
+        "boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0]]),
+        "scores": torch.tensor([0.35]),
+        "labels": torch.tensor([0]),
+    }
+    none = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.long)}
+    (tmp_path / "out").mkdir()
+    writer = BoxPredictionWriter(tmp_path / "out")
+    with caplog.at_level(logging.INFO):
+        weak_record = writer.write_item(task, weak, tmp_path / "a.png", {"width": 120, "height": 80})
+        none_record = writer.write_item(task, none, tmp_path / "a.png", {"width": 120, "height": 80})
+    assert weak_record["drawn"] == none_record["drawn"] == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'a.png'}: no detection scored 0.5000 or more (the best scored 0.3500; "
+        "predict.score_threshold=<lower> draws more)",
+        f"{tmp_path / 'a.png'}: no detection scored 0.5000 or more (none; predict.score_threshold=<lower> draws more)",
+    ]

@@ -137,6 +137,41 @@ def test_eval_and_predict_print_their_own_help(capfd):
     assert "predict.score_threshold=" in predict.out and "python train.py" not in predict.out
 
 
+def test_export_prints_its_own_help(capfd):
+    result = run_entry(cli.export, ["--help"], capfd, "export.py")
+    assert result.code == 0
+    assert result.out.startswith("litvision export: write a checkpoint's network as ONNX or TorchScript")
+    assert "format=onnx|torchscript" in result.out and "output=<path>" in result.out
+    assert "fast_style_transfer" in result.out  # which checkpoints can be exported
+    assert "python train.py" not in result.out
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (cli.synth, "usage: litvision-synth"),
+        (cli.classes, "The names of the 1000 ImageNet classes"),
+        (cli.main, "usage:"),
+    ],
+)
+def test_console_scripts_answer_help(entry, expected, capfd, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["litvision", "--help"])
+    try:
+        entry()
+    except SystemExit as stop:
+        assert stop.code in (None, 0), stop.code
+    out = capfd.readouterr().out
+    assert out.startswith(expected) and "no ImageNet class name" not in out
+    if entry is cli.synth:
+        assert "  voc: Write a small Pascal VOC2012-format segmentation set" in out
+
+
+def test_help_leads_with_an_offline_sweep(tmp_path, capfd):
+    result = run_entry(cli.train, ["--help"], capfd)
+    sweep = next(line for line in result.out.splitlines() if "(grid sweep" in line)
+    assert "experiment=quickstart " in sweep  # offline; hotdog_finetune downloads its data and weights
+
+
 def test_every_missing_input_of_an_offline_run_in_one_message(tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _no_network)

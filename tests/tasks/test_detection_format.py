@@ -114,7 +114,16 @@ def test_predict_writes_the_same_records_and_coco_results_for_both_families(fami
     writer = run_prediction(task, data, PredictInputs(files=[tmp_path / "a.png"]), out, device="cpu")
     assert {"predictions.json", "coco_results.json", "coco_images.json", "a.png"} <= {p.name for p in out.iterdir()}
     (record,) = json.loads((out / "predictions.json").read_text())
-    keys = {"file", "output_image", "coco_image_id", "width", "height", "drawn_score_threshold", "detections"}
+    keys = {
+        "file",
+        "output_image",
+        "coco_image_id",
+        "width",
+        "height",
+        "drawn_score_threshold",
+        "drawn",
+        "detections",
+    }
     assert set(record) == keys
     assert record["detections"] and all(set(d) == {"class", "index", "score", "box"} for d in record["detections"])
     assert all(d["class"] == task.class_names[d["index"]] for d in record["detections"])

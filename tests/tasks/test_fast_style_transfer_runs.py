@@ -60,8 +60,9 @@ def test_trains_on_the_offline_photos_and_shows_the_held_out_ones(trained):
     ]
     ckpt = torch.load(root / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 4 and all(k.startswith("net.") for k in ckpt["state_dict"])
-    with Image.open(root / "run" / "heldout_stylised.png") as grid:  # 2 held-out photos over their stylisations
-        assert grid.size == (2 * 32 + 3 * 2, 2 * 32 + 3 * 2)
+    # the style, 2 held-out photos, their stylisations: three titled rows of 32 px images
+    with Image.open(root / "run" / "heldout_stylised.png") as grid:
+        assert grid.size[0] >= 2 * 32 + 3 * 2 and grid.size[1] > 3 * (32 + 12)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(root / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, compose_config, run_cli
-from PIL import Image
+from PIL import Image, ImageColor
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
@@ -27,6 +27,7 @@ from litvision.errors import CheckpointMismatchError
 from litvision.inference.predict import run_prediction
 from litvision.runtime import run
 from litvision.tasks.ssd import DetectionTask
+from litvision.utils.box_drawing import class_colour
 
 FAST = [
     "data.num_workers=0",
@@ -114,11 +115,11 @@ def test_tensorboard_has_the_scalars_and_the_box_grids(synth_run):
     grids = events.Images("val/detections")
     assert len(grids) == 2  # one per validation epoch, none for the sanity check
     assert [g.step for g in grids] == [2, 4]  # 8 images, batch 4: 2 steps per epoch
-    # 4 validation images of 64 px: the truth row, the prediction row (2 px padding)
-    assert (grids[0].width, grids[0].height) == (4 * 66 + 2, 2 * 66 + 2)
+    # 4 validation images of 64 px drawn at 384: the truth row, the prediction row (2 px padding), each titled
+    assert grids[0].width == 4 * 386 + 2 and grids[0].height > 2 * 386 + 2 * 20
     grid = np.asarray(Image.open(io.BytesIO(grids[0].encoded_image_string)).convert("RGB"))
-    truth_green = (grid[..., 0] == 0) & (grid[..., 1] == 255) & (grid[..., 2] == 0)
-    assert truth_green.sum() > 50  # the true boxes are drawn
+    truth = (grid == ImageColor.getrgb(class_colour(0))).all(-1)
+    assert truth.sum() > 50  # the true boxes are drawn, in their class's colour
 
 
 @pytest.mark.slow
@@ -254,7 +255,8 @@ def test_predict_files_writes_boxes_in_each_image_pixels(tmp_path):
     assert weak and weak[0]["box"] == pytest.approx([0.0, 0.0, 200.0, 100.0]) and weak[0]["score"] < 0.5
     drawn = np.asarray(Image.open(wide["output_image"]).convert("RGB"))
     assert drawn.shape == (100, 200, 3)
-    assert (drawn[10, 20:100] == [255, 165, 0]).all()  # the cat box's top edge, in class 1's orange
+    # the cat box's bottom edge in class 1's colour (its label sits on the top edge)
+    assert (drawn[50, 20:100] == ImageColor.getrgb(class_colour(1))).all()
     assert (drawn[0, 100:] == 90).all()  # the weak dog box (the whole image) is not drawn
     assert sorted(p.name for p in out.glob("*.png")) == ["tall.png", "wide.png"]
 

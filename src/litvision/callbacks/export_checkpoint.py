@@ -16,6 +16,7 @@ from pathlib import Path
 import lightning as L
 
 from litvision.errors import ConfigError
+from litvision.utils import written_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class ExportCheckpoint(L.Callback):
         try:
             shutil.copyfile(best, partial)
             os.link(partial, self.path)
+            written_elsewhere.record(self.path, f"the best checkpoint, copied from {best}")
         except FileExistsError:
             log.warning("%s appeared while this run trained (another run exported it): kept, not %s", self.path, best)
         finally:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from litvision.errors import CheckpointMismatchError, ConfigError
+from litvision.runtime import console
 from litvision.runtime.checkpoints import load_litvision_checkpoint, rebuild_task
 from litvision.runtime.run_dir import claim_output_dir
 from litvision.tasks.base import VisionTask
@@ -100,6 +101,7 @@ def run_exported(path: Path, images: torch.Tensor) -> torch.Tensor | None:
 
 def export(cfg: DictConfig) -> dict:
     """Write cfg.ckpt_path's network in cfg.format; returns the record written to export.json."""
+    console.chatter_to_log_file_only()  # the ONNX exporter's optimiser passes log ~30 INFO lines
     fmt = str(cfg.format)
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r}: choose {' or '.join(FORMATS)}")

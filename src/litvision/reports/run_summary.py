@@ -73,6 +73,7 @@ class RunReport:
     best_epoch_known: bool = True
     log_dirs: list[str] = field(default_factory=list)
     evaluated: str | None = None  # eval.py: the checkpoint tested
+    elsewhere: list[tuple[Path, str]] = field(default_factory=list)  # (path, what) written outside output_dir
 
 
 def best_epoch_metrics(trainer: L.Trainer, history: MetricHistory) -> tuple[dict[str, float], int | None, bool]:
@@ -168,6 +169,9 @@ def format_summary(report: RunReport) -> str:
     if files:
         lines.append("  files written:")
         lines += [f"    {f}" for f in files]
+    if report.elsewhere:
+        lines.append("  written outside the run folder:")
+        lines += [f"    {path}  ({what})" for path, what in report.elsewhere]
     for log_dir in report.log_dirs:
         lines.append(f"  logs: {log_dir}")
     return "\n".join(lines)

@@ -61,13 +61,17 @@ def build_all(group: DictConfig | None) -> list:
 
 def build_data_and_model(cfg: DictConfig, prepare: bool) -> tuple[Any, Any]:
     """(datamodule, task) from cfg.data / cfg.model; `prepare`: also run the data module's prepare_data()
-    now (the launching process of a training or evaluation)."""
+    now (the launching process of a training or evaluation), and train a GAN's missing FID classifier first."""
+    from litvision.runtime.fid_classifier import prepare_fid_classifier  # imports data preparation
+
     problems: list[Exception] = []
     datamodule = model = None
     try:
         datamodule = build(cfg.data)
     except MISSING as err:
         problems.append(err)
+    if prepare:
+        prepare_fid_classifier(cfg)  # a GAN's FID classifier, trained on first use
     try:
         model = build(cfg.model)
     except MISSING as err:

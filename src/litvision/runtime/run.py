@@ -23,6 +23,7 @@ from litvision.runtime.checkpoints import load_litvision_checkpoint, restore, ve
 from litvision.runtime.config_check import check_config
 from litvision.runtime.requeue import requeued_checkpoint
 from litvision.runtime.run_dir import claim_output_dir, is_launching_process
+from litvision.utils import written_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def _hydra_run() -> tuple[dict, list[str]]:
 
 def _setup(cfg: DictConfig, with_callbacks: bool) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     check_config(cfg)  # wrong types and missing values: one line, before anything is built
+    written_elsewhere.start()
     console.quiet_lightning()
     cluster.join_job()
     claim_output_dir(cfg.paths.output_dir)
@@ -107,6 +109,7 @@ def _report(
         best_epoch_known=known,
         log_dirs=_log_dirs(trainer),
         evaluated=evaluated,
+        elsewhere=written_elsewhere.written(),
     )
     log.info("%s", run_summary.format_summary(report))
     if any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers):

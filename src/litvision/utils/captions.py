@@ -33,6 +33,17 @@ def caption_below(image: torch.Tensor, lines: Sequence[str], font_size: int = 12
     return TF.to_dtype(TF.pil_to_tensor(canvas), torch.float32, scale=True)
 
 
+def title_above(image: torch.Tensor, title: str, font_size: int = 16, margin: int = 4) -> torch.Tensor:
+    """A (3, H, W) image in [0, 1] under a line of black text on white (a grid row's title): (3, H + text, W')."""
+    font = _font(font_size)
+    width = max(image.shape[-1], int(font.getlength(title)) + 2 * margin)
+    strip = font_size + 2 * margin
+    canvas = Image.new("RGB", (width, image.shape[-2] + strip), "white")
+    canvas.paste(TF.to_pil_image(TF.to_dtype(image.detach().cpu().clamp(0, 1), torch.uint8, scale=True)), (0, strip))
+    ImageDraw.Draw(canvas).text((margin, margin), title, fill="black", font=font)
+    return TF.to_dtype(TF.pil_to_tensor(canvas), torch.float32, scale=True)
+
+
 def tile(images: Sequence[torch.Tensor], columns: int, padding: int = 4) -> torch.Tensor:
     """(3, H_i, W_i) images of any sizes in a grid on white, each padded to the largest (right, bottom)."""
     height = max(im.shape[-2] for im in images)

@@ -68,7 +68,7 @@ def test_sample_grids_gif_and_tensorboard(straight):
     with Image.open(samples / "progress.gif") as gif:
         assert gif.n_frames == 4 and gif.size == Image.open(samples / "final.png").size
     with Image.open(samples / "final.png") as grid:
-        assert grid.size == (10 * 18 + 2, 10 * 18 + 2)  # 100 samples of 16 px, 2 px padding
+        assert grid.size == (10 * 18 + 2, 10 * 18 + 2 + 18)  # 100 samples of 16 px, 2 px padding, a title
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(straight["dir"] / "tensorboard"), size_guidance={"images": 0}).Reload()

@@ -1,5 +1,6 @@
 """What a detector makes of the validation images: TensorBoard `val/detections`, the truth (boxes, and
-masks when there are any) in the top row and the predictions (boxes with class and score, masks) below.
+masks when there are any) in the top row and the predictions (boxes with class and score, masks) below, each
+row under its title, small inputs drawn upscaled (litvision.utils.box_drawing).
 
 Reads what the detection tasks' (litvision.tasks.ssd, litvision.tasks.rcnn) validation_step returns, one
 shape for both: {"images": the input batch (B, 3, H, W), "preds": [per image {"boxes" (N, 4) float xyxy
@@ -20,6 +21,7 @@ from torchvision.utils import make_grid
 from litvision.callbacks.grids.base import ValidationGrid
 from litvision.nets.normalization import display_pixels
 from litvision.utils.box_drawing import draw_instances, to_uint8
+from litvision.utils.captions import title_above
 
 
 class DetectionGrid(ValidationGrid):
@@ -47,7 +49,15 @@ class DetectionGrid(ValidationGrid):
         preds = [
             draw_instances(img, p, names, self.score_threshold, self.mask_alpha) for img, (_, p) in zip(images, pairs)
         ]
-        return make_grid(torch.stack(truth + preds), nrow=len(images), padding=2)
+        font = max(14, truth[0].shape[-2] // 20)
+        rows = [
+            title_above(make_grid(row, nrow=len(row), padding=2, pad_value=255).float() / 255, title, font)
+            for row, title in (
+                (truth, "truth"),
+                (preds, f"predictions scoring {self.score_threshold:.2f} or more (class score)"),
+            )
+        ]
+        return torch.cat(rows, dim=-2)
 
 
 DetectionImages = DetectionGrid  # the R-CNN grid's name, which configs recorded in older checkpoints use

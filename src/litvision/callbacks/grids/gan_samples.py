@@ -1,5 +1,5 @@
-"""What a GAN run shows: samples from the task's fixed noise as a grid — in TensorBoard
-(`samples/fixed_noise`) and as PNGs in the run folder (`samples/batch_NNNNNNN.png`) at the start,
+"""What a GAN run shows: samples from the task's fixed noise as a grid titled with its epoch and batch — in
+TensorBoard (`samples/fixed_noise`) and as PNGs in the run folder (`samples/batch_NNNNNNN.png`) at the start,
 every `every_n_batches` training batches and at the end (`samples/final.png`) — an animated GIF of
 those grids over training (`samples/progress.gif`, what people share), and after each validation the
 collapse monitor's class histogram of the samples (TensorBoard `val/class_histogram`).
@@ -22,6 +22,7 @@ from torchvision.utils import make_grid
 from litvision.callbacks.grids.base import real_validation, tensorboard_writer
 from litvision.data.core.images import save_image
 from litvision.errors import ConfigError
+from litvision.utils.captions import title_above
 
 
 class GANSamples(L.Callback):
@@ -47,6 +48,8 @@ class GANSamples(L.Callback):
         step = self.batches_done(trainer)
         images, row = pl_module.grid_images()
         grid = make_grid(images.float().cpu(), nrow=row, padding=2, pad_value=0.5)
+        # which point of training a grid (or a GIF frame) shows, on the picture itself
+        grid = title_above(grid, f"epoch {trainer.current_epoch + 1}, batch {step}", font_size=12, margin=3)
         path = save_image(grid, self.folder(trainer) / (name or f"batch_{step:07d}.png"))
         if step != self.last_step:
             self.frames.append(np.asarray(Image.open(path).convert("L")))

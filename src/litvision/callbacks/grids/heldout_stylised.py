@@ -8,17 +8,19 @@ from typing import Any
 
 import lightning as L
 import torch
+import torchvision.transforms.v2.functional as TF
 from torchvision.utils import make_grid
 
 from litvision.callbacks.grids.base import ValidationGrid, tensorboard_writer
 from litvision.data.core.images import save_image
 from litvision.nets.normalization import display_pixels
+from litvision.utils.captions import tile, title_above
 
 
 class HeldOutStylised(ValidationGrid):
-    """At each validation (not the sanity check): `val/stylised`, the first `max_images` photographs of
-    the first validation batch in the top row and the network's stylisations below; the style image
-    once as `images/style`. At the end of fit the last grid is written to `<output_dir>/<file_name>`
+    """At each validation (not the sanity check): `val/stylised`, the style image, then the first `max_images`
+    photographs of the first validation batch and the network's stylisations below, each row titled; the
+    style image also once as `images/style`. At the end of fit the last grid is written to `<output_dir>/<file_name>`
     (default folder: the run folder). Reads what validation_step returns: {"stylised": (B, 3, H, W)}."""
 
     tag = "val/stylised"
@@ -34,7 +36,19 @@ class HeldOutStylised(ValidationGrid):
         n = self.max_images
         photos = display_pixels(batch[:n].detach().cpu())
         stylised = outputs["stylised"][:n].detach().float().cpu().clamp(0, 1)
-        return make_grid(torch.cat([photos, stylised]), nrow=len(photos), padding=2, pad_value=1.0)
+        epoch = f", epoch {trainer.current_epoch + 1}" if trainer is not None else ""
+        font = max(12, photos.shape[-2] // 16)
+        parts = [
+            title_above(make_grid(row, nrow=len(row), padding=2, pad_value=1.0), title, font)
+            for row, title in ((photos, "held-out photographs (never trained on)"), (stylised, f"stylised{epoch}"))
+        ]
+        style = pl_module.style_reference()
+        if style is not None:  # the style, at the photographs' height, first
+            style = style[0].detach().float().cpu().clamp(0, 1)
+            height = photos.shape[-2]
+            width = max(1, round(style.shape[-1] * height / style.shape[-2]))
+            parts.insert(0, title_above(TF.resize(style, [height, width], antialias=True), "style", font))
+        return tile(parts, columns=1, padding=2)
 
     def show(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any) -> None:
         grid = self.grid(trainer, pl_module, outputs, batch)  # drawn without TensorBoard too: on_fit_end saves it

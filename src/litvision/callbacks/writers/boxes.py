@@ -12,6 +12,7 @@ in the file's pixels, "scores", "labels" (class ids from 0), "masks" (N, H, W) b
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -23,11 +24,13 @@ from litvision.data.formats.coco import mask_to_rle, xywh
 from litvision.utils.box_drawing import draw_instances
 
 RESULTS_NAME, IMAGES_NAME = "coco_results.json", "coco_images.json"
+log = logging.getLogger(__name__)
 
 
 class BoxPredictionWriter(PredictionWriter):
     """Per image: `<stem>.png` with the detections scoring at least `score_threshold` drawn (default: the
-    task's `draw_score_threshold`), and a record with the file's size, its COCO image id and every
+    task's `draw_score_threshold`; labels on filled boxes of the class colour), and a record with the file's
+    size, its COCO image id, how many detections were drawn (`drawn`) and every
     detection (class name and index, score, box [x1, y1, x2, y2] in the file's pixels, mask area in
     pixels). COCO category ids are the data's (`category_ids`, kept from a COCO-format data set), else
     class index + 1."""
@@ -52,9 +55,19 @@ class BoxPredictionWriter(PredictionWriter):
         image_id = len(self.images) + 1
         image_file = self.output_file(path, ".png")
         self.images.append({"id": image_id, "file_name": Path(path).name, "height": height, "width": width})
-        line = max(2, round(max(width, height) / 256))
         pixels = pil_to_tensor(load_image(path))
-        to_pil_image(draw_instances(pixels, prediction, pl_module.class_names, threshold, width=line)).save(image_file)
+        # at the file's own size, as the boxes in the record (the grids in TensorBoard draw small inputs larger)
+        drawn_image = draw_instances(pixels, prediction, pl_module.class_names, threshold, min_side=1)
+        to_pil_image(drawn_image).save(image_file)
+        drawn = int((prediction["scores"] >= threshold).sum())
+        if not drawn:  # the image alone would not say whether the detector ran
+            best = f"the best scored {float(prediction['scores'].max()):.4f}" if len(prediction["scores"]) else "none"
+            log.info(
+                "%s: no detection scored %.4f or more (%s; predict.score_threshold=<lower> draws more)",
+                path,
+                threshold,
+                best,
+            )
         masks = prediction.get("masks")
         detections = []
         for i, (box, score, label) in enumerate(zip(prediction["boxes"], prediction["scores"], prediction["labels"])):
@@ -83,6 +96,7 @@ class BoxPredictionWriter(PredictionWriter):
             "width": width,
             "height": height,
             "drawn_score_threshold": threshold,
+            "drawn": drawn,
             "detections": detections,
         }
 

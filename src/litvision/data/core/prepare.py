@@ -63,6 +63,7 @@ from filelock import FileLock, Timeout
 from litvision.data.core.archive import extract_archive
 from litvision.data.core.download import download_file, verify_placed_archive
 from litvision.errors import DataError
+from litvision.utils import written_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,7 @@ def prepare_dir(
         _remove_created(created, _lock_path(target))
         raise
     log.info("prepared %s in %s", what, target)
+    written_elsewhere.record(target, what)
     return target
 
 
