@@ -53,7 +53,10 @@ FAMILIES: dict[str, tuple[str, list[str]]] = {
         "fast_style_transfer_effnet",
         ["model.style=skimage:coffee", "+data.prepare.opencv_doc_dir=/nonexistent"],
     ),
-    "captioning": ("caption_synth_lstm", []),
+    "captioning": (
+        "caption_synth_lstm",
+        ["data.prepare.num_train=256", "data.prepare.num_val=32", "data.prepare.num_test=32"],
+    ),
     # FID needs a classifier trained first (experiment digits_classifier): the check keeps to the losses
     "GAN": ("dcgan_digits", ["model.classifier=null", "optimized_metric=train/g_loss", "optimized_mode=min"]),
 }
@@ -77,7 +80,13 @@ SMOKE: dict[str, list[str]] = {
         "data.batch_size=2",
         "model.style_size=48",
     ],
-    "captioning": ["data.batch_size=8"],
+    "captioning": [
+        "data.prepare.num_train=16",
+        "data.prepare.num_val=8",
+        "data.prepare.num_test=8",
+        "data.prepare.image_size=64",
+        "data.batch_size=8",
+    ],
     "GAN": ["data.batch_size=16"],
 }
 PRECISIONS = ("32", "16-mixed", "bf16-mixed")
