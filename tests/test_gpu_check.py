@@ -31,7 +31,8 @@ def test_gpu_check_runs_every_family_as_a_cpu_smoke(tmp_path):
     failed = {k: r.get("error") for k, r in rows.items() if not r["ok"]}
     assert not failed
     assert all(r["train_steps"] >= 1 for r in rows.values())
-    assert all(r["test_steps"] >= 1 for k, r in rows.items() if k[0] != "style transfer")  # it has no test stage
+    untested = {"style transfer", "fast style transfer"}  # their experiments have no test stage (test=false)
+    assert all(r["test_steps"] >= 1 for k, r in rows.items() if k[0] not in untested)
     assert written["overhead"]["plain_images_per_s"] > 0 and written["overhead"]["litvision_images_per_s"] > 0
     assert [r["memory_format"] for r in written["resnet50"]] == ["NCHW", "channels_last"]
     assert all(r["loss_finite"] for r in written["resnet50"])
