@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint format tensorboard bench bench-quick clean
+.PHONY: install train test test-fast lint format tensorboard bench bench-quick gpu-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,16 @@ bench-quick: $(STAMP)
 		--data $(BENCH_QUICK_OUT)/voc_data --out $(BENCH_QUICK_OUT)
 	$(BIN)/python experiments/bench_gan_step.py --steps 2 --warmup 1 --repeats 1 --batch-size 16 --out $(BENCH_QUICK_OUT)
 	$(BIN)/python experiments/bench_lstm_step.py --steps 1 --warmup 1 --repeats 1 --threads 1 --out $(BENCH_QUICK_OUT)/lstm_step
+
+## make gpu-check   on a machine with one GPU: every experiment family at 32, 16-mixed and bf16-mixed, the
+##                  framework overhead, ResNet-50 (channels-last, compile) and the device data path, in about
+##                  5 minutes on one H100; results in experiments/results/gpu_check.{md,json}. Without CUDA: the
+##                  same code as a CPU smoke run. Needs no network: the image's Python plus the wheels that
+##                  scripts/gpu_wheels.sh put in .gpu-wheels/ (installed with --no-deps when present).
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+	if [ -d .gpu-wheels ]; then $(GPU_PYTHON) -m pip install --no-index --no-deps --quiet .gpu-wheels/*.whl; fi
+	PYTHONPATH=src $(GPU_PYTHON) experiments/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

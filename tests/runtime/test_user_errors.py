@@ -57,6 +57,19 @@ BAD_VALUES = [
         "error: trainer.precision=17 is not valid: expected one of 64, 64-true, 32, 32-true, 16, 16-mixed, "
         "16-true, bf16, bf16-mixed, bf16-true, e.g. trainer.precision=bf16-mixed",
     ),
+    (
+        ["model.compile=fast"],
+        "error: model.compile='fast' is not valid: expected null or one of default, reduce-overhead, max-autotune, "
+        "max-autotune-no-cudagraphs, e.g. model.compile=default",
+    ),
+    (
+        ["data.decode_on=gpu"],
+        "error: data.decode_on='gpu' is not valid: expected cpu or device, e.g. data.decode_on=device",
+    ),
+    (
+        ["data.prefetch_factor=0"],
+        "error: data.prefetch_factor=0 is not valid: expected a whole number >= 1 or null, e.g. data.prefetch_factor=4",
+    ),
 ]
 
 

@@ -30,6 +30,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from litvision.errors import ConfigError, LitvisionError
 
+# torch.compile's modes (litvision.tasks.base.COMPILE_MODES; not imported: the check runs before torch loads)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 PRECISIONS = ("64", "64-true", "32", "32-true", "16", "16-mixed", "16-true", "bf16", "bf16-mixed", "bf16-true")
 
 # what to give for a required value; the default hint is "<value>"
@@ -118,6 +120,24 @@ RULES = [
     Rule("data.resize_size", whole(1), "a whole number of pixels >= 1", "data.resize_size=256"),
     Rule("data.val_fraction", number(0.0, 1.0), "a fraction in [0, 1)", "data.val_fraction=0.2"),
     Rule("data.download", lambda v: isinstance(v, bool), "true or false", "data.download=false"),
+    Rule("data.pin_memory", lambda v: isinstance(v, bool), "true or false", "data.pin_memory=true"),
+    Rule(
+        "data.persistent_workers",
+        lambda v: isinstance(v, bool),
+        "true, false or null",
+        "data.persistent_workers=true",
+        True,
+    ),
+    Rule("data.prefetch_factor", whole(1), "a whole number >= 1 or null", "data.prefetch_factor=4", True),
+    Rule("data.decode_on", lambda v: v in ("cpu", "device"), "cpu or device", "data.decode_on=device"),
+    Rule(
+        "model.compile",
+        lambda v: v in COMPILE_MODES,
+        f"null or one of {', '.join(COMPILE_MODES)}",
+        "model.compile=default",
+        True,
+    ),
+    Rule("model.channels_last", lambda v: isinstance(v, bool), "true or false", "model.channels_last=true"),
     Rule("model.num_classes", whole(1), "a whole number >= 1", "data.num_classes=2"),
     Rule("model.optimizer.lr", number(0.0, low_open=True), "a number > 0", "model.optimizer.lr=0.01"),
     Rule("model.optimizer.weight_decay", number(0.0), "a number >= 0", "model.optimizer.weight_decay=1e-4"),

@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from litvision.errors import ConfigError
 
 STAGES = ("train", "val", "test")
+# torch.compile's modes (model.compile=<mode>)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class VisionTask(L.LightningModule):
@@ -35,6 +37,8 @@ class VisionTask(L.LightningModule):
     data_shaped_state: tuple[str, ...] = ()
     # the least score a predicted box needs to be drawn (grids and predict's PNGs; every box is in the JSON)
     draw_score_threshold: float = 0.5
+    # why model.compile does not apply to this task (None: it does); e.g. detectors whose shapes change per image
+    compile_unsupported: str | None = None
 
     def __init__(
         self,
@@ -43,11 +47,28 @@ class VisionTask(L.LightningModule):
         param_groups: Sequence[Mapping] = (),
         scheduler_interval: str = "epoch",
         scheduler_monitor: str | None = None,
+        compile: str | None = None,
+        channels_last: bool = False,
     ) -> None:
-        """The optimiser arguments every task takes (subclasses forward them as **optim, never repeat them)."""
+        """The optimiser arguments and the speed switches every task takes (subclasses forward them as
+        **optim, never repeat them). `compile`: torch.compile's mode for the nets of `speed_modules` (None:
+        not compiled); `channels_last`: those nets' weights in NHWC memory format (tensor cores, cuDNN)."""
         super().__init__()
         if scheduler_interval not in ("epoch", "step"):
             raise ConfigError(f"model.scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if compile is not None and compile not in COMPILE_MODES:
+            raise ConfigError(
+                f"model.compile={compile!r} is not valid: expected null or one of {', '.join(COMPILE_MODES)}"
+            )
+        if compile is not None and self.compile_unsupported:
+            raise ConfigError(
+                f"model.compile does not apply to {type(self).__name__}: {self.compile_unsupported}; "
+                "leave model.compile=null"
+            )
+        if not isinstance(channels_last, bool):
+            raise ConfigError(f"model.channels_last must be true or false, got {channels_last!r}")
+        self.compile_mode, self.channels_last = compile, channels_last
+        self._speed_applied = False
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.param_group_rules = [dict(r) for r in param_groups]
@@ -101,6 +122,10 @@ class VisionTask(L.LightningModule):
         """Tasks that optimise at several scales (multi-scale style transfer): how many; 1 otherwise."""
         return 1
 
+    def speed_modules(self) -> dict[str, nn.Module]:
+        """The nets model.compile and model.channels_last apply to, by name ({}: the switches do not apply)."""
+        return {}
+
     def implements(self, hook: str) -> bool:
         """Whether this task overrides contract hook `hook` (callbacks check what they need in setup)."""
         return getattr(type(self), hook) is not getattr(VisionTask, hook)
@@ -114,6 +139,25 @@ class VisionTask(L.LightningModule):
 
     def stage_metrics(self, stage: str) -> nn.Module:
         return getattr(self, f"{stage}_metrics")
+
+    # --- speed switches --------------------------------------------------------------------------
+    def configure_model(self) -> None:
+        """Lightning calls this once the task is on its device: channels-last, then compile, in place (the
+        state dict keeps its keys, so checkpoints do not depend on the switches)."""
+        if self._speed_applied or (self.compile_mode is None and not self.channels_last):
+            return
+        modules = self.speed_modules()
+        if not modules:
+            raise ConfigError(
+                f"model.compile / model.channels_last do not apply to {type(self).__name__} (it "
+                "has no net to speed up); leave model.compile=null model.channels_last=false"
+            )
+        for module in modules.values():
+            if self.channels_last:
+                module.to(memory_format=torch.channels_last)
+            if self.compile_mode is not None:
+                module.compile(mode=self.compile_mode)
+        self._speed_applied = True
 
     # --- optimisation --------------------------------------------------------------------------
     def base_lr(self) -> float:

@@ -74,6 +74,9 @@ class CaptioningTask(VisionTask):
 
     # --- building from the data or a checkpoint ------------------------------------------------------
 
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"net": self._require_net()}
+
     def build(
         self,
         vocabulary: Vocabulary,

@@ -28,6 +28,9 @@ class ClassificationTask(VisionTask):
         # micro accuracy = fraction of images right, d2l's "train acc"/"test acc"
         self.add_stage_metrics(lambda stage: MulticlassAccuracy(num_classes, average="micro"))
 
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 

@@ -88,6 +88,9 @@ class FastStyleTransferTask(VisionTask):
         self._style_grams: dict[str, Tensor] = {}  # on the device, from the first step on
 
     # --- set-up: the extractor and the style image, checked before the first step -------------------
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
     def setup(self, stage: str) -> None:
         if stage not in ("fit", "validate", "test") or self.extractor is not None:
             return

@@ -117,6 +117,9 @@ class GANTask(VisionTask):
             self.register_buffer("fixed_labels", torch.zeros(grid_samples, dtype=torch.long))
         self.register_buffer("fixed_noise", self.draw_noise(len(self.fixed_labels), fixed, torch.device("cpu")))
 
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
     def _build_quality(self, classifier, fid_features, inception_weights, kid_subsets, kid_subset_size):
         if fid_features not in ("classifier", "inception"):
             raise ConfigError(f"model.fid_features={fid_features!r}: choose classifier or inception")

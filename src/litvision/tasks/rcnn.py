@@ -63,6 +63,10 @@ class RCNNTask(VisionTask):
     score of a detection drawn on predicted images (predictions.json and the COCO results keep all)."""
 
     prediction_writer = BoxPredictionWriter
+    # torchvision resizes each image to its own size and keeps a varying number of proposals per image
+    compile_unsupported = (
+        "torchvision's R-CNN changes its tensor shapes with every image (dynamic shapes); model.channels_last applies"
+    )
 
     def __init__(
         self,
@@ -88,6 +92,9 @@ class RCNNTask(VisionTask):
         self.add_stage_metrics(
             lambda stage: MeanAveragePrecision(box_format="xyxy", iou_type=iou_type, class_metrics=True), EVAL_STAGES
         )
+
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
 
     # --- checks against the data -------------------------------------------------------------------
     def setup(self, stage: str) -> None:

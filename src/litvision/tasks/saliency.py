@@ -14,6 +14,7 @@ test/acc (how many labelled images the classifier gets right).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,8 +35,8 @@ class SaliencyTask(VisionTask):
 
     trains_nothing = True
 
-    def __init__(self, classifier: FrozenClassifier) -> None:
-        super().__init__(optimizer=None)  # nothing is optimised
+    def __init__(self, classifier: FrozenClassifier, **speed: Any) -> None:
+        super().__init__(optimizer=None, **speed)  # nothing is optimised
         if not isinstance(classifier, FrozenClassifier):
             raise ConfigError(
                 f"model.classifier must build a FrozenClassifier (e.g. litvision.nets.frozen_classifier."

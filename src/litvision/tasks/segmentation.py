@@ -73,6 +73,9 @@ class SegmentationTask(VisionTask):
             lambda stage: segmentation_metrics(num_classes, ignore_index, per_class=stage != "train")
         )
 
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) uint8 images (or float in [0, 1]) -> (B, num_classes, H, W) class scores."""
         return self.net(images)

@@ -73,6 +73,9 @@ class DetectionTask(VisionTask):
         self.decoding = dict(decoding or {})
         self.add_stage_metrics(ssd_metrics)
 
+    def speed_modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.net(images)
 

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -182,8 +183,9 @@ class CaptionImagesDataModule(CaptioningDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if layout not in LAYOUTS:
             raise ConfigError(f"data.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
         if min_count < 1 or max_words < 1:

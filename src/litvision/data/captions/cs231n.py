@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -141,8 +142,9 @@ class CS231nCaptioningDataModule(CaptioningDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if not 0.0 < test_fraction < 1.0:
             raise ConfigError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
         self.root, self.pca = Path(root), pca

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 class CaptioningDataModule(VisionDataModule):
     collate_fn = staticmethod(collate_captions)
 
-    def __init__(self, batch_size: int = 128, num_workers: int = 0, pin_memory: bool = False) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+    def __init__(self, batch_size: int = 128, num_workers: int = 0, pin_memory: bool = False, **loader: Any) -> None:
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         self.vocabulary: Vocabulary | None = None
         self.splits: dict[str, CaptionSplit] = {}
         self.encoder_config: dict | None = None  # CaptionEncoder arguments that reproduce the features

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -81,8 +82,9 @@ class CIFAR10DataModule(VisionDataModule):
         download: bool = True,
         verify_checksums: bool = True,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if num_classes != 10:
             raise ConfigError(f"CIFAR-10 has 10 classes; data.num_classes={num_classes}")
         self.root, self.num_classes = root, num_classes

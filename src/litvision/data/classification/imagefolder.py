@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -13,6 +14,7 @@ from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
 
 from litvision.data.core.base import VisionDataModule, split_indices
+from litvision.data.core.device_decode import read_encoded
 from litvision.data.core.images import load_image
 from litvision.data.core.prepare import is_prepared, prepare_archive
 from litvision.errors import ConfigError, DataError
@@ -62,6 +64,8 @@ class ImageFolderDataModule(VisionDataModule):
     `needs_test_split` false) with `val_fraction` > 0 needs no test folder.
     """
 
+    device_decoding = True
+
     def __init__(
         self,
         root: str,
@@ -79,8 +83,9 @@ class ImageFolderDataModule(VisionDataModule):
         image_size: int = 224,
         resize_size: int = 256,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         self.root = Path(root)
         self.num_classes = num_classes
         self.train_transforms, self.test_transforms = train_transforms, test_transforms
@@ -117,10 +122,17 @@ class ImageFolderDataModule(VisionDataModule):
                 "data.root at an existing copy."
             )
 
+    def device_transform(self, split: str) -> Callable | None:
+        return self.train_transforms if split == "train" else self.test_transforms
+
     def _folder(self, split_dir: str, transform: Callable | None) -> ImageFolder:
         path = self.root / split_dir
+        if self.decode_on == "device":  # workers read the files; device_transform applies after decoding
+            transform, loader = None, read_encoded
+        else:
+            loader = load_image
         try:
-            dataset = ImageFolder(path, transform=transform, loader=load_image)
+            dataset = ImageFolder(path, transform=transform, loader=loader)
         except FileNotFoundError as err:
             raise DataError(f"{path}: {err}. Each class needs a folder with at least one image.") from err
         if len(dataset.classes) != self.num_classes:

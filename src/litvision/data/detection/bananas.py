@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -165,8 +166,9 @@ class BananasDataModule(VisionDataModule):
         image_size: int = 256,
         url: str = URL,
         sha1: str | None = SHA1,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if num_classes < 1:
             raise ConfigError(f"data.num_classes must be at least 1, got {num_classes}")
         if classes is not None and len(classes) != num_classes:

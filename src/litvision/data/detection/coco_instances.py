@@ -196,8 +196,9 @@ class COCOInstanceDataModule(VisionDataModule):
         batch_size: int = 4,
         num_workers: int = 2,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         self.root = Path(root).expanduser()
         self.splits = {name: dict(splits[name]) for name in ("train", "val")}
         self.masks = masks

@@ -149,8 +149,9 @@ class VOCInstanceDataModule(VisionDataModule):
         val_split: str = "val",
         url: str = VOC_URL,
         sha1: str | None = VOC_SHA1,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         self.tree = VOCTree(root, download, prepare, url, sha1)
         self.pipelines = {"train": train_transforms, "eval": test_transforms}
         self.val_fraction = val_fraction

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -110,8 +111,9 @@ class MNISTDataModule(VisionDataModule):
         shuffle_seed: int = 0,
         channels: int = 1,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if channels != 1:
             raise ConfigError(f"MNIST-format images are grey: data.channels must be 1, got {channels}")
         self.root, self.dataset, self.image_size = Path(root), dataset, int(image_size)

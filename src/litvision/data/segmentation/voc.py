@@ -222,8 +222,9 @@ class VOCSegmentationDataModule(VisionDataModule):
         url: str = VOC_URL,
         sha1: str | None = VOC_SHA1,
         pin_memory: bool = False,
+        **loader: Any,
     ):
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if eval_mode not in ("crop", "full"):
             raise ConfigError(f"data.eval_mode must be 'crop' or 'full', got {eval_mode!r}")
         if small_images not in ("drop", "pad"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -111,8 +112,9 @@ class ContentImagesDataModule(VisionDataModule):
         prepare: Callable[[Path], None] | None = None,
         samples_per_epoch: int | None = None,
         pin_memory: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, **loader)
         if not root:
             raise ConfigError(
                 "data.root must name a folder of content photographs (e.g. COCO's train2014): add data.root=DIR"

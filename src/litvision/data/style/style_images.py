@@ -16,7 +16,7 @@ checks this.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import lightning as L
 import torch
@@ -94,6 +94,7 @@ class StyleImagesDataModule(L.LightningDataModule):
         scales: Sequence[Mapping],
         style_border: int = 0,
         num_workers: int = 0,
+        **loader: Any,  # the loader switches every data config has; unused: the images are read once
     ) -> None:
         super().__init__()
         self.num_workers = num_workers

@@ -13,7 +13,7 @@ Images are read in `setup()`, so a missing or unreadable file is reported before
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import lightning as L
 import torch
@@ -41,6 +41,7 @@ class LabelledImagesDataModule(L.LightningDataModule):
         labels: Sequence[Label] | None = None,
         size: Sequence[int] = (224, 224),
         num_workers: int = 0,
+        **loader: Any,  # the loader switches every data config has; unused: the images are read once
     ) -> None:
         super().__init__()
         self.refs = (images,) if isinstance(images, str) else tuple(str(r) for r in images)

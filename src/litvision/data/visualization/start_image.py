@@ -10,7 +10,7 @@ The image (a reference as in `litvision.data.core.images`) is resized to `size` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import lightning as L
 import torch
@@ -34,6 +34,7 @@ class StartImageDataModule(L.LightningDataModule):
         image: str | None = None,
         size: Sequence[int] = (224, 224),
         num_workers: int = 0,
+        **loader: Any,  # the loader switches every data config has; unused: the images are read once
     ) -> None:
         super().__init__()
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
