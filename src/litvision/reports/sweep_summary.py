@@ -64,7 +64,7 @@ def job_record(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
     value = job_return._return_value  # the return_value property re-raises a failed job's exception
     ok = job_return.status == JobStatus.COMPLETED and not isinstance(value, FailedPoint)
     if isinstance(value, BaseException):
-        value = f"{type(value).__name__}: {value}".splitlines()[0]
+        value = (str(value) or type(value).__name__).splitlines()[0]
     return {
         "job": int(config.hydra.job.num),
         "overrides": list(job_return.overrides or []),
