@@ -27,7 +27,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 from litvision.cli import CONFIG_DIR
-from litvision.metrics.caption_scores import CIDErD, bleu_metrics, reference_strings
+from litvision.metrics.caption_scores import BLEU, CIDErD
 from litvision.metrics.composition import composition_scores
 from litvision.runtime import run
 from litvision.utils.resolvers import register_resolvers
@@ -47,22 +47,19 @@ def compose_experiment(name: str, overrides: list[str], out_dir: Path):
 
 def score(vocab, split, captions: list[str]) -> dict[str, float]:
     """The task's metrics of one caption per image of `split`."""
-    bleu = bleu_metrics()
-    cider = CIDErD(vocab)
+    bleu, cider = BLEU(vocab), CIDErD(vocab)
     refs = [split.references(j) for j in range(split.num_images)]
     most = max(len(r) for r in refs)
     padded = torch.zeros(len(refs), most, refs[0].shape[1], dtype=torch.long)
     for j, r in enumerate(refs):
         padded[j, : len(r)] = torch.from_numpy(r)
-    strings = reference_strings(vocab, padded)
-    for metric in bleu.values():
-        metric.update(captions, strings)
     tokens = torch.zeros(len(captions), 32, dtype=torch.long)
     for j, caption in enumerate(captions):
         ids = [vocab.word_to_idx.get(w, 3) for w in caption.split()][:31] + [2]
         tokens[j, : len(ids)] = torch.tensor(ids)
-    cider.update(tokens, padded, torch.arange(len(captions)))
-    out = {name: float(m.compute()) for name, m in bleu.items()}
+    for metric in (bleu, cider):
+        metric.update(tokens, padded, torch.arange(len(captions)))
+    out = {name: float(v) for name, v in bleu.compute().items()}
     out["CIDEr"] = float(cider.compute())
     parts = [composition_scores(c, s) for c, s in zip(captions, split.scenes)]
     for key in ("composition", "objects", "relation", "background"):

@@ -78,6 +78,42 @@ def test_grid_multirun_gives_each_job_its_own_folder_and_ends_with_a_table(tmp_p
 
 
 @pytest.mark.slow
+def test_a_failing_point_does_not_stop_the_sweep_and_is_marked_in_the_table(tmp_path, data_root):
+    args = [TRAIN, "-m", *experiment_overrides("quickstart", data_root), "debug=fdr", "model.optimizer.lr=-1,0.002"]
+    proc = run_cli(args, tmp_path, check=False)
+    sweep = next((tmp_path / "outputs/quickstart/debug_multiruns").iterdir())
+    assert (sweep / "sweep_summary.csv").is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {r["job"]: r for r in csv.DictReader((sweep / "sweep_summary.csv").open())}
+    assert rows["1"]["status"] == "ok" and float(rows["1"]["value"]) >= 0  # the point after the failure ran
+    assert rows["0"]["status"].startswith("failed: model.optimizer.lr=-1") and rows["0"]["value"] == ""
+    assert rows["0"]["overrides"] == "model.optimizer.lr=-1"  # only what the points varied
+    assert "failed: model.optimizer.lr=-1" in (sweep / "sweep_summary.md").read_text()
+    # exit 1 after the table, saying how many failed; no traceback
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "error: 1 of 2 sweep points failed (jobs 0)" in proc.stderr
+    assert "Sweep of 2 job(s), best first" in proc.stdout + proc.stderr
+
+
+def test_the_optuna_base_searches_only_keys_the_experiment_has(caplog):
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.litvision_optuna_sweeper.optuna_sweeper import _searchable_params
+    from litvision.errors import ConfigError
+
+    class Impl:
+        config = OmegaConf.create({"task_name": "digits_classifier", "model": {"optimizer": {"lr": 0.1}}})
+        params = {"model.optimizer.lr": "tag(log, interval(1e-5, 1e-1))", "model.optimizer.weight_decay": "x"}
+
+    impl = Impl()
+    _searchable_params(impl)
+    assert list(impl.params) == ["model.optimizer.lr"]
+    assert "model.optimizer.weight_decay not in experiment digits_classifier's config" in caplog.text
+    impl.params = {"model.optimizer.momentum": "x"}
+    with pytest.raises(ConfigError, match="give it its own hparams_search"):
+        _searchable_params(impl)
+
+
+@pytest.mark.slow
 def test_optuna_search_optimises_the_experiment_metric(tmp_path, data_root):
     args = [
         TRAIN,

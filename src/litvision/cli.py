@@ -37,10 +37,36 @@ def _train(cfg: DictConfig) -> float | None:
 
     try:
         metrics = run.train(cfg)
-    except LitvisionError as err:
-        _fail(err)
+    except Exception as err:
+        if _in_sweep():  # the other points run whatever this one does (litvision.reports.sweep_summary)
+            return _failed_point(err)
+        if isinstance(err, LitvisionError):
+            _fail(err)
+        raise
     metric = cfg.get("optimized_metric")
     return metrics.get(metric) if metric else None
+
+
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _failed_point(err: Exception):
+    """The job's one-line error as its result; a bug's traceback goes to the job's log (train.log) too."""
+    import logging
+
+    from litvision.reports.sweep_summary import FailedPoint
+
+    if isinstance(err, LitvisionError):
+        report_error(err)
+        line = str(err)
+    else:
+        line = f"{type(err).__name__}: {err}".splitlines()[0]
+        logging.getLogger("litvision").error("error: %s", line, exc_info=err)
+    return FailedPoint(line)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")

@@ -272,7 +272,7 @@ def test_train_batches_are_uint8(voc_root, crop):
     # the task normalises on its device with its backbone's mean/std; masks become int64 there
     dm = _dm(voc_root, crop, batch_size=3)
     dm.setup("fit")
-    images, masks = next(iter(dm.train_dataloader()))
+    images, masks, _ = next(iter(dm.train_dataloader()))
     assert images.shape == (3, 3, *crop) and images.dtype == torch.uint8
     assert masks.shape == (3, *crop) and masks.dtype == torch.uint8
     assert set(masks.unique().tolist()) <= set(range(21)) | {IGNORE_INDEX}
@@ -299,7 +299,7 @@ def test_random_crop_moves_image_and_mask_together(voc_root, crop):
 def _first_val_batch_and_raw_crops(dm, crop):
     dm.setup("validate")
     ds = dm.val_set
-    images, masks = next(iter(dm.val_dataloader()))
+    images, masks, _ = next(iter(dm.val_dataloader()))
     raw = [VOCSegmentation(ds.voc_dir, "val", ids=ds.ids)[k] for k in range(len(images))]
     raw_images = torch.stack([TF.center_crop(img, list(crop)) for img, _ in raw])
     raw_masks = torch.stack([TF.center_crop(mask, list(crop)) for _, mask in raw])
@@ -319,8 +319,8 @@ def test_worker_batches_equal_main_process_batches(voc_root, crop):
     a = _dm(voc_root, crop, eval_mode="full", num_workers=0)
     b = _dm(voc_root, crop, eval_mode="full", num_workers=1)
     a.setup("validate"), b.setup("validate")
-    for (ia, ma), (ib, mb) in zip(a.val_dataloader(), b.val_dataloader(), strict=True):
-        assert torch.equal(ia, ib) and torch.equal(ma, mb)
+    for (ia, ma, sa), (ib, mb, sb) in zip(a.val_dataloader(), b.val_dataloader(), strict=True):
+        assert torch.equal(ia, ib) and torch.equal(ma, mb) and torch.equal(sa, sb)
 
 
 def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
@@ -347,7 +347,7 @@ def test_pad_option_keeps_small_images_and_ignores_the_padding(voc_root, crop):
 def test_full_image_evaluation_pads_batches_with_ignore(voc_root, crop):
     dm = _dm(voc_root, crop, eval_mode="full", batch_size=6)
     dm.setup("validate")
-    images, masks = next(iter(dm.val_dataloader()))
+    images, masks, _ = next(iter(dm.val_dataloader()))
     sizes = _sizes(_voc_dir(voc_root), "val")
     assert dm.dropped == {}
     assert images.shape == (6, 3, max(h for h, _ in sizes.values()), max(w for _, w in sizes.values()))
@@ -374,7 +374,7 @@ def test_rgb_labels_give_the_same_batches(voc_root, tmp_path, crop):
     assert Image.open(next((_voc_dir(root) / "SegmentationClass").glob("*.png"))).mode == "RGB"
     a, b = _dm(voc_root, crop), _dm(root, crop)
     a.setup("validate"), b.setup("validate")
-    for (ia, ma), (ib, mb) in zip(a.val_dataloader(), b.val_dataloader()):
+    for (ia, ma, _), (ib, mb, _) in zip(a.val_dataloader(), b.val_dataloader()):
         assert torch.equal(ia, ib) and torch.equal(ma, mb)
 
 

@@ -10,7 +10,9 @@ from litvision.data.synth.scenes import sample_scene, scene_captions
 from litvision.metrics.caption_scores import CIDErD, reference_strings
 from litvision.metrics.composition import composition_scores, parse_caption
 
-VOCAB = Vocabulary.from_captions([s.split() for s in ["a cat on grass", "two dogs on a brick wall", "the cat sits"]])
+VOCAB = Vocabulary.from_captions(
+    [s.split() for s in ["a cat on grass", "two dogs on a brick wall", "the cat sits", "the two dogs sit on a wall"]]
+)
 
 
 def rows(texts, length=8):
@@ -64,3 +66,23 @@ def test_every_generated_reference_scores_full_composition():
         for caption in scene_captions(scene, rng):
             scores = composition_scores(caption, scene)
             assert scores["composition"] == 1.0, (caption, scene)
+
+
+def test_bleu_equals_pycocoevalcap_with_two_references_equally_close_in_length():
+    from pycocoevalcap.bleu.bleu import Bleu
+
+    from litvision.metrics.caption_scores import BLEU
+
+    # "two dogs on a brick wall" (6 words) lies between a 7- and a 5-word reference, the longer one first:
+    # COCO's scorer takes the shorter (no brevity penalty), torchmetrics' BLEUScore took the first
+    preds = ["two dogs on a brick wall", "a cat on grass"]
+    refs = [["the two dogs sit on a wall", "two dogs on brick wall"], ["a cat on grass", "the cat sits on grass"]]
+    metric = BLEU(VOCAB)
+    padded = torch.zeros(2, 2, 9, dtype=torch.long)
+    for i, r in enumerate(refs):
+        padded[i, : len(r)] = rows(r, 9)
+    metric.update(rows(preds[:1], 9), padded[:1], torch.tensor([0]))
+    metric.update(rows(preds[1:], 9), padded[1:], torch.tensor([1]))
+    expected, _ = Bleu(4).compute_score({i: r for i, r in enumerate(refs)}, {i: [p] for i, p in enumerate(preds)})
+    got = metric.compute()
+    assert [got[f"BLEU{n}"].item() for n in range(1, 5)] == pytest.approx(expected, abs=1e-7)  # float32

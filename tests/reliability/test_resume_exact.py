@@ -1,7 +1,10 @@
 """Finding 5: with trainer.deterministic=true, stopping after epoch 1 and resuming from last.ckpt ends
 exactly where the uninterrupted run ends (shuffle, DataLoader worker seeds, dropout: the random state
-travels in the checkpoint)."""
+travels in the checkpoint). Issue 21: the resumed run, in its own folder, also names the same best
+checkpoint (its score and file come along) and reports the same figures; a run killed in the middle of an
+epoch resumes from the last epoch's end and ends the same too."""
 
+import lightning as L
 import pytest
 import torch
 from conftest import compose_config, experiment_overrides
@@ -38,3 +41,29 @@ def test_stop_after_epoch_1_and_resume_matches_the_straight_run(tmp_path, data_r
     assert resumed == straight
     a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _kept(tmp_path / "resumed") == _kept(tmp_path / "straight")
+
+
+def _kept(run_dir):
+    return sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+
+
+class KillMidEpoch(L.Callback):
+    """Dies in the second batch of epoch 1, as a killed process would: nothing more is saved."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == 1 and batch_idx == 1:
+            raise SystemExit("killed")
+
+
+@pytest.mark.slow
+def test_killed_in_the_middle_of_an_epoch_resumes_from_the_last_epoch_end_and_matches(tmp_path, data_root):
+    straight = run.train(compose_config(_overrides(data_root, 2), tmp_path / "straight"))
+    kill = [*_overrides(data_root, 2), f"+callbacks.kill._target_={__name__}.KillMidEpoch"]
+    with pytest.raises(SystemExit):
+        run.train(compose_config(kill, tmp_path / "killed"))
+    last = tmp_path / "killed/checkpoints/last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 0
+    resumed = run.train(compose_config([*_overrides(data_root, 2), f"ckpt_path={last}"], tmp_path / "resumed"))
+    assert resumed == straight
+    assert _kept(tmp_path / "resumed") == _kept(tmp_path / "straight")

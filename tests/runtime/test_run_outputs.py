@@ -20,7 +20,7 @@ from litvision.cli import CONFIG_DIR
 from litvision.data.synth.imagefolder import write_imagefolder
 from litvision.reports.hparams import compared_hparams, hparam_metrics
 from litvision.reports.run_summary import RunReport, format_summary, one_per_metric
-from litvision.reports.sweep_summary import RECORD, SweepSummary
+from litvision.reports.sweep_summary import RECORD, SweepFailed, SweepSummary
 from litvision.runtime import run
 
 
@@ -113,7 +113,7 @@ def test_sweep_summary_ranks_the_jobs_and_names_their_folders(tmp_path, caplog):
         config.hydra.mode = RunMode.MULTIRUN
         callback.on_job_end(config, JobReturn(overrides=overrides, status=status, _return_value=value))
         assert (tmp_path / str(job) / RECORD).is_file()
-    with caplog.at_level("INFO", logger="litvision"):
+    with caplog.at_level("INFO", logger="litvision"), pytest.raises(SweepFailed):  # exit 1, after the table
         callback.on_multirun_end(_sweep_config(tmp_path, 0))
     rows = list(csv.DictReader((tmp_path / "sweep_summary.csv").open()))
     assert [(r["rank"], r["job"], r["value"], r["status"]) for r in rows] == [
@@ -121,13 +121,14 @@ def test_sweep_summary_ranks_the_jobs_and_names_their_folders(tmp_path, caplog):
         ("2", "0", "0.7", "ok"),
         ("3", "2", "", "failed: diverged"),
     ]
-    assert rows[0]["overrides"] == "lr=0.3 seed=1" and rows[0]["folder"] == str((tmp_path / "1").resolve())
+    assert rows[0]["overrides"] == "lr=0.3" and rows[0]["folder"] == str((tmp_path / "1").resolve())
     markdown = (tmp_path / "sweep_summary.md").read_text().splitlines()
     assert markdown[0] == "Common overrides: `seed=1`"
     assert markdown[4] == f"| 1 | 1 | `lr=0.3` | 0.9000 | {(tmp_path / '1').resolve()} |"
     assert f"Best: job 1, val/acc 0.9000, in {(tmp_path / '1').resolve()}" in caplog.text
     minimising = SweepSummary()
-    minimising.on_multirun_end(_sweep_config(tmp_path, 0, mode="min"))
+    with pytest.raises(SweepFailed):
+        minimising.on_multirun_end(_sweep_config(tmp_path, 0, mode="min"))
     assert next(csv.DictReader((tmp_path / "sweep_summary.csv").open()))["job"] == "0"
 
 

@@ -449,3 +449,33 @@ def test_mask_rcnn_on_boxes_only_data_says_what_to_use(nets):
     batch = collate_detection([(torch.rand(3, 32, 32), torch.tensor([[0.0, 0.1, 0.1, 0.5, 0.5]]))])
     with pytest.raises(DataError, match=r"Mask R-CNN needs instance masks.*Faster R-CNN"):
         task.training_step(batch, 0)
+
+
+def test_evaluation_does_not_depend_on_the_batch_size(nets):
+    """Images of different sizes padded into one batch are detected as each one alone (and as predict.py,
+    which gets them unpadded): neither the padding nor the batch's largest size reaches a detection."""
+    net = nets[True]
+    kept = net.roi_heads.score_thresh
+    net.roi_heads.score_thresh = 0.0  # random weights: keep every detection, so there is something to compare
+    task = RCNNTask(net, num_classes=3, optimizer=partial(torch.optim.SGD, lr=0.1)).eval()
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for h, w in [(64, 48), (40, 64), (56, 56)]:
+        target = tiny_targets(True)[0]
+        target["masks"] = target["masks"][:, :h, :w]
+        target["boxes"] = target["boxes"].clamp(max=min(h, w) - 1)
+        samples.append((torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g), target))
+    try:
+        with torch.no_grad():
+            together = task._evaluate(collate_instances(samples), "test")["preds"]
+            alone = [task._evaluate(collate_instances([s]), "test")["preds"][0] for s in samples]
+            predicted = task.detections([image for image, _ in samples])
+    finally:
+        net.roi_heads.score_thresh = kept
+    for (image, _), a, b, c in zip(samples, together, alone, predicted):
+        h, w = image.shape[-2:]
+        assert len(a["boxes"]) > 0
+        for key in ("boxes", "scores", "labels"):
+            assert torch.allclose(a[key].float(), b[key].float(), atol=1e-5)
+            assert torch.allclose(a[key].float(), c[key].float(), atol=1e-5)
+        assert torch.equal(a["masks"][:, :h, :w], b["masks"]) and not a["masks"][:, h:].any()

@@ -194,3 +194,36 @@ def test_overlay_leaves_background_as_is_and_blends_classes(tmp_path):
     assert np.array_equal(overlay[:, :20], photo[:, :20])
     np.testing.assert_allclose(overlay[:, 20:], np.round(0.5 * photo[:, 20:] + 0.5 * VOC_PALETTE[8]), atol=0.51)
     assert result["class_fractions"] == {"background": 0.5, "cat": 0.5}
+
+
+# --- full-image evaluation -----------------------------------------------------------------------------
+
+
+def test_full_image_evaluation_does_not_depend_on_the_batch_size():
+    """Images of different sizes padded into one batch (data.eval_mode=full) score as each one alone, and
+    as predict.py's per-image masks: the padding of a neighbour cannot reach a prediction."""
+    from litvision.data.core.padding import IMAGENET_MEAN_COLOR, PadCollate
+
+    task = _task()
+    g = torch.Generator().manual_seed(1)
+    samples = [
+        (torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g), _labels(i, (1, h, w))[0].to(torch.uint8))
+        for i, (h, w) in enumerate([(40, 56), (64, 48), (33, 70)])
+    ]
+    collate = PadCollate(IMAGENET_MEAN_COLOR)
+
+    def scores(batches):
+        metrics = segmentation_metrics(21, IGNORE_INDEX, per_class=True)
+        with torch.no_grad():
+            for batch in batches:
+                task._step(collate(batch), "test", metrics)
+        return metrics.compute()
+
+    together, alone = scores([samples]), scores([[s] for s in samples])
+    with torch.no_grad():
+        predicted = torch.cat([task.predict_image(image).flatten() for image, _ in samples])
+    reference = segmentation_metrics(21, IGNORE_INDEX, per_class=True)
+    reference.update(predicted[None], torch.cat([m.flatten() for _, m in samples]).long()[None])
+    for key in ("acc", "mIoU"):
+        assert together[key].item() == pytest.approx(alone[key].item(), abs=1e-6)
+        assert together[key].item() == pytest.approx(reference.compute()[key].item(), abs=1e-6)

@@ -1,12 +1,13 @@
-"""Caption metrics over an epoch: BLEU-1..4 (torchmetrics' BLEUScore, every reference of an image)
-and CIDEr-D (pycocoevalcap's Cider: clipped n-gram counts, Gaussian length penalty, sigma 6 — the
-COCO evaluation server's "CIDEr").
+"""Caption metrics over an epoch, both the COCO caption scorer's own code (pycocoevalcap): BLEU-1..4
+(`Bleu`, corpus BLEU against every reference of an image, the "closest" reference length — the shorter one
+of two equally close, which torchmetrics' BLEUScore does not do) and CIDEr-D (`Cider`: clipped n-gram
+counts, Gaussian length penalty, sigma 6 — the COCO evaluation server's "CIDEr").
 
-CIDEr weighs n-grams by their document frequency over all images scored together, so it is a
-corpus metric: this Metric keeps the token ids (tensors, so DDP gathers them) with each image's key
-and scores once per epoch; an image seen twice (padding of a distributed sampler) counts once.
-BLEU is corpus-level too, and torchmetrics' sums already synchronise. pycocoevalcap's PTB tokenizer
-(Java) is not used: the captions are already lower-case words separated by spaces.
+Both are corpus metrics (CIDEr weighs n-grams by their document frequency over all images scored
+together): a Metric keeps the token ids (tensors, so DDP gathers them) with each image's key and scores once
+per epoch; an image seen twice (padding of a distributed sampler) counts once. pycocoevalcap's PTB tokenizer
+(Java) is not used: the captions are already lower-case words separated by spaces
+(litvision.data.captions.vocabulary.tokenize; docs/captioning.md says how that differs from PTB).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 from torchmetrics import Metric
-from torchmetrics.text import BLEUScore
 from torchmetrics.utilities import dim_zero_cat
 
 from litvision.data.captions.vocabulary import START, Vocabulary
 
 
-class CIDErD(Metric):
+class _CaptionCorpus(Metric):
+    """The generated caption and the references of every image of the epoch, as pycocoevalcap takes them."""
+
     full_state_update = False
 
     def __init__(self, vocabulary: Vocabulary, **kwargs) -> None:
@@ -42,9 +44,8 @@ class CIDErD(Metric):
         self.refs.append(references[real])  # image by image, in batch order
         self.ref_counts.append(real.sum(dim=1))
 
-    def compute(self) -> Tensor:
-        from pycocoevalcap.cider.cider import Cider
-
+    def captions(self) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+        """(gts, res): per image key its reference captions and its one generated caption."""
         preds, keys = dim_zero_cat(self.preds).tolist(), dim_zero_cat(self.pred_keys).tolist()
         refs, counts = dim_zero_cat(self.refs).tolist(), dim_zero_cat(self.ref_counts).tolist()
         res: dict[int, list[str]] = {}
@@ -55,13 +56,28 @@ class CIDErD(Metric):
                 res[key] = [self.vocabulary.decode(pred)]
                 gts[key] = [self.vocabulary.decode(r) for r in refs[start : start + count]]
             start += count
-        score, _ = Cider().compute_score(gts, res)
+        return gts, res
+
+
+class CIDErD(_CaptionCorpus):
+    def compute(self) -> Tensor:
+        from pycocoevalcap.cider.cider import Cider
+
+        score, _ = Cider().compute_score(*self.captions())
         return torch.tensor(float(score), device=self.device)
 
 
-def bleu_metrics() -> dict[str, BLEUScore]:
-    """BLEU1 .. BLEU4: corpus BLEU with 1..n-grams, uniform weights."""
-    return {f"BLEU{n}": BLEUScore(n_gram=n) for n in range(1, 5)}
+class BLEU(_CaptionCorpus):
+    """{"BLEU1": .., "BLEU4": ..}: pycocoevalcap's corpus BLEU with 1..4-grams, uniform weights."""
+
+    def compute(self) -> dict[str, Tensor]:
+        from pycocoevalcap.bleu.bleu import Bleu
+
+        gts, res = self.captions()
+        if not res:
+            return {f"BLEU{n}": torch.tensor(0.0, device=self.device) for n in range(1, 5)}
+        scores, _ = Bleu(4).compute_score(gts, res, verbose=0)
+        return {f"BLEU{n}": torch.tensor(float(v), device=self.device) for n, v in enumerate(scores, 1)}
 
 
 def reference_strings(vocabulary: Vocabulary, references: Tensor) -> list[list[str]]:

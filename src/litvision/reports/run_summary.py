@@ -50,6 +50,14 @@ class MetricHistory(L.Callback):
         self.epochs[trainer.current_epoch] = scalars(trainer.callback_metrics)
         self.steps[trainer.current_epoch] = trainer.global_step
 
+    # in every checkpoint, so a resumed run reports the epochs before its resume like the straight run does
+    def state_dict(self) -> dict:
+        return {"epochs": dict(self.epochs), "steps": dict(self.steps)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epochs = {**state_dict.get("epochs", {}), **self.epochs}
+        self.steps = {**state_dict.get("steps", {}), **self.steps}
+
 
 def monitored_checkpoint(trainer: L.Trainer) -> ModelCheckpoint | None:
     """The checkpoint callback that keeps the best model (one with a monitored metric)."""

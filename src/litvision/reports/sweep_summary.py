@@ -2,6 +2,11 @@
 metric and its folder, best first — printed, and written to `sweep_summary.csv` / `sweep_summary.md` in
 the sweep folder.
 
+A point that fails does not stop the sweep: the job (litvision.cli) returns a `FailedPoint` holding its
+one-line error instead of raising, so every launcher (basic, submitit) runs the other points and Optuna
+records the trial as FAIL (a FailedPoint is no float) and goes on; the table marks it `failed: <error>`
+and the sweep exits 1 after the table, saying how many points failed.
+
 `SweepSummary` is a Hydra callback (hydra/default.yaml). Each job writes its own record, `job_result.json`,
 into its folder when it ends (in the job's process, so launchers that run jobs elsewhere work too) and
 refreshes the two files, so the table is current even when a later job stops the sweep; at the end of the
@@ -27,6 +32,17 @@ from omegaconf import DictConfig
 log = logging.getLogger("litvision")
 
 RECORD = "job_result.json"
+
+
+class FailedPoint(str):
+    """What a failed sweep job returns: its one-line error (a str, so it pickles across launchers and
+    Optuna's float() refuses it)."""
+
+
+class SweepFailed(SystemExit):
+    """Raised after the sweep's table: some points failed (exit status 1)."""
+
+
 CSV_NAME, MD_NAME = "sweep_summary.csv", "sweep_summary.md"
 
 
@@ -45,8 +61,10 @@ def _maximise(config: DictConfig) -> bool:
 
 def job_record(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
     """What one job ran and gave."""
-    ok = job_return.status == JobStatus.COMPLETED
     value = job_return._return_value  # the return_value property re-raises a failed job's exception
+    ok = job_return.status == JobStatus.COMPLETED and not isinstance(value, FailedPoint)
+    if isinstance(value, BaseException):
+        value = (str(value) or type(value).__name__).splitlines()[0]
     return {
         "job": int(config.hydra.job.num),
         "overrides": list(job_return.overrides or []),
@@ -85,12 +103,12 @@ def _value_text(record: dict) -> str:
 
 def tables(records: list[dict]) -> tuple[str, str]:
     """(CSV text, Markdown text) of ranked records."""
+    common, own = _varying(records)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["rank", "job", "overrides", "metric", "value", "status", "folder"])
     for rank, r in enumerate(records, 1):
-        writer.writerow([rank, r["job"], " ".join(r["overrides"]), r["metric"], r["value"], r["status"], r["folder"]])
-    common, own = _varying(records)
+        writer.writerow([rank, r["job"], " ".join(own[r["job"]]), r["metric"], r["value"], r["status"], r["folder"]])
     metric = next((r["metric"] for r in records if r["metric"]), "value")
     md = [f"Common overrides: `{' '.join(common)}`", ""] if common else []
     md += [f"| rank | job | overrides | {metric} | folder |", "|---|---|---|---|---|"]
@@ -144,3 +162,12 @@ class SweepSummary(Callback):
         if best["value"] is not None:
             lines.append(f"Best: job {best['job']}, {best['metric']} {best['value']:.4f}, in {best['folder']}")
         log.info("%s", "\n".join(lines))
+        failed = [r for r in records if r["status"] != "ok"]
+        if failed:
+            jobs = ", ".join(str(r["job"]) for r in sorted(failed, key=lambda r: r["job"]))
+            table = sweep_dir.resolve() / MD_NAME
+            message = f"{len(failed)} of {len(records)} sweep points failed (jobs {jobs}); see {table}"
+            from litvision.runtime.console import report_error
+
+            report_error(RuntimeError(message))
+            raise SweepFailed(1)

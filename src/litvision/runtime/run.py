@@ -143,6 +143,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
         raise
 
 
+def _check_validation_runs(cfg: DictConfig, trainer: L.Trainer) -> None:
+    """Refuse, before training, a run whose optimized (validation) metric would never be computed: it would
+    train, then have no best checkpoint and nothing to report to a sweep."""
+    metric, every, epochs = cfg.get("optimized_metric"), trainer.check_val_every_n_epoch, trainer.max_epochs
+    if not (metric and str(metric).startswith("val/") and isinstance(every, int) and every > 1):
+        return
+    if epochs is not None and 0 <= epochs < every and trainer.limit_val_batches != 0:
+        raise ConfigError(
+            f"trainer.max_epochs={epochs} ends before the first validation (trainer.check_val_every_n_epoch="
+            f"{every}), so {metric} would never be computed: set trainer.check_val_every_n_epoch={epochs} "
+            f"or trainer.max_epochs={every}"
+        )
+
+
 def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: float) -> dict[str, float]:
     trains_nothing = model.trains_nothing
     if trains_nothing and cfg.get("train", True):
@@ -153,6 +167,7 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
     steps: dict[str, int] = {}
     best_epoch, known, checkpoints = None, True, (None, None)
     if cfg.get("train", True):
+        _check_validation_runs(cfg, trainer)
         ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer)
         if ckpt_path:
             verify_checkpoint(ckpt_path, model)

@@ -28,7 +28,7 @@ from torchmetrics import MeanMetric
 from litvision.callbacks.writers.captions import CaptionPredictionWriter
 from litvision.data.captions.vocabulary import END, NULL, START, Vocabulary
 from litvision.errors import CheckpointMismatchError, ConfigError
-from litvision.metrics.caption_scores import CIDErD, bleu_metrics, decode_all, reference_strings
+from litvision.metrics.caption_scores import BLEU, CIDErD, decode_all, reference_strings
 from litvision.metrics.composition import composition_scores
 from litvision.nets.caption_encoder import CaptionEncoder
 from litvision.ops.attention import doubly_stochastic_penalty
@@ -90,7 +90,7 @@ class CaptioningTask(VisionTask):
         self.add_stage_metrics(
             lambda stage: nn.ModuleDict(
                 {
-                    "bleu": nn.ModuleDict(bleu_metrics()),
+                    "bleu": BLEU(vocabulary),
                     "cider": CIDErD(vocabulary),
                     "composition": nn.ModuleDict({k: MeanMetric() for k in COMPOSITION_PARTS}),
                 }
@@ -209,8 +209,7 @@ class CaptioningTask(VisionTask):
         captions = decode_all(self.vocabulary, decoded.tokens)
         refs = reference_strings(self.vocabulary, references)
         metrics = self.stage_metrics(stage)
-        for metric in metrics["bleu"].values():
-            metric.update(captions, refs)
+        metrics["bleu"].update(decoded.tokens, references, batch["index"])
         metrics["cider"].update(decoded.tokens, references, batch["index"])
         if "scene" in batch:
             parts = metrics["composition"]
@@ -236,9 +235,9 @@ class CaptioningTask(VisionTask):
         cider = metrics["cider"]
         if not cider.update_called:
             return
-        for name, metric in metrics["bleu"].items():
-            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name == "BLEU4")
-            metric.reset()
+        for name, value in metrics["bleu"].compute().items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "BLEU4")
+        metrics["bleu"].reset()
         self.log(f"{stage}/CIDEr", cider.compute(), prog_bar=True)
         cider.reset()
         for name, metric in metrics["composition"].items():

@@ -56,6 +56,28 @@ def to_torchvision_targets(targets: Tensor | Sequence[Mapping[str, Tensor]], ima
     return out
 
 
+def unpadded(images: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> tuple[list[Tensor], list[dict]]:
+    """A padded instance batch (litvision.data.formats.instances.collate_instances) -> each image and its
+    masks at the image's own size (`image_size`); the detector batches them itself."""
+    out_images, out_targets = [], []
+    for image, target in zip(images, targets):
+        height, width = (int(v) for v in target.get("image_size", image.shape[-2:]))
+        target = {k: v for k, v in target.items() if k != "image_size"}
+        if "masks" in target:
+            target["masks"] = target["masks"][..., :height, :width]
+        out_images.append(image[..., :height, :width])
+        out_targets.append(target)
+    return out_images, out_targets
+
+
+def _pad_masks(detections: dict, size: Sequence[int]) -> dict:
+    masks = detections.get("masks")
+    if masks is None or tuple(masks.shape[-2:]) == tuple(size):
+        return detections
+    padding = (0, int(size[-1]) - masks.shape[-1], 0, int(size[-2]) - masks.shape[-2])
+    return {**detections, "masks": torch.nn.functional.pad(masks, padding)}
+
+
 class RCNNTask(VisionTask):
     """`net`: a torchvision FasterRCNN / MaskRCNN (litvision.nets.rcnn). `num_classes` counts the
     background (data.num_classes + 1), as the net's does. `mask_threshold`: a predicted mask pixel
@@ -126,6 +148,8 @@ class RCNNTask(VisionTask):
 
     def _targets(self, batch: Any) -> tuple[list[Tensor], list[dict]]:
         images, targets = batch
+        if not isinstance(targets, Tensor):  # instances: each image without the collate's padding
+            images, targets = unpadded(images, targets)
         inputs = as_unit_float(images)
         targets = to_torchvision_targets(targets, inputs)
         for i, target in enumerate(targets):  # torchvision would assert deep inside, naming no file
@@ -154,9 +178,11 @@ class RCNNTask(VisionTask):
         return loss
 
     def detections(self, images: Tensor | Sequence[Tensor]) -> list[dict[str, Tensor]]:
-        """Detections with class ids from 0 and, for Mask R-CNN, boolean masks (N, H, W)."""
+        """Detections with class ids from 0 and, for Mask R-CNN, boolean masks (N, H, W). Image by image:
+        torchvision pads a batch to its largest image, which changes every image's features (and the
+        figures with the batch size); torchvision's references evaluate at batch 1 for this reason."""
         out = []
-        for d in self(images):
+        for d in (self([image])[0] for image in images):
             item = {"boxes": d["boxes"], "scores": d["scores"], "labels": d["labels"] - 1}
             if "masks" in d:
                 item["masks"] = d["masks"][:, 0] >= self.mask_threshold
@@ -173,7 +199,10 @@ class RCNNTask(VisionTask):
                 truth["masks"] = t["masks"].bool()
             truths.append(truth)
         self.stage_metrics(stage).update(preds, truths)
-        return {"images": batch[0], "preds": preds, "targets": truths}
+        # the callbacks draw on the (padded) batch: masks padded back to its size
+        size = batch[0].shape[-2:]
+        truths = [_pad_masks(t, size) for t in truths]
+        return {"images": batch[0], "preds": [_pad_masks(p, size) for p in preds], "targets": truths}
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict:
         return self._evaluate(batch, "val")  # the callbacks draw the first batch

@@ -86,24 +86,39 @@ class SegmentationTask(VisionTask):
         total = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="sum")
         return total / (target != self.ignore_index).sum().clamp_min(1)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str, metrics: MetricCollection) -> dict:
-        images, masks = batch
+    def _step(self, batch: tuple[torch.Tensor, ...], stage: str, metrics: MetricCollection) -> dict:
+        images, masks = batch[:2]
         target = masks.long()
-        logits = self(images)
-        loss = self.loss(logits, target)
-        preds = logits.argmax(dim=1)
-        metrics.update(preds, target)
+        sizes = batch[2].tolist() if len(batch) > 2 else [list(images.shape[-2:])] * len(images)
+        if all(tuple(s) == tuple(images.shape[-2:]) for s in sizes):
+            logits = self(images)
+            loss = self.loss(logits, target)
+            preds = logits.argmax(dim=1)
+            metrics.update(preds, target)
+        else:  # images of different sizes, padded to the largest: each one alone at its own size
+            loss, preds = self._padded_step(images, target, sizes, metrics)
         on_step = stage == "train"
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=not on_step,
-            batch_size=len(images),
-        )
+        # val/test: weighted by the labelled pixels, so the epoch's loss is the mean over all of them
+        weight = len(images) if on_step else max(int((target != self.ignore_index).sum()), 1)
+        log = dict(on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step, batch_size=weight)
+        self.log(f"{stage}/loss", loss, **log)
         return {"loss": loss, "preds": preds}
+
+    def _padded_step(
+        self, images: torch.Tensor, target: torch.Tensor, sizes: list, metrics: MetricCollection
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per image, logits of its own pixels only (a convolution would otherwise see its neighbours'
+        padding and the figures would depend on which images share the batch)."""
+        preds = torch.zeros_like(target)
+        total, count = images.new_zeros((), dtype=torch.float32), 0
+        for i, (height, width) in enumerate(sizes):
+            logits = self(images[i : i + 1, :, :height, :width])
+            labels = target[i : i + 1, :height, :width]
+            total = total + F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="sum")
+            count += int((labels != self.ignore_index).sum())
+            preds[i, :height, :width] = logits.argmax(dim=1)[0]
+            metrics.update(preds[i : i + 1, :height, :width], labels)
+        return total / max(count, 1), preds
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train", self.stage_metrics("train"))["loss"]

@@ -54,25 +54,28 @@ class PadToSize(v2.Transform):
 
 
 class PadCollate:
-    """(image, mask) samples -> (B, 3, H, W) uint8 images and (B, H, W) uint8 masks.
+    """(image, mask) samples -> (B, 3, H, W) uint8 images, (B, H, W) uint8 masks and (B, 2) int64 sizes
+    (each sample's own height and width).
 
     Equal-sized samples (crops) go straight to torch's default_collate (which, in a DataLoader worker,
     builds the batch in shared memory). Samples of different sizes (full-image evaluation) are first
     padded at the bottom/right to the largest: images with `image_fill`, masks with IGNORE_INDEX, so
-    the padding counts in no loss or metric. Hand-written only for that padding: default_collate
-    stacks equal shapes only.
+    the padding counts in no loss or metric; the sizes let the task predict each image at its own size,
+    where the padding cannot reach the prediction (litvision.tasks.segmentation). Hand-written only for
+    that padding: default_collate stacks equal shapes only.
     """
 
     def __init__(self, image_fill: Sequence[int], mask_fill: int = IGNORE_INDEX):
         self.image_fill = [int(v) for v in image_fill]
         self.mask_fill = mask_fill
 
-    def __call__(self, batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-        height = max(image.shape[-2] for image, _ in batch)
-        width = max(image.shape[-1] for image, _ in batch)
+    def __call__(self, batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, ...]:
+        sizes = torch.tensor([tuple(image.shape[-2:]) for image, _ in batch], dtype=torch.int64)
+        height, width = (int(v) for v in sizes.max(dim=0).values)
         if any(image.shape[-2:] != (height, width) for image, _ in batch):
             batch = [self._pad(image, mask, height, width) for image, mask in batch]
-        return default_collate(batch)
+        images, masks = default_collate(batch)
+        return images, masks, sizes
 
     def _pad(self, image: torch.Tensor, mask: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, ...]:
         padding = [0, 0, width - image.shape[-1], height - image.shape[-2]]  # left, top, right, bottom

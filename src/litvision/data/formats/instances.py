@@ -61,15 +61,17 @@ class InstanceTransform:
 
 def collate_instances(batch: Sequence[tuple[Tensor, dict]]) -> tuple[Tensor, list[dict]]:
     """Samples of any sizes -> (uint8 (B, 3, H, W), targets): images and masks padded at the bottom and
-    right to the largest (hand-written: default_collate stacks equal shapes only, and targets differ in
-    length)."""
+    right to the largest, each target with its image's own `image_size` (2,) (h, w), so a task can take the
+    padding off again (litvision.tasks.rcnn: the detector must not see a neighbour's size). Hand-written:
+    default_collate stacks equal shapes only, and targets differ in length."""
     height = max(image.shape[-2] for image, _ in batch)
     width = max(image.shape[-1] for image, _ in batch)
     images, targets = [], []
     for image, target in batch:
         padding = [0, 0, width - image.shape[-1], height - image.shape[-2]]
         images.append(TF.pad(image, padding, fill=0) if any(padding) else image)
+        target = {**target, "image_size": torch.tensor(image.shape[-2:], dtype=torch.int64)}
         if "masks" in target and any(padding):
-            target = {**target, "masks": TF.pad(target["masks"], padding, fill=0)}
+            target["masks"] = TF.pad(target["masks"], padding, fill=0)
         targets.append(target)
     return torch.stack(images), targets
