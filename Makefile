@@ -5,7 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint format tensorboard bench bench-quick clean
+.PHONY: help install train test test-fast lint format tensorboard bench bench-quick clean
+
+## make help   this list: every target with one line
+help:
+	@awk '/^## make /{sub(/^## make /, ""); split($$0, a, /   +/); printf "  %-14s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
+## make install   create or refresh the virtual environment in .venv (pyproject.toml's dev extras)
 install: $(STAMP)
 
 ## make train [ARGS="experiment=... key=value"]   the default experiment (quickstart, offline)
@@ -62,5 +67,6 @@ bench-quick: $(STAMP)
 	$(BIN)/python experiments/bench_gan_step.py --steps 2 --warmup 1 --repeats 1 --batch-size 16 --out $(BENCH_QUICK_OUT)
 	$(BIN)/python experiments/bench_lstm_step.py --steps 1 --warmup 1 --repeats 1 --threads 1 --out $(BENCH_QUICK_OUT)/lstm_step
 
+## make clean   remove outputs/, multirun/ and pytest's cache
 clean:
 	rm -rf outputs multirun .pytest_cache
