@@ -22,7 +22,7 @@ from litvision.runtime.build import build, build_all, build_data_and_model
 from litvision.runtime.checkpoints import load_litvision_checkpoint, restore, verify_checkpoint
 from litvision.runtime.config_check import check_config
 from litvision.runtime.requeue import requeued_checkpoint
-from litvision.runtime.run_dir import claim_output_dir, is_launching_process
+from litvision.runtime.run_dir import RESUME_CHOICES, claim_output_dir, is_launching_process, latest_last_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +133,34 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.monotonic()
     trainer = None
     try:
+        resume_from = _resume_checkpoint(cfg)
         datamodule, model, trainer = _setup(cfg, with_callbacks=True)
-        return _train(cfg, datamodule, model, trainer, started)
+        return _train(cfg, datamodule, model, trainer, started, resume_from)
     except BaseException:
         _discard_unstarted_logs(trainer, cfg.paths.output_dir)
         raise
 
 
-def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: float) -> dict[str, float]:
+def _resume_checkpoint(cfg: DictConfig) -> str | None:
+    """With resume=latest, the newest last.ckpt among the experiment's earlier runs
+    (litvision.runtime.run_dir.latest_last_checkpoint); None without resume."""
+    resume = cfg.get("resume")
+    if resume is None:
+        return None
+    if resume not in RESUME_CHOICES:
+        raise ConfigError(f"resume={resume!r}: the choices are {', '.join(RESUME_CHOICES)} (or ckpt_path=<file.ckpt>)")
+    if cfg.get("ckpt_path"):
+        raise ConfigError(f"resume={resume} and ckpt_path={cfg.ckpt_path} both name a checkpoint: give one of them")
+    if not cfg.get("train", True):
+        raise ConfigError("resume=latest continues training: drop train=false (eval.py evaluates a checkpoint)")
+    found = str(latest_last_checkpoint(cfg.paths.output_dir))
+    log.info("resume=latest: continuing %s", found)
+    return found
+
+
+def _train(
+    cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: float, resume_from: str | None = None
+) -> dict[str, float]:
     trains_nothing = model.trains_nothing
     if trains_nothing and cfg.get("train", True):
         raise ConfigError(
@@ -150,7 +170,8 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
     steps: dict[str, int] = {}
     best_epoch, known, checkpoints = None, True, (None, None)
     if cfg.get("train", True):
-        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer)
+        # resume=latest: a run restarted in its own folder continues its own checkpoint, not the one it began from
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer) or resume_from
         if ckpt_path:
             verify_checkpoint(ckpt_path, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
