@@ -100,6 +100,13 @@ RULES = [
     Rule("trainer.check_val_every_n_epoch", whole(1), "a whole number >= 1", "trainer.check_val_every_n_epoch=1", True),
     Rule("trainer.accumulate_grad_batches", whole(1), "a whole number >= 1", "trainer.accumulate_grad_batches=2"),
     Rule("trainer.gradient_clip_val", number(0.0), "a number >= 0", "trainer.gradient_clip_val=1.0", True),
+    Rule(
+        "trainer.gradient_clip_algorithm",
+        lambda v: v in ("norm", "value"),
+        "norm or value",
+        "trainer.gradient_clip_algorithm=value",
+        True,
+    ),
     *(
         Rule(
             f"trainer.limit_{s}_batches",

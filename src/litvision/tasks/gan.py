@@ -178,6 +178,12 @@ class GANTask(VisionTask):
                 f"trainer.gradient_clip_val={self.trainer.gradient_clip_val}: a GAN clips its own gradients "
                 "(manual optimisation); set model.gradient_clip_val instead and leave trainer.gradient_clip_val null"
             )
+        if self.trainer.accumulate_grad_batches != 1:
+            raise ConfigError(
+                f"trainer.accumulate_grad_batches={self.trainer.accumulate_grad_batches}: a GAN steps its optimisers "
+                "once per batch itself (manual optimisation); raise data.batch_size instead and leave "
+                "trainer.accumulate_grad_batches at 1"
+            )
         return []
 
     def configure_optimizers(self) -> Any:
