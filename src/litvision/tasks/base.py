@@ -35,6 +35,8 @@ class VisionTask(L.LightningModule):
     data_shaped_state: tuple[str, ...] = ()
     # the least score a predicted box needs to be drawn (grids and predict's PNGs; every box is in the JSON)
     draw_score_threshold: float = 0.5
+    # the option with which the task averages its own weights (GAN: model.ema_decay); None: callbacks/ema applies
+    own_weight_average: str | None = None
 
     def __init__(
         self,

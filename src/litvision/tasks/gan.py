@@ -47,6 +47,8 @@ class GANTask(VisionTask):
     # predict.py: new samples from seeded noise (litvision.inference.sampling), not predictions on image files
     prediction_writer = GANSampleWriter
     generates_samples = True
+    # its generator EMA (samples, FID, predict, export); callbacks/ema would average the discriminator as well
+    own_weight_average = "model.ema_decay"
 
     def __init__(
         self,
