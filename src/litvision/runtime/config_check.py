@@ -37,6 +37,7 @@ REQUIRED_HINTS = {
     "input": "input=<an image file or a folder of images>",
     "data.root": "data.root=<the folder holding train/ and test/>",
     "data.num_classes": "data.num_classes=<number of classes>",
+    "logger.mlflow.tracking_uri": "logger.mlflow.tracking_uri=http://<host>:<port> (or logger=mlflow: a local store)",
 }
 
 

@@ -16,7 +16,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from litvision.errors import ConfigError
-from litvision.reports import hparams, run_summary
+from litvision.reports import hparams, run_summary, tracker
 from litvision.runtime import cluster, console
 from litvision.runtime.build import build, build_all, build_data_and_model
 from litvision.runtime.checkpoints import load_litvision_checkpoint, restore, verify_checkpoint
@@ -76,7 +76,7 @@ def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float],
         if isinstance(logger, TensorBoardLogger):
             hparams.write_hparams_session(logger.log_dir, params, shown, steps)
         else:
-            logger.log_hyperparams(params)
+            logger.log_hyperparams(tracker.loggable_hparams(logger, params))
             logger.save()
 
 
@@ -108,7 +108,9 @@ def _report(
         log_dirs=_log_dirs(trainer),
         evaluated=evaluated,
     )
-    log.info("%s", run_summary.format_summary(report))
+    summary = run_summary.format_summary(report)
+    log.info("%s", summary)
+    tracker.record_run(trainer, cfg, summary, best)
     if any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers):
         log.info("View them with: tensorboard --logdir %s", os.path.abspath(trainer.default_root_dir))
 
