@@ -56,7 +56,7 @@ def export_spec(ckpt_path: str | Path) -> tuple[ExportSpec, dict]:
     if cls is None or not issubclass(cls, VisionTask) or cls.export_spec is VisionTask.export_spec:
         raise CheckpointMismatchError(
             f"checkpoint {ckpt_path} was written by {task} (experiment {config.get('task_name', '?')}), which has "
-            "no network to export (it optimises images or explains another net: its results are files)"
+            "no network export.py writes (see docs/runs.md for the tasks that export)"
         )
     model, _, _ = rebuild_task(ckpt_path)
     spec = model.eval().cpu().export_spec(photos)
@@ -83,6 +83,20 @@ def write_onnx(spec: ExportSpec, path: Path) -> None:
         import onnxscript  # noqa: F401
     except ImportError as err:
         raise ConfigError(f"format=onnx needs the package {err.name}: {INSTALL}") from None
+    if spec.onnx_exporter == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                spec.module,
+                spec.example,
+                str(path),
+                dynamo=False,
+                opset_version=17,
+                input_names=list(spec.input_names),
+                output_names=list(spec.output_names),
+                dynamic_axes={name: {a: d for a, d in axes.items()} for name, axes in spec.dynamic.items()},
+            )
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(

@@ -45,6 +45,9 @@ class ExportSpec:
     notes: list[str] = field(default_factory=list)
     tolerance: float = 1e-4  # largest |exported - PyTorch| accepted on the check inputs (float outputs)
     min_size: int = 1  # the least height/width of a dynamic image size
+    # ONNX through torch.export ("dynamo") or the TorchScript-based exporter ("torchscript": torchvision's detectors,
+    # whose data-dependent detection counts torch.export cannot trace)
+    onnx_exporter: str = "dynamo"
 
 
 class VisionTask(L.LightningModule):
