@@ -5,7 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast lint format tensorboard bench bench-quick gpu-check clean
+.PHONY: help install train test test-fast lint format tensorboard bench bench-quick gpu-check clean
+
+## make help   this list: every target with one line
+help:
+	@awk '/^## make /{sub(/^## make /, ""); split($$0, a, /   +/); printf "  %-14s %s\n", a[1], a[2]}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
+## make install   create or refresh the virtual environment in .venv (pyproject.toml's dev extras)
 install: $(STAMP)
 
 ## make train [ARGS="experiment=... key=value"]   the default experiment (quickstart, offline)
@@ -72,5 +77,6 @@ gpu-check:
 	if [ -d .gpu-wheels ]; then $(GPU_PYTHON) -m pip install --no-index --no-deps --quiet .gpu-wheels/*.whl; fi
 	PYTHONPATH=src $(GPU_PYTHON) experiments/gpu_check.py $(GPU_CHECK_ARGS)
 
+## make clean   remove outputs/, multirun/ and pytest's cache
 clean:
 	rm -rf outputs multirun .pytest_cache

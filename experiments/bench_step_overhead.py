@@ -59,7 +59,7 @@ def per_step(start: tuple[float, float], end: tuple[float, float], steps: int) -
     return (end[0] - start[0]) / steps, (end[1] - start[1]) / steps
 
 
-def make_config(data_dir: Path, out_dir: Path, batch_size: int, total_steps: int):
+def make_config(data_dir: Path, out_dir: Path, batch_size: int, total_steps: int, extra: tuple[str, ...] = ()):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(
             "train",
@@ -75,6 +75,7 @@ def make_config(data_dir: Path, out_dir: Path, batch_size: int, total_steps: int
                 f"+trainer.max_steps={total_steps}",
                 "trainer.max_epochs=1000",
                 "trainer.log_every_n_steps=10",
+                *extra,
             ],
         )
     with open_dict(cfg):

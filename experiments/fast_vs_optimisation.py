@@ -34,7 +34,7 @@ from litvision.cli import CONFIG_DIR
 from litvision.data.core.images import as_8bit, load_image, save_image
 from litvision.data.style.content_images import find_images
 from litvision.data.style.style_images import load_framed_image
-from litvision.inference.export import exportable_module
+from litvision.inference.export import export_spec
 from litvision.nets.style_layers import (
     content_targets,
     perceptual_loss,
@@ -121,7 +121,8 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
 
-    net, meta = exportable_module(args.ckpt)
+    spec, meta = export_spec(args.ckpt)
+    net = spec.module
     fast_cfg = load_litvision_checkpoint(args.ckpt)["litvision"]["config"]
     photos = find_images(args.photos)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -253,7 +253,7 @@ def test_no_getattr_probe_of_a_task_attribute_outside_the_base():
     import ast
 
     names, src = _contract_names(), Path(tasks.__file__).resolve().parents[1]
-    assert {"prediction_writer", "generates_samples", "trains_nothing", "export_module", "category_ids"} <= names
+    assert {"prediction_writer", "generates_samples", "trains_nothing", "export_spec", "category_ids"} <= names
     probes = []
     for path in src.rglob("*.py"):
         if path == src / "tasks" / "base.py":

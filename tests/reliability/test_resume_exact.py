@@ -67,3 +67,22 @@ def test_killed_in_the_middle_of_an_epoch_resumes_from_the_last_epoch_end_and_ma
     resumed = run.train(compose_config([*_overrides(data_root, 2), f"ckpt_path={last}"], tmp_path / "resumed"))
     assert resumed == straight
     assert _kept(tmp_path / "resumed") == _kept(tmp_path / "straight")
+
+
+def _checkpoint(run_dir):
+    return torch.load(run_dir / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+
+
+@pytest.mark.slow
+def test_a_run_with_ema_resumes_bit_exactly(tmp_path, data_root):
+    ema = ["callbacks/ema=default", "callbacks.ema.decay=0.5"]  # a short memory, so every step shows
+    run.train(compose_config([*_overrides(data_root, 2), *ema], tmp_path / "straight"))
+    run.train(compose_config([*_overrides(data_root, 1), *ema], tmp_path / "stopped"))
+    last = tmp_path / "stopped/checkpoints/last.ckpt"
+    run.train(compose_config([*_overrides(data_root, 2), *ema, f"ckpt_path={last}"], tmp_path / "resumed"))
+    a, b = _checkpoint(tmp_path / "straight"), _checkpoint(tmp_path / "resumed")
+    # state_dict: the average; current_model_state: the raw weights; averaging_state: how many steps averaged
+    for key in ("state_dict", "current_model_state", "averaging_state"):
+        assert a[key].keys() == b[key].keys() and all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    assert int(a["averaging_state"]["n_averaged"]) == 6
+    assert any(not torch.equal(a["state_dict"][k], a["current_model_state"][k]) for k in a["state_dict"])

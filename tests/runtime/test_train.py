@@ -91,6 +91,36 @@ def test_resume_continues_at_next_epoch(quick_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_resume_latest_continues_the_newest_run_of_the_experiment(quick_run):
+    last = quick_run["dir"] / "checkpoints/last.ckpt"
+    before = last.read_bytes()
+    out = quick_run["dir"].parent / "resumed_latest"  # beside run1, as outputs/<task>/runs/<time> folders are
+    run.train(compose_config(quick_run["overrides"] + ["resume=latest", "trainer.max_epochs=3"], out))
+    resumed = torch.load(out / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)
+    assert resumed["epoch"] == 2 and resumed["global_step"] == 9  # continued run1, as ckpt_path=<its last> does
+    assert any(p.name.startswith("epoch") for p in (out / "checkpoints").glob("*.ckpt"))  # its own best checkpoint
+    assert last.read_bytes() == before
+
+
+def test_resume_latest_with_nothing_to_resume_says_where_it_looked(tmp_path):
+    cfg = compose_config(["resume=latest"], tmp_path / "runs" / "new")
+    with pytest.raises(ConfigError, match=rf"resume=latest found no run with checkpoints/last.ckpt in {tmp_path}/runs"):
+        run.train(cfg)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["resume=newest"], "resume='newest': the choices are latest"),
+        (["resume=latest", "ckpt_path=a.ckpt"], "give one"),
+    ],
+)
+def test_resume_refuses_unknown_values_and_two_checkpoints(overrides, message, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        run.train(compose_config(overrides, tmp_path / "run"))
+
+
+@pytest.mark.slow
 def test_eval_reproduces_training_time_test_metric(quick_run, tmp_path):
     best = next((quick_run["dir"] / "checkpoints").glob("epoch*.ckpt"))
     cfg = compose_config(quick_run["overrides"] + [f"ckpt_path={best}"], tmp_path / "eval", "eval")

@@ -146,24 +146,24 @@ def test_export_gives_the_same_pixels(trained, tmp_path, fmt):
     ckpt = root / "run" / "checkpoints" / "last.ckpt"
     record = export(compose_config([f"ckpt_path={ckpt}", f"format={fmt}"], tmp_path / "e", "export"))
     path = tmp_path / "e" / f"fast_style_transfer_effnet{'.onnx' if fmt == 'onnx' else '.pt'}"
-    assert record["file"] == str(path) and record["max_pixel_difference"] < 1e-4
-    from litvision.inference.export import exportable_module
+    assert record["file"] == str(path) and record["max_difference"]["stylised"] < 1e-4
+    from litvision.inference.export import export_spec
 
-    net, _ = exportable_module(ckpt)
+    net = export_spec(ckpt)[0].module
     images = torch.rand(3, 3, 45, 29)  # another batch size and an odd size: the exported model is dynamic
     with torch.no_grad():
         expected = net(images)
-    torch.testing.assert_close(run_exported(path, images), expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(run_exported(path, images)[0], expected, atol=1e-4, rtol=0)
     with pytest.raises(ConfigError, match="exists already and is never overwritten"):
         export(compose_config([f"ckpt_path={ckpt}", f"format={fmt}", f"output={path}"], tmp_path / "e2", "export"))
 
 
 def test_exporting_another_tasks_checkpoint_is_one_error_line(tmp_path):
-    other = tmp_path / "classifier.ckpt"
-    config = {"task_name": "quickstart", "model": {}}
-    task = "litvision.tasks.classification.ClassificationTask"
+    other = tmp_path / "saliency.ckpt"
+    config = {"task_name": "saliency_maps", "model": {}}
+    task = "litvision.tasks.saliency.SaliencyTask"
     torch.save({"state_dict": {}, "litvision": {"task": task, "config": config}}, other)
-    with pytest.raises(CheckpointMismatchError, match=r"ClassificationTask \(experiment quickstart\), which has no"):
+    with pytest.raises(CheckpointMismatchError, match=r"SaliencyTask \(experiment saliency_maps\), which has no"):
         export(compose_config([f"ckpt_path={other}"], tmp_path / "e", "export"))
     proc = run_cli(
         [str(REPO / "export.py"), f"ckpt_path={other}", f"hydra.run.dir={tmp_path / 'cli'}"], tmp_path, check=False

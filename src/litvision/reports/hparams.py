@@ -30,7 +30,9 @@ from litvision.reports.run_summary import STAGES, one_per_metric
 
 SUBRUN = "hparams"
 # command-line keys that say where things are or how they are shown, not how the model was made
-_NOT_COMPARED = ("paths.", "hydra.", "ckpt_path", "trainer.enable_progress_bar", "data.num_workers", "data.root")
+_NOT_COMPARED = (
+    "paths.", "hydra.", "ckpt_path", "resume", "logger", "trainer.enable_progress_bar", "data.num_workers", "data.root",
+)  # fmt: skip
 # command-line keys that are already a column under a short name
 _COVERED = {
     "experiment", "seed", "data.batch_size", "trainer.max_epochs", "trainer.max_steps", "trainer.precision",

@@ -40,6 +40,7 @@ REQUIRED_HINTS = {
     "input": "input=<an image file or a folder of images>",
     "data.root": "data.root=<the folder holding train/ and test/>",
     "data.num_classes": "data.num_classes=<number of classes>",
+    "logger.mlflow.tracking_uri": "logger.mlflow.tracking_uri=http://<host>:<port> (or logger=mlflow: a local store)",
 }
 
 
@@ -103,6 +104,13 @@ RULES = [
     Rule("trainer.check_val_every_n_epoch", whole(1), "a whole number >= 1", "trainer.check_val_every_n_epoch=1", True),
     Rule("trainer.accumulate_grad_batches", whole(1), "a whole number >= 1", "trainer.accumulate_grad_batches=2"),
     Rule("trainer.gradient_clip_val", number(0.0), "a number >= 0", "trainer.gradient_clip_val=1.0", True),
+    Rule(
+        "trainer.gradient_clip_algorithm",
+        lambda v: v in ("norm", "value"),
+        "norm or value",
+        "trainer.gradient_clip_algorithm=value",
+        True,
+    ),
     *(
         Rule(
             f"trainer.limit_{s}_batches",

@@ -16,13 +16,13 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from litvision.errors import ConfigError
-from litvision.reports import hparams, run_summary
+from litvision.reports import hparams, run_summary, tracker
 from litvision.runtime import cluster, console
 from litvision.runtime.build import build, build_all, build_data_and_model
 from litvision.runtime.checkpoints import load_litvision_checkpoint, restore, verify_checkpoint
 from litvision.runtime.config_check import check_config
 from litvision.runtime.requeue import requeued_checkpoint
-from litvision.runtime.run_dir import claim_output_dir, is_launching_process
+from litvision.runtime.run_dir import RESUME_CHOICES, claim_output_dir, is_launching_process, latest_last_checkpoint
 from litvision.utils import written_elsewhere
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float],
         if isinstance(logger, TensorBoardLogger):
             hparams.write_hparams_session(logger.log_dir, params, shown, steps)
         else:
-            logger.log_hyperparams(params)
+            logger.log_hyperparams(tracker.loggable_hparams(logger, params))
             logger.save()
 
 
@@ -111,7 +111,9 @@ def _report(
         evaluated=evaluated,
         elsewhere=written_elsewhere.written(),
     )
-    log.info("%s", run_summary.format_summary(report))
+    summary = run_summary.format_summary(report)
+    log.info("%s", summary)
+    tracker.record_run(trainer, cfg, summary, best)
     if any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers):
         log.info("View them with: tensorboard --logdir %s", os.path.abspath(trainer.default_root_dir))
 
@@ -136,8 +138,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     started = time.monotonic()
     trainer = None
     try:
+        resume_from = _resume_checkpoint(cfg)
         datamodule, model, trainer = _setup(cfg, with_callbacks=True)
-        return _train(cfg, datamodule, model, trainer, started)
+        return _train(cfg, datamodule, model, trainer, started, resume_from)
     except BaseException:
         _discard_unstarted_logs(trainer, cfg.paths.output_dir)
         raise
@@ -157,7 +160,26 @@ def _check_validation_runs(cfg: DictConfig, trainer: L.Trainer) -> None:
         )
 
 
-def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: float) -> dict[str, float]:
+def _resume_checkpoint(cfg: DictConfig) -> str | None:
+    """With resume=latest, the newest last.ckpt among the experiment's earlier runs
+    (litvision.runtime.run_dir.latest_last_checkpoint); None without resume."""
+    resume = cfg.get("resume")
+    if resume is None:
+        return None
+    if resume not in RESUME_CHOICES:
+        raise ConfigError(f"resume={resume!r}: the choices are {', '.join(RESUME_CHOICES)} (or ckpt_path=<file.ckpt>)")
+    if cfg.get("ckpt_path"):
+        raise ConfigError(f"resume={resume} and ckpt_path={cfg.ckpt_path} both name a checkpoint: give one of them")
+    if not cfg.get("train", True):
+        raise ConfigError("resume=latest continues training: drop train=false (eval.py evaluates a checkpoint)")
+    found = str(latest_last_checkpoint(cfg.paths.output_dir))
+    log.info("resume=latest: continuing %s", found)
+    return found
+
+
+def _train(
+    cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: float, resume_from: str | None = None
+) -> dict[str, float]:
     trains_nothing = model.trains_nothing
     if trains_nothing and cfg.get("train", True):
         raise ConfigError(
@@ -168,7 +190,8 @@ def _train(cfg: DictConfig, datamodule, model, trainer: L.Trainer, started: floa
     best_epoch, known, checkpoints = None, True, (None, None)
     if cfg.get("train", True):
         _check_validation_runs(cfg, trainer)
-        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer)
+        # resume=latest: a run restarted in its own folder continues its own checkpoint, not the one it began from
+        ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(trainer) or resume_from
         if ckpt_path:
             verify_checkpoint(ckpt_path, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -162,3 +162,25 @@ def claim_output_dir(output_dir: str | Path) -> Path:
     else:
         output_dir.mkdir(parents=True, exist_ok=True)
     return output_dir
+
+
+RESUME_CHOICES = ("latest",)
+
+
+def latest_last_checkpoint(output_dir: str | Path) -> Path:
+    """`resume=latest`: the last.ckpt of the newest earlier run beside `output_dir` (its experiment's runs/
+    folder: outputs/<task_name>/runs/). Newest by the checkpoint's time, so a run that was itself resumed
+    (a folder of its own) is the one continued next. None found: one ConfigError saying where it looked."""
+    output_dir = Path(output_dir).absolute()
+    runs = output_dir.parent
+    found = [
+        p
+        for p in runs.glob("*/checkpoints/last.ckpt")
+        if p.parent.parent != output_dir and read_claim(p.parent.parent) is not None
+    ]
+    if not found:
+        raise ConfigError(
+            f"resume=latest found no run with checkpoints/last.ckpt in {runs}: train without resume first, "
+            "or name a checkpoint with ckpt_path=<file.ckpt>"
+        )
+    return max(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))

@@ -10,6 +10,7 @@ task or net is refused with a clear error instead of a wall of missing keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -22,6 +23,34 @@ from litvision.errors import ConfigError
 STAGES = ("train", "val", "test")
 # torch.compile's modes (model.compile=<mode>)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+# export_spec's source of real pixels: photos(n, height, width) -> (n, 3, height, width) uint8 photographs
+Photos = Callable[[int, int, int], Tensor]
+# the input contract of a uint8 image batch, as every net that owns its normalisation takes it
+IMAGE_INPUT = {"dtype": "uint8", "range": [0, 255], "layout": "NCHW, RGB", "normalisation": "inside the model"}
+
+
+@dataclass
+class ExportSpec:
+    """What export.py writes for a task (litvision.inference.export): a module without Lightning, the inputs it is
+    traced with and the real inputs it is checked on against PyTorch (other sizes where a size is dynamic),
+    names, dynamic axes ({input name: {axis: dimension name}}, one name = one size across inputs) and the
+    input contract written beside the file (per input and output: dtype, range, layout, normalisation, meaning)."""
+
+    module: nn.Module
+    example: tuple[Tensor, ...]
+    check: tuple[Tensor, ...]
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    dynamic: dict[str, dict[int, str]]
+    inputs: dict[str, dict]
+    outputs: dict[str, dict]
+    notes: list[str] = field(default_factory=list)
+    tolerance: float = 1e-4  # largest |exported - PyTorch| accepted on the check inputs (float outputs)
+    min_size: int = 1  # the least height/width of a dynamic image size
+    # ONNX through torch.export ("dynamo") or the TorchScript-based exporter ("torchscript": torchvision's detectors,
+    # whose data-dependent detection counts torch.export cannot trace)
+    onnx_exporter: str = "dynamo"
 
 
 class VisionTask(L.LightningModule):
@@ -39,6 +68,8 @@ class VisionTask(L.LightningModule):
     draw_score_threshold: float = 0.5
     # why model.compile does not apply to this task (None: it does); e.g. detectors whose shapes change per image
     compile_unsupported: str | None = None
+    # the option with which the task averages its own weights (GAN: model.ema_decay); None: callbacks/ema applies
+    own_weight_average: str | None = None
 
     def __init__(
         self,
@@ -89,9 +120,16 @@ class VisionTask(L.LightningModule):
         """Called before a checkpoint's weights are compared: build layers whose sizes come from the data
         (captioning's vocabulary) as the checkpoint has them."""
 
-    def export_module(self) -> nn.Module | None:
-        """The network export.py writes (eval mode is set by the caller); None: nothing to export."""
+    def export_spec(self, photos: Photos) -> ExportSpec | None:
+        """What export.py writes (the module is put in eval mode on the CPU by the caller); None: nothing to export.
+        A task that cannot be exported faithfully raises ConfigError saying why."""
         return None
+
+    def trained_image_size(self, default: int) -> tuple[int, int]:
+        """(H, W) the net was trained at: the run config's data.image_size or data.crop_size, else `default`."""
+        data = (self.run_config or {}).get("data") or {}
+        size = data.get("image_size") or data.get("crop_size") or default
+        return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
     def display_images(self) -> dict[str, Tensor] | None:
         """Image-optimisation tasks: {name: (N, C, H, W) pixels} shown in TensorBoard as they change."""

@@ -34,7 +34,7 @@ from litvision.nets.caption_encoder import CaptionEncoder
 from litvision.ops.attention import doubly_stochastic_penalty
 from litvision.ops.decoding import Decoded, beam_search, greedy_decode
 from litvision.ops.recurrent import temporal_softmax_loss
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import ExportSpec, Photos, VisionTask
 
 COMPOSITION_PARTS = ("composition", "objects", "relation", "background")
 
@@ -266,6 +266,15 @@ class CaptioningTask(VisionTask):
                 self.encoder.set_projection(*self.projection)
             self.encoder.to(self.device)
         return self.encoder
+
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """Refused, saying why: a caption is a loop (greedy or beam search over the vocabulary, stopping at <END>),
+        not one pass of a network, and an encoder + one-step-decoder pair would leave that loop, the vocabulary and
+        the beam bookkeeping to every consumer to re-implement."""
+        raise ConfigError(
+            "captioning is not exported: a caption comes from a decoding loop (beam search over the vocabulary "
+            "until <END>), not from one pass of a network; use predict.py ckpt_path=<this checkpoint> input=<images>"
+        )
 
     def predict_step(self, batch: dict, batch_idx: int = 0) -> list[dict]:
         """{"image": uint8 (B, 3, S, S) or a list of (3, S, S), "path", "meta"} -> per image

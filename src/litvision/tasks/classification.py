@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
 from litvision.callbacks.writers.classes import ClassPredictionWriter
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import IMAGE_INPUT, ExportSpec, Photos, VisionTask
 
 
 class ClassificationTask(VisionTask):
@@ -61,6 +61,26 @@ class ClassificationTask(VisionTask):
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """The net: uint8 images at the trained size (any batch) -> class logits."""
+        height, width = self.trained_image_size(224)
+        return ExportSpec(
+            module=self.net,
+            example=(photos(1, height, width),),
+            check=(photos(3, height, width),),
+            input_names=("image",),
+            output_names=("logits",),
+            dynamic={"image": {0: "batch"}},
+            inputs={"image": {**IMAGE_INPUT, "shape": ["batch", 3, height, width], "resize": "to HxW"}},
+            outputs={
+                "logits": {
+                    "dtype": "float32",
+                    "shape": ["batch", self.num_classes],
+                    "meaning": "class scores in class_names order; softmax gives probabilities",
+                }
+            },
+        )
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         """Class probabilities of each image (litvision.callbacks.writers.classes writes them)."""

@@ -36,7 +36,7 @@ from litvision.nets.style_layers import (
     style_grams,
 )
 from litvision.ops.style import StyleTransferLoss
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import ExportSpec, Photos, VisionTask
 
 
 def parse_style_size(value: object) -> int | tuple[int, int] | None:
@@ -183,9 +183,20 @@ class FastStyleTransferTask(VisionTask):
     def style_reference(self) -> Tensor | None:
         return self.style_image
 
-    def export_module(self) -> nn.Module:
-        """What `litvision.inference.export` writes: the transformation net ((N, 3, H, W) [0, 1] -> [0, 1])."""
-        return self.net
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """The transformation net: (N, 3, H, W) float pixels in [0, 1] -> stylised pixels in [0, 1], any N, H, W."""
+        pixels = {"dtype": "float32", "range": [0.0, 1.0], "layout": "NCHW, RGB"}
+        return ExportSpec(
+            module=self.net,
+            example=(photos(1, 64, 64).float() / 255,),
+            check=(photos(2, 67, 93).float() / 255,),
+            input_names=("image",),
+            output_names=("stylised",),
+            dynamic={"image": {0: "batch", 2: "height", 3: "width"}},
+            inputs={"image": {**pixels, "normalisation": "inside the model (pixels in [0, 1], no mean/std)"}},
+            outputs={"stylised": {**pixels, "meaning": "the stylised image at the input's size"}},
+            min_size=int(getattr(self.net, "minimum_input_size", 1)),
+        )
 
     # --- checkpoints ------------------------------------------------------------------------------
     def identity(self) -> dict:

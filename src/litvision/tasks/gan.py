@@ -31,7 +31,7 @@ from litvision.nets.gan_base import Discriminator, Generator
 from litvision.nets.normalization import InputNormalization, to_unit_float
 from litvision.ops.gan_losses import GANLoss
 from litvision.ops.gradient_penalty import gradient_penalty
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import ExportSpec, Photos, VisionTask
 from litvision.tasks.gan_quality import SampleQuality
 
 NOISE = ("uniform", "normal")
@@ -47,6 +47,8 @@ class GANTask(VisionTask):
     # predict.py: new samples from seeded noise (litvision.inference.sampling), not predictions on image files
     prediction_writer = GANSampleWriter
     generates_samples = True
+    # its generator EMA (samples, FID, predict, export); callbacks/ema would average the discriminator as well
+    own_weight_average = "model.ema_decay"
 
     def __init__(
         self,
@@ -163,6 +165,50 @@ class GANTask(VisionTask):
     def forward(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.sample(noise, labels)
 
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """The generator that samples (the EMA one when model.ema_decay is set), pixels in [0, 1] out."""
+        gen = torch.Generator().manual_seed(self.seed)
+        noise = {
+            "dtype": "float32",
+            "shape": ["batch", self.noise_dim],
+            "distribution": "normal(0, 1)" if self.noise == "normal" else "uniform [-1, 1)",
+        }
+        names, example, check = (
+            ("noise",),
+            (self.draw_noise(2, gen, torch.device("cpu")),),
+            (self.draw_noise(5, gen, torch.device("cpu")),),
+        )
+        inputs, dynamic = {"noise": noise}, {"noise": {0: "batch"}}
+        if self.num_classes:
+            names, dynamic["labels"] = ("noise", "labels"), {0: "batch"}
+            example += (torch.arange(2) % self.num_classes,)
+            check += (torch.arange(5) % self.num_classes,)
+            inputs["labels"] = {
+                "dtype": "int64",
+                "shape": ["batch"],
+                "range": [0, self.num_classes - 1],
+                "meaning": "the class of each sample",
+            }
+        channels, height, width = self.sampling_generator.image_shape
+        return ExportSpec(
+            module=_Sampler(self.sampling_generator, self.pixels, bool(self.num_classes)),
+            example=example,
+            check=check,
+            input_names=names,
+            output_names=("image",),
+            dynamic=dynamic,
+            inputs=inputs,
+            outputs={
+                "image": {
+                    "dtype": "float32",
+                    "shape": ["batch", channels, height, width],
+                    "range": [0.0, 1.0],
+                    "layout": "NCHW",
+                }
+            },
+            notes=["the generator's EMA weights" if self.generator_ema is not None else "the generator's weights"],
+        )
+
     def sample_class_shares(self) -> Tensor | None:
         return self.last_class_shares
 
@@ -180,6 +226,12 @@ class GANTask(VisionTask):
             raise ConfigError(
                 f"trainer.gradient_clip_val={self.trainer.gradient_clip_val}: a GAN clips its own gradients "
                 "(manual optimisation); set model.gradient_clip_val instead and leave trainer.gradient_clip_val null"
+            )
+        if self.trainer.accumulate_grad_batches != 1:
+            raise ConfigError(
+                f"trainer.accumulate_grad_batches={self.trainer.accumulate_grad_batches}: a GAN steps its optimisers "
+                "once per batch itself (manual optimisation); raise data.batch_size instead and leave "
+                "trainer.accumulate_grad_batches at 1"
             )
         return []
 
@@ -319,3 +371,14 @@ class GANTask(VisionTask):
         steps = checkpoint.get("gan_steps") or {}
         self.discriminator_steps = int(steps.get("discriminator", 0))
         self.generator_steps = int(steps.get("generator", 0))
+
+
+class _Sampler(nn.Module):
+    """Generator + its output range back to [0, 1] pixels: noise (and labels) in, images out."""
+
+    def __init__(self, generator: nn.Module, pixels: nn.Module, conditional: bool) -> None:
+        super().__init__()
+        self.generator, self.pixels, self.conditional = generator, pixels, conditional
+
+    def forward(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.pixels.denormalize(self.generator(noise, labels if self.conditional else None))

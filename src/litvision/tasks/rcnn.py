@@ -32,7 +32,7 @@ from litvision.errors import ConfigError, DataError
 from litvision.metrics.mean_ap import defined_ap
 from litvision.nets.rcnn import check_num_classes
 from litvision.ops.boxes import banana_targets, detections_to_file
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import IMAGE_INPUT, ExportSpec, Photos, VisionTask
 
 EVAL_STAGES = ("val", "test")
 
@@ -242,6 +242,37 @@ class RCNNTask(VisionTask):
             outputs.append(detections_to_file(found, tuple(image.shape[-2:]), meta))
         return outputs
 
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """The torchvision detector with its own resizing, normalisation and NMS: one uint8 image of any size ->
+        its detections (ONNX through the TorchScript-based exporter, the one torchvision's detectors support)."""
+        height, width = self.trained_image_size(256)
+        outputs = {
+            "boxes": {"dtype": "float32", "shape": ["detections", 4], "layout": "x1, y1, x2, y2 in input pixels"},
+            "scores": {"dtype": "float32", "shape": ["detections"], "meaning": "by decreasing score"},
+            "labels": {"dtype": "int64", "shape": ["detections"], "meaning": "class ids from 0, class_names order"},
+        }
+        if self.masks:
+            outputs["masks"] = {
+                "dtype": "float32",
+                "shape": ["detections", 1, "height", "width"],
+                "range": [0, 1],
+                "meaning": f"per-pixel mask probability; the task keeps >= {self.mask_threshold}",
+            }
+        return ExportSpec(
+            module=_Detections(self.net, self.masks),
+            example=(photos(1, height, width),),
+            check=(photos(1, height + 29, width - 17),),
+            input_names=("image",),
+            output_names=tuple(outputs),
+            dynamic={"image": {2: "height", 3: "width"}},
+            inputs={"image": {**IMAGE_INPUT, "shape": [1, 3, "height", "width"], "batch": "one image per call"}},
+            outputs=outputs,
+            notes=["NMS, the score threshold and the resizing to the detector's min/max size are inside the file"],
+            tolerance=1e-3,
+            min_size=32,
+            onnx_exporter="torchscript",
+        )
+
     def identity(self) -> dict:
         heads = self.net.roi_heads
         return {
@@ -251,3 +282,21 @@ class RCNNTask(VisionTask):
             "roi_pool": type(heads.box_roi_pool).__qualname__,
             "num_classes": self.num_classes,
         }
+
+
+class _Detections(nn.Module):
+    """A torchvision detector on one (1, 3, H, W) uint8 image -> boxes, scores, labels from 0 (, masks)."""
+
+    def __init__(self, net: nn.Module, masks: bool) -> None:
+        super().__init__()
+        self.net, self.masks = net, masks
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
+        pixels = [image[0].float() / 255]
+        if torch.jit.is_scripting():
+            found = self.net(pixels)[1][0]  # scripted detectors return (losses, detections)
+        else:
+            found = self.net(pixels)[0]
+        if self.masks:
+            return found["boxes"], found["scores"], found["labels"] - 1, found["masks"]
+        return found["boxes"], found["scores"], found["labels"] - 1

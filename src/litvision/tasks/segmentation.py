@@ -21,7 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardInd
 from litvision.callbacks.writers.masks import MaskPredictionWriter
 from litvision.data.formats.voc import IGNORE_INDEX
 from litvision.errors import ConfigError
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import IMAGE_INPUT, ExportSpec, Photos, VisionTask
 
 
 def segmentation_metrics(num_classes: int, ignore_index: int, per_class: bool) -> MetricCollection:
@@ -184,6 +184,33 @@ class SegmentationTask(VisionTask):
         writes them)."""
         return [{"mask": self.predict_image(image)} for image in batch["image"]]
 
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """The net plus the argmax: uint8 images of any size -> scores and the full-resolution mask."""
+        height, width = self.trained_image_size(320)
+        return ExportSpec(
+            module=_ScoresAndMask(self.net),
+            example=(photos(1, height, width),),
+            check=(photos(2, height + 37, width - 21),),
+            input_names=("image",),
+            output_names=("scores", "mask"),
+            dynamic={"image": {0: "batch", 2: "height", 3: "width"}},
+            inputs={"image": {**IMAGE_INPUT, "shape": ["batch", 3, "height", "width"]}},
+            outputs={
+                "scores": {"dtype": "float32", "shape": ["batch", self.num_classes, "height", "width"]},
+                "mask": {
+                    "dtype": "int64",
+                    "shape": ["batch", "height", "width"],
+                    "meaning": "class index per pixel (class_names order), at the input's full size",
+                },
+            },
+            notes=[
+                f"trained at {height}x{width}; predict.py scales images above {self.predict_max_side} px down "
+                "first (the net learned that object scale), this file runs at the size it is given"
+            ],
+            tolerance=1e-3,
+            min_size=32,
+        )
+
     def identity(self) -> dict:
         return {
             **super().identity(),
@@ -191,3 +218,13 @@ class SegmentationTask(VisionTask):
             "backbone": getattr(self.net, "backbone", None),
             "num_classes": self.num_classes,
         }
+
+
+class _ScoresAndMask(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = self.net(images)
+        return scores, scores.argmax(dim=1)

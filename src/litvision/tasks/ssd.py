@@ -23,11 +23,11 @@ from torchmetrics.detection import MeanAveragePrecision
 from litvision.callbacks.writers.boxes import BoxPredictionWriter
 from litvision.errors import ConfigError
 from litvision.metrics.mean_ap import defined_ap
-from litvision.ops.anchors import multibox_target
+from litvision.ops.anchors import decode_offsets, multibox_target
 from litvision.ops.boxes import banana_targets, detections_to_file, pixel_scale
 from litvision.ops.detection import decode_detections
 from litvision.ops.ssd_loss import multibox_loss
-from litvision.tasks.base import VisionTask
+from litvision.tasks.base import IMAGE_INPUT, ExportSpec, Photos, VisionTask
 
 
 def ssd_metrics(stage: str) -> nn.ModuleDict:
@@ -157,7 +157,57 @@ class DetectionTask(VisionTask):
             for found, meta in zip(self.detections(images), batch["meta"])
         ]
 
+    def export_spec(self, photos: Photos) -> ExportSpec:
+        """The net plus the offset decoding: uint8 images at the trained size -> every anchor's box in input pixels
+        and its class probabilities. NMS stays outside the file (see the contract's notes)."""
+        height, width = self.trained_image_size(256)
+        nms = {
+            k: self.decoding[k] for k in ("score_threshold", "nms_threshold", "max_detections") if k in self.decoding
+        }
+        return ExportSpec(
+            module=_DecodedBoxes(self.net),
+            example=(photos(1, height, width),),
+            check=(photos(3, height, width),),
+            input_names=("image",),
+            output_names=("boxes", "scores"),
+            dynamic={"image": {0: "batch"}},
+            inputs={"image": {**IMAGE_INPUT, "shape": ["batch", 3, height, width], "resize": "to HxW"}},
+            outputs={
+                "boxes": {
+                    "dtype": "float32",
+                    "shape": ["batch", "anchors", 4],
+                    "layout": "x1, y1, x2, y2 in the input's pixels, clipped to the image",
+                    "meaning": "each anchor's decoded box",
+                },
+                "scores": {
+                    "dtype": "float32",
+                    "shape": ["batch", "anchors", self.num_classes],
+                    "meaning": "each anchor's class probabilities (softmax, background dropped), class_names order",
+                },
+            },
+            notes=[
+                "NMS is not in the file: keep (anchor, class) pairs above score_threshold and run per-class NMS "
+                f"(torchvision.ops.batched_nms) at nms_threshold, as the task does; its settings: {nms or 'defaults'}"
+            ],
+            tolerance=1e-3,
+        )
+
     def identity(self) -> dict:
         features = getattr(self.net, "features", None)
         extra = {"features": type(features).__qualname__} if features is not None else {}
         return {**super().identity(), "net": type(self.net).__qualname__, **extra, "num_classes": self.num_classes}
+
+
+class _DecodedBoxes(nn.Module):
+    """TinySSD + softmax + offset decoding, the part of the task's decoding before NMS."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        anchors, cls_preds, bbox_preds = self.net(images)
+        boxes = decode_offsets(anchors, bbox_preds).clamp(0.0, 1.0)
+        height, width = images.shape[-2:]
+        scale = torch.stack([torch.tensor(width), torch.tensor(height)]).repeat(2).to(boxes)
+        return boxes * scale, cls_preds.softmax(dim=-1)[..., 1:]

@@ -91,6 +91,11 @@ def workers(wanted: int) -> int:
     return max(0, min(int(wanted), cores))
 
 
+def folder_name(path: str) -> str:
+    """The last part of a path: a run's name (its timestamped folder) for trackers such as MLflow."""
+    return Path(str(path)).name
+
+
 def register_resolvers() -> None:
     # fresh_dir is cached in the config, which travels with a submitit job: the job resolves the sweep
     # folder its launcher made instead of reserving a new one
@@ -99,6 +104,7 @@ def register_resolvers() -> None:
         ("run_group", run_group, False),
         ("class_folders", class_folders, False),
         ("workers", workers, False),
+        ("folder_name", folder_name, False),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver, use_cache=cache)

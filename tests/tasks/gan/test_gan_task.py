@@ -202,3 +202,15 @@ def test_classifier_export_never_overwrites(gan_data, tmp_path):
     with pytest.raises(ConfigError, match=r"digits_16px\.ckpt already exists and is never overwritten"):
         run.train(compose_config(overrides + ["trainer.accelerator=cpu"], tmp_path))
     assert exported.read_bytes() == before
+
+
+def test_trainer_accumulation_is_refused_with_the_option_to_use(gan_data, tmp_path):
+    cfg = compose_config(gan_overrides("gan_digits", gan_data, "trainer.accumulate_grad_batches=2"), tmp_path)
+    with pytest.raises(ConfigError, match="accumulate_grad_batches=2.*raise data.batch_size instead"):
+        run.train(cfg)
+
+
+def test_the_ema_callback_is_refused_naming_the_gans_own_ema(gan_data, tmp_path):
+    cfg = compose_config(gan_overrides("gan_digits", gan_data, "callbacks/ema=default"), tmp_path)
+    with pytest.raises(ConfigError, match="callbacks/ema: GANTask averages its weights itself.*model.ema_decay"):
+        run.train(cfg)

@@ -1,0 +1,42 @@
+"""What a run hands an experiment tracker beside TensorBoard: MLflow (`logger=mlflow`, Lightning's MLFlowLogger).
+
+Lightning's logger sends the metrics as they are logged; the runner sends the compared hyper-parameters (the
+columns of TensorBoard's HPARAMS tab, litvision.reports.hparams) through `log_hyperparams`. `record_run`
+adds what only the end of a run knows: the composed config and the run summary as artifacts (config.yaml,
+run_summary.txt) and the best checkpoint's path as the tag `best_checkpoint` (with its monitored value as
+`best_score`), so the tracker's run page leads back to the files in the run folder.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig, OmegaConf
+
+# what MLflow allows in a parameter's name; the per-group learning rates are named by their glob (lr/net.fc.*)
+_MLFLOW_NAME = re.compile(r"[^\w\-. :/]")
+
+
+def loggable_hparams(logger: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with names `logger` accepts: for MLflow, characters it refuses become '_'."""
+    if not isinstance(logger, MLFlowLogger):
+        return params
+    return {_MLFLOW_NAME.sub("_", k): v for k, v in params.items()}
+
+
+def record_run(trainer: L.Trainer, cfg: DictConfig, summary: str, best: tuple | None) -> None:
+    """Give every MLflow logger of `trainer` the composed config, the run summary and the best checkpoint."""
+    for logger in trainer.loggers:
+        if not isinstance(logger, MLFlowLogger):
+            continue
+        client, run_id = logger.experiment, logger.run_id
+        client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        client.log_text(run_id, summary + "\n", "run_summary.txt")
+        client.set_tag(run_id, "output_dir", str(cfg.paths.output_dir))
+        if best:
+            client.set_tag(run_id, "best_checkpoint", str(best[0]))
+            if best[3] is not None:
+                client.set_tag(run_id, "best_score", f"{best[2]}={best[3]:.6g}")
