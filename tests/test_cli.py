@@ -176,7 +176,7 @@ def test_console_is_plain_and_quiet(cli_run):
         assert noise not in out, noise
     assert "\x1b[" not in out and "\r" not in out  # no control codes where the output is not a terminal
     epochs = [line for line in out.splitlines() if " - epoch " in line]
-    assert len(epochs) == 2 and "epoch 2/2  train/acc" in epochs[1]  # one plain line per epoch
+    assert len(epochs) == 2 and "epoch 2/2  val/acc" in epochs[1]  # one plain line per epoch, checkpoint metric first
     assert "Model summary:" in out and "FLOPs" not in out
     assert (cli_run["dir"] / "train.log").is_file()  # the log is named after the command
 
