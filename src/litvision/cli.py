@@ -1,16 +1,20 @@
-"""Hydra entry points (`python train.py`, `eval.py`, `predict.py`). The work lives in litvision.runtime.run and
-litvision.inference.predict."""
+"""Every console entry point: train.py / eval.py / predict.py / export.py (and their `litvision-*` scripts),
+and the tools `litvision-gallery`, `litvision-synth`, `litvision-classes`. `python -m litvision.cli <command>
+[args]` runs any of them without the shims. The work lives in litvision.runtime (one run),
+litvision.inference (predict, sampling, export) and litvision.reports."""
 
 from __future__ import annotations
 
 import sys
 import warnings
+from difflib import get_close_matches
 from importlib.resources import files
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from litvision.errors import LitvisionError
+from litvision.errors import ConfigError, LitvisionError
 from litvision.runtime.console import plain_text_off_terminal, report_error
 from litvision.runtime.eval_replay import eval_argv
 from litvision.utils.resolvers import register_resolvers
@@ -22,6 +26,35 @@ register_resolvers()
 # conf/hydra/launcher/submitit_{local,slurm}.yaml keep the plugin's names and hold every key, so they work
 # whether or not Hydra still validates them against its schemas of the same name (deprecated, warned)
 warnings.filterwarnings("ignore", message=r"[\s\S]*is validated against ConfigStore schema with the same name")
+
+
+def unknown_choice(args: list[str], conf_dir: Path = Path(CONFIG_DIR)) -> str | None:
+    """The one-line error for a command-line `group=option` whose option is not in conf/<group>/ (Hydra's
+    own message spans a dozen lines); None when every choice exists. Hydra's groups (hydra/...) and sweep
+    expressions (choice(...), range(...)) are left to Hydra."""
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        key = key.lstrip("+~").partition("@")[0]
+        if not eq or arg.startswith("-") or key.startswith("hydra") or not (conf_dir / key).is_dir():
+            continue
+        if "(" in value:
+            continue
+        options = sorted(str(p.relative_to(conf_dir / key).with_suffix("")) for p in (conf_dir / key).rglob("*.yaml"))
+        for name in (v.strip() for v in value.strip("[]").split(",")):
+            if name and name != "null" and name not in options:
+                near = get_close_matches(name, options, n=1)
+                hint = f"did you mean {key}={near[0]}? " if near else ""
+                return (
+                    f"{key}={name}: no such option in the config group {key}; {hint}the options are "
+                    f"{', '.join(options)} (python train.py --help lists every group)"
+                )
+    return None
+
+
+def _check_choices() -> None:
+    problem = unknown_choice(sys.argv[1:])
+    if problem:
+        _fail(ConfigError(problem))
 
 
 def _fail(err: LitvisionError) -> None:
@@ -92,12 +125,14 @@ def _evaluate(cfg: DictConfig) -> None:
 def train() -> None:
     """train.py (and train.py -m: a sweep)."""
     plain_text_off_terminal()  # before Hydra starts a sweeper (Optuna logs in colour)
+    _check_choices()
     _train()
 
 
 def predict() -> None:
     """predict.py."""
     plain_text_off_terminal()
+    _check_choices()
     _predict()
 
 
@@ -108,6 +143,7 @@ def evaluate() -> None:
         sys.argv = eval_argv(sys.argv)
     except LitvisionError as err:
         _fail(err)
+    _check_choices()
     _evaluate()
 
 
@@ -124,6 +160,7 @@ def export_main(cfg: DictConfig) -> None:
 def export() -> None:
     """export.py: a checkpoint's network as ONNX or TorchScript (litvision.inference.export)."""
     plain_text_off_terminal()
+    _check_choices()
     export_main()
 
 

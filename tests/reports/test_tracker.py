@@ -98,3 +98,28 @@ def test_a_run_is_read_back_from_the_tracking_server(mlflow_server, data_root, t
     summary = (artifacts / "run_summary.txt").read_text()
     assert "Run finished" in summary and str(best) in summary
     assert (out / "tensorboard").is_dir()  # TensorBoard beside it
+
+
+@pytest.mark.slow
+def test_logger_wandb_writes_an_offline_run_under_the_run_folder(data_root, tmp_path, monkeypatch):
+    pytest.importorskip("wandb", reason='wandb is not installed: pip install "litvision[wandb]"')
+    for variable in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(variable, str(tmp_path / "wandb-home"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "run"
+    overrides = experiment_overrides("quickstart", data_root) + [
+        "debug=limit",
+        "trainer.max_epochs=1",
+        "logger=[tensorboard,wandb]",
+    ]
+    run.train(compose_config(overrides, out))
+    (offline,) = (out / "wandb").glob("offline-run-*")
+    files = offline / "files"
+    assert yaml.safe_load((files / "config.yaml").read_text())["task_name"] == "quickstart"
+    assert "Run finished" in (files / "run_summary.txt").read_text()
+    # the run's records (what `wandb sync` uploads): the metrics and the best checkpoint's path among them
+    (records,) = offline.glob("run-*.wandb")
+    data = records.read_bytes()
+    best = next(out.glob("checkpoints/epoch*.ckpt"))
+    for expected in ("val/acc", "test/acc", "best_checkpoint", "best_score", str(best)):
+        assert expected.encode() in data, expected

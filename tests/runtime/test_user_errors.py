@@ -5,6 +5,7 @@ eval.py / predict.py with their own help and the checkpoint's experiment."""
 from __future__ import annotations
 
 import hashlib
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -310,3 +311,22 @@ def test_eval_with_another_experiment_is_one_error_line_naming_both(tmp_path, ca
         f"error: checkpoint {ckpt} was trained with experiment hotdog_finetune, but experiment=cifar10_aug was "
         "given: drop experiment= (eval.py uses the checkpoint's) or pass experiment=hotdog_finetune"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["experiment=fcn_voc_synht"],
+            r"experiment=fcn_voc_synht: no such option .*did you mean experiment=fcn_voc_synth\?",
+        ),
+        (["logger=[tensorboard,mlfow]"], r"logger=mlfow: no such option .*did you mean logger=mlflow\?"),
+        (["+callbacks/ema=nope"], r"callbacks/ema=nope: no such option in the config group callbacks/ema"),
+    ],
+)
+def test_a_mistyped_config_choice_is_one_line(args, message, capfd):
+    """Hydra's own message for a missing config lists every option over a dozen lines (issue 22.5)."""
+    result = run_entry(cli.train, args, capfd)
+    assert result.code == 1
+    assert len(result.error_lines) == 1 and re.search(message, result.error_lines[0]), result.out + result.err
+    assert "Traceback" not in result.out + result.err
