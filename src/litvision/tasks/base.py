@@ -178,6 +178,19 @@ class VisionTask(L.LightningModule):
     def stage_metrics(self, stage: str) -> nn.Module:
         return getattr(self, f"{stage}_metrics")
 
+    def log_stage_loss(self, stage: str, loss: Tensor, batch_size: int) -> None:
+        """`<stage>/loss`: per step and epoch while training, per epoch (synchronised across processes) otherwise."""
+        on_step = stage == "train"
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=not on_step,
+            batch_size=batch_size,
+        )
+
     # --- speed switches --------------------------------------------------------------------------
     def configure_model(self) -> None:
         """Lightning calls this once the task is on its device: channels-last, then compile, in place (the

@@ -40,16 +40,7 @@ class ClassificationTask(VisionTask):
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
         metric(logits, labels)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=not on_step,
-            batch_size=len(labels),
-        )
+        self.log_stage_loss(stage, loss, len(labels))
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
         return loss
 

@@ -97,11 +97,9 @@ class SegmentationTask(VisionTask):
             metrics.update(preds, target)
         else:  # images of different sizes, padded to the largest: each one alone at its own size
             loss, preds = self._padded_step(images, target, sizes, metrics)
-        on_step = stage == "train"
         # val/test: weighted by the labelled pixels, so the epoch's loss is the mean over all of them
-        weight = len(images) if on_step else max(int((target != self.ignore_index).sum()), 1)
-        log = dict(on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=not on_step, batch_size=weight)
-        self.log(f"{stage}/loss", loss, **log)
+        weight = len(images) if stage == "train" else max(int((target != self.ignore_index).sum()), 1)
+        self.log_stage_loss(stage, loss, weight)
         return {"loss": loss, "preds": preds}
 
     def _padded_step(

@@ -101,16 +101,7 @@ class DetectionTask(VisionTask):
             abs_err = ((bbox_labels - bbox_preds) * bbox_masks).abs()
             metrics["bbox_mae"].update(abs_err.mean(), weight=abs_err.numel())
         batch_size = images.shape[0]
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=not on_step,
-            batch_size=batch_size,
-        )
+        self.log_stage_loss(stage, loss, batch_size)
         for name in ("class_err", "bbox_mae"):
             self.log(f"{stage}/{name}", metrics[name], on_step=False, on_epoch=True, batch_size=batch_size)
         return loss, (anchors, cls_preds, bbox_preds)
