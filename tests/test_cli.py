@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def test_grid_multirun_gives_each_job_its_own_folder_and_ends_with_a_table(tmp_p
     assert f"| 1 | {rows[0]['job']} | `model.optimizer.lr=" in markdown  # only what the jobs varied
     printed = proc.stdout + proc.stderr
     assert "Sweep of 2 job(s), best first" in printed and f"Best: job {rows[0]['job']}, val/acc" in printed
+    assert "View the jobs side by side" not in printed  # fast_dev_run logs nothing to TensorBoard
 
 
 @pytest.mark.slow
@@ -134,9 +136,18 @@ def test_optuna_search_optimises_the_experiment_metric(tmp_path, data_root):
     # the best trial names its folder
     best = next(csv.DictReader((sweep / "sweep_summary.csv").open()))
     assert float(best["value"]) == pytest.approx(float(result.split("best_value:")[1].split()[0]))
-    assert f"Best: job {best['job']}, val/acc {float(best['value']):.4f}, in {sweep.resolve() / best['job']}" in (
-        proc.stdout + proc.stderr
-    )
+    printed = proc.stdout + proc.stderr
+    assert f"Best: job {best['job']}, val/acc {float(best['value']):.4f}, in {sweep.resolve() / best['job']}" in printed
+    assert f"View the jobs side by side: tensorboard --logdir {sweep.resolve()}" in printed
+    # in HPARAMS, each trial's id starts with its job number
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for job in ("0", "1"):
+        events = EventAccumulator(str(sweep / job / "tensorboard/hparams")).Reload()
+        content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+        assert start.group_name.startswith(f"#{job} ")
 
 
 @pytest.mark.slow
@@ -205,9 +216,17 @@ def test_final_summary_reports_the_best_epoch_and_every_output(cli_run):
     assert rows["metric"] == ["train", "val", "test"]
     assert rows["acc"][1] == f"{val[step_of_epoch]:.4f}"  # the best epoch's val next to the test figure
     assert len(rows["acc"]) == len(rows["loss"]) == 3
-    assert "loss_epoch" not in summary and "loss_step" not in summary and "lr-SGD" not in summary
+    report = summary[: summary.index("View them with")]  # the link after it names TensorBoard's own series
+    assert "loss_epoch" not in report and "loss_step" not in report and "lr-SGD" not in report
     assert f"files written:\n    {run_dir / 'train.log'}" in summary
     assert f"logs: {run_dir / 'tensorboard'}" in summary
+    pinned = "or open it with val/acc, train/acc, val/loss, train/loss_epoch pinned on top: http://localhost:6006/?"
+    assert pinned in summary
+    from urllib.parse import parse_qs, urlsplit
+
+    url = summary[summary.index("http://localhost:6006/?") :].split()[0]
+    cards = json.loads(parse_qs(urlsplit(url).query)["pinnedCards"][0])
+    assert {c["tag"] for c in cards} <= set(_scalars(run_dir / "tensorboard"))  # each pins a series of the run
 
 
 @pytest.mark.slow
@@ -219,7 +238,11 @@ def test_hparams_tab_holds_what_one_compares(cli_run):
     assert not [tag for tag in _scalars(run_dir / "tensorboard") if tag.startswith("hp/")]  # SCALARS stays clean
     session = EventAccumulator(str(run_dir / "tensorboard/hparams")).Reload()
     content = session.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    # the trial id starts with the run's time (TensorBoard shows its first 14 or so characters), then its folder
+    assert re.fullmatch(r"\d\d:\d\d:\d\d · quickstart/debug/" + re.escape(run_dir.name), start.group_name)
+    hparams = start.hparams
+    assert hparams["batch_size"].string_value.isdigit()  # whole numbers as text: "8", not TensorBoard's "8.0000"
     values = {k: (v.string_value or v.number_value) for k, v in hparams.items()}
     assert set(values) == {
         "experiment", "net", "weights", "optimizer", "lr", "lr/net.classifier.*", "weight_decay", "scheduler",

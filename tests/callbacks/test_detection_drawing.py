@@ -7,9 +7,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from PIL import ImageColor
 
 from litvision.callbacks.grids.detection import DetectionGrid
 from litvision.utils.box_drawing import MIN_SIDE, class_colour, draw_instances
+from litvision.utils.captions import CARD_WIDTH
 
 
 def _rgb(colour: str) -> torch.Tensor:
@@ -44,19 +46,24 @@ def test_small_inputs_are_upscaled_and_labels_sit_on_their_class_colour_inside_t
     assert (label > 230).all(0).sum() > 10
 
 
-def test_detection_grid_titles_its_rows():
-    images = torch.rand(2, 3, 64, 64)
+def test_detection_grid_titles_its_columns_and_fits_tensorboards_card():
+    images = torch.rand(2, 3, 48, 64)
     target = {"boxes": torch.tensor([[5.0, 5.0, 30.0, 30.0]]), "labels": torch.tensor([0])}
     pred = {**target, "scores": torch.tensor([0.9])}
     task = SimpleNamespace(class_names=["banana"])
     outputs = {"images": images, "preds": [pred, pred], "targets": [target, target]}
     grid = DetectionGrid(max_images=2).grid(None, task, outputs, None)
-    tile = 64 * 6  # 64 px drawn at 384
-    assert grid.shape[-1] == 2 * tile + 3 * 2
-    title = grid.shape[-2] - 2 * (tile + 4)
-    assert title > 2 * 14  # a strip over each row
-    strip = grid[:, : title // 2]
+    side = 166  # each image drawn with its longer side at half the card, labels at their own 12 px
+    assert grid.shape[-1] == CARD_WIDTH == 2 * (side + 2 * 2)  # truth | prediction, 2 px padding
+    title = grid.shape[-2] - (2 * round(48 * side / 64) + 3 * 2)  # a row per image
+    assert 12 <= title <= 30  # one strip of column titles
+    strip = grid[:, :title, : CARD_WIDTH // 2]
     assert (strip < 0.3).all(0).sum() > 20  # dark text on white: "truth"
+    # the boxes sit where they were, scaled with the image (64 px -> 166 px): x 5 -> 13, in the left column
+    box_colour = torch.tensor(ImageColor.getrgb(class_colour(0))) / 255
+    drawn = (grid[:, title:] - box_colour[:, None, None]).abs().amax(0) < 0.02
+    columns = drawn.any(0).nonzero().flatten()
+    assert 2 + 12 <= int(columns.min()) <= 2 + 15
 
 
 def test_gan_sample_grids_say_when_they_were_drawn(tmp_path):
@@ -70,7 +77,7 @@ def test_gan_sample_grids_say_when_they_were_drawn(tmp_path):
     )
     path = GANSamples(every_n_batches=10).write_grid(trainer, task)
     assert path.name == "batch_0000120.png"
-    pixels = torch.from_numpy(np.asarray(Image.open(path).convert("L")))
+    pixels = torch.from_numpy(np.array(Image.open(path).convert("L")))
     grid_side = 2 * 18 + 2
     title = pixels[: pixels.shape[0] - grid_side]
     assert title.shape[0] >= 12 and (title < 100).sum() > 30  # dark text on white above the samples

@@ -49,6 +49,10 @@ def test_attention_experiment_with_beam_search_logs_every_metric_and_the_attenti
 
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert {"val/captions", "val/attention/0", "val/attention/1"} <= set(events.Tags()["images"])
+    from litvision.utils.captions import CARD_WIDTH
+
+    for tag in ("val/captions", "val/attention/0"):  # no wider than TensorBoard's card: the text reads unscaled
+        assert events.Images(tag)[-1].width <= CARD_WIDTH
     assert "val/captions/text_summary" in events.Tags()["tensors"]
     ckpt = torch.load(next((tmp_path / "run/checkpoints").glob("epoch*.ckpt")), weights_only=True)
     meta = ckpt["litvision"]["captioning"]

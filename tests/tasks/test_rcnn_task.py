@@ -30,6 +30,7 @@ from litvision.nets.roi_pool import MultiScaleRoIPool
 from litvision.runtime import run
 from litvision.tasks.rcnn import RCNNTask, to_torchvision_targets
 from litvision.utils.box_drawing import class_colour
+from litvision.utils.captions import CARD_WIDTH
 
 SMALL = dict(
     min_size=64,
@@ -341,8 +342,8 @@ def test_faster_rcnn_bananas_synth_logs_each_loss_and_the_ssd_metric_names(banan
     events = EventAccumulator(str(bananas_run["dir"] / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert {"train/augmented_batch", "val/detections"} <= set(events.Tags()["images"])
     grid = events.Images("val/detections")[0]
-    # 4 images of 64 px drawn at 384: a titled truth row, a titled prediction row
-    assert grid.width == 4 * 386 + 2 and grid.height > 2 * 386 + 2 * 20
+    # 4 images of 64 px, a row each (truth | prediction) drawn at 166 px: as wide as TensorBoard's image card
+    assert grid.width == CARD_WIDTH and grid.height > 4 * 166 + 12
     pixels = np.asarray(Image.open(io.BytesIO(grid.encoded_image_string)).convert("RGB"))
     assert sum(int((pixels == ImageColor.getrgb(class_colour(c))).all(-1).sum()) for c in range(3)) > 20  # true boxes
     ckpt = torch.load(bananas_run["dir"] / "checkpoints/last.ckpt", map_location="cpu", weights_only=True)

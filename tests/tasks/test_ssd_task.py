@@ -28,6 +28,7 @@ from litvision.inference.predict import run_prediction
 from litvision.runtime import run
 from litvision.tasks.ssd import DetectionTask
 from litvision.utils.box_drawing import class_colour
+from litvision.utils.captions import CARD_WIDTH
 
 FAST = [
     "data.num_workers=0",
@@ -109,14 +110,15 @@ def test_tensorboard_has_the_scalars_and_the_box_grids(synth_run):
         "val/mAP_50",
         "test/mAP",
         "test/mAP_50",
-        "lr-SGD/base",
+        "x/lr-SGD/base",
     } <= set(tags["scalars"])
     assert {"train/augmented_batch", "val/detections"} <= set(tags["images"])
     grids = events.Images("val/detections")
     assert len(grids) == 2  # one per validation epoch, none for the sanity check
     assert [g.step for g in grids] == [2, 4]  # 8 images, batch 4: 2 steps per epoch
-    # 4 validation images of 64 px drawn at 384: the truth row, the prediction row (2 px padding), each titled
-    assert grids[0].width == 4 * 386 + 2 and grids[0].height > 2 * 386 + 2 * 20
+    # 4 validation images of 64 px, a row each: truth | prediction, drawn at 166 px so that the grid is as wide
+    # as TensorBoard's image card (2 px padding), each column titled
+    assert grids[0].width == CARD_WIDTH == 2 * (166 + 2 * 2) and grids[0].height > 4 * 166 + 12
     grid = np.asarray(Image.open(io.BytesIO(grids[0].encoded_image_string)).convert("RGB"))
     truth = (grid == ImageColor.getrgb(class_colour(0))).all(-1)
     assert truth.sum() > 50  # the true boxes are drawn, in their class's colour

@@ -6,7 +6,12 @@ momentum, scheduler, batch size, epochs, precision, the augmentation preset, the
 plus every key the command line set (so whatever a sweep varied is a column). The full config stays in the
 run's `.hydra/`.
 
-`write_hparams_session(log_dir, hparams, metrics, steps)` writes the run's HPARAMS session into
+Whole numbers (batch size, epochs, seed) and true/false are written as text: TensorBoard prints every number
+with five significant digits (`batch_size 8.0000`; torch writes a bool as the number 1), and as text they show
+as `8` and `true` and filter as the discrete values they are. Other numbers stay numbers (a numeric axis in
+the parallel-coordinates view).
+
+`write_hparams_session(log_dir, hparams, metrics, steps, trial)` writes the run's HPARAMS session into
 `<log_dir>/hparams/`, a sub-run holding only that session and the metrics it shows (the best epoch's
 train/val figures and the test figures, one per name, at their own steps). TensorBoard's HParams plugin
 reads a metric's value from a scalar series in the session's run; keeping those scalars under the metrics'
@@ -58,10 +63,17 @@ def _nodes(node: Any) -> list[Mapping]:
 
 
 def _value(value: Any) -> bool | int | float | str:
-    """A TensorBoard hparam value: numbers and text; lists and null as text."""
+    """A compared value: numbers and text; lists and null as text."""
     if isinstance(value, bool | int | float | str):
         return value
     return "null" if value is None else str(value)
+
+
+def tensorboard_value(value: bool | int | float | str) -> bool | float | str:
+    """How HPARAMS shows a compared value: whole numbers and true/false as text (module docstring)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else value
 
 
 def _loss_weights(model: Mapping) -> dict[str, Any]:
@@ -162,16 +174,28 @@ def hparam_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
 
 
 def write_hparams_session(
-    log_dir: str | Path, hparams: Mapping[str, Any], metrics: Mapping[str, float], steps: Mapping[str, int]
+    log_dir: str | Path,
+    hparams: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    steps: Mapping[str, int],
+    trial: str = "",
 ) -> Path:
-    """See the module docstring; `steps[name]` is the global step a metric's value belongs to. Returns the
-    sub-run's folder."""
+    """See the module docstring; `steps[name]` is the global step a metric's value belongs to, `trial` the id the
+    HPARAMS table shows (litvision.reports.tensorboard.trial_name; TensorBoard's default is the sub-run's path).
+    Returns the sub-run's folder."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
     from torch.utils.tensorboard import SummaryWriter
     from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
     folder = Path(log_dir) / SUBRUN
     # torch's hparams() gives (experiment, session start, session end); the experiment is left out (above)
-    _, session_start, session_end = hparams_summaries(dict(hparams), dict(metrics))
+    shown = {k: tensorboard_value(v) for k, v in hparams.items()}
+    _, session_start, session_end = hparams_summaries(shown, dict(metrics))
+    if trial:  # torch's hparams() has no group name: set it in the session-start record it built
+        value = session_start.value[0]
+        content = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+        content.session_start_info.group_name = trial
+        value.metadata.plugin_data.content = content.SerializeToString()
     writer = SummaryWriter(log_dir=str(folder))
     try:
         writer.file_writer.add_summary(session_start)

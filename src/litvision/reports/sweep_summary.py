@@ -29,6 +29,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from litvision.reports.tensorboard import pinned_url
+
 log = logging.getLogger("litvision")
 
 RECORD = "job_result.json"
@@ -161,6 +163,10 @@ class SweepSummary(Callback):
         ]
         if best["value"] is not None:
             lines.append(f"Best: job {best['job']}, {best['metric']} {best['value']:.4f}, in {best['folder']}")
+        if next(sweep_dir.rglob("events.out.tfevents.*"), None):  # the jobs logged to TensorBoard
+            lines.append(f"View the jobs side by side: tensorboard --logdir {sweep_dir.resolve()}")
+            if best["metric"]:
+                lines.append(f"  {best['metric']} pinned on top: {pinned_url([best['metric']])}")
         log.info("%s", "\n".join(lines))
         failed = [r for r in records if r["status"] != "ok"]
         if failed:

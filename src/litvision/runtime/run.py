@@ -16,7 +16,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from litvision.errors import ConfigError
-from litvision.reports import hparams, run_summary, tracker
+from litvision.reports import hparams, run_summary, tensorboard, tracker
 from litvision.runtime import cluster, console
 from litvision.runtime.build import build, build_all, build_data_and_model
 from litvision.runtime.checkpoints import load_litvision_checkpoint, restore, verify_checkpoint
@@ -26,6 +26,16 @@ from litvision.runtime.run_dir import RESUME_CHOICES, claim_output_dir, is_launc
 from litvision.utils import written_elsewhere
 
 log = logging.getLogger(__name__)
+
+
+def _job_number() -> int | None:
+    """A sweep job's number; None for a single run (or without Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return int(HydraConfig.get().job.num)
 
 
 def _hydra_run() -> tuple[dict, list[str]]:
@@ -74,9 +84,10 @@ def _log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float],
     choices, overrides = _hydra_run()
     params = hparams.compared_hparams(cfg, choices, overrides)
     shown = hparams.hparam_metrics(metrics)
+    trial = tensorboard.trial_name(cfg.paths.output_dir, cfg.paths.log_dir, _job_number())
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            hparams.write_hparams_session(logger.log_dir, params, shown, steps)
+            hparams.write_hparams_session(logger.log_dir, params, shown, steps, trial)
         else:
             logger.log_hyperparams(tracker.loggable_hparams(logger, params))
             logger.save()
@@ -114,8 +125,14 @@ def _report(
     summary = run_summary.format_summary(report)
     log.info("%s", summary)
     tracker.record_run(trainer, cfg, summary, best)
-    if any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers):
+    boards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+    if boards:
         log.info("View them with: tensorboard --logdir %s", os.path.abspath(trainer.default_root_dir))
+        callback = run_summary.monitored_checkpoint(trainer)
+        logged = boards[0].logged if isinstance(boards[0], tensorboard.TensorBoardLogger) else ()
+        series = tensorboard.pinned_series(callback.monitor if callback else None, logged)
+        if series:
+            log.info("  or open it with %s pinned on top: %s", ", ".join(series), tensorboard.pinned_url(series))
 
 
 def _discard_unstarted_logs(trainer: L.Trainer | None, output_dir: str) -> None:

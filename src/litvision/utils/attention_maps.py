@@ -20,13 +20,15 @@ def attention_overlay(image: Tensor, attention: Tensor) -> Tensor:
     return image * (0.25 + 0.75 * up)
 
 
-def attention_strip(image: Tensor, words: Sequence[str], attention: Tensor, columns: int = 8) -> Tensor:
+def attention_strip(
+    image: Tensor, words: Sequence[str], attention: Tensor, columns: int = 8, padding: int = 4
+) -> Tensor:
     """The image, then one overlay per word with the word below it, tiled `columns` per row.
     attention: (>= len(words), h, w); image (3, H, W) in [0, 1]."""
     words = list(words)[: attention.shape[0]]
     tiles = [caption_below(image, ["(image)"])]
     tiles += [caption_below(attention_overlay(image, attention[i]), [word]) for i, word in enumerate(words)]
-    return tile(tiles, columns=min(columns, len(tiles)))
+    return tile(tiles, columns=min(columns, len(tiles)), padding=padding)
 
 
 def as_float_image(pixels: Tensor) -> Tensor:

@@ -1,7 +1,8 @@
 """Draw true and predicted boxes and masks on an image, for the validation grid in TensorBoard and the images
 `predict.py` writes: torchvision's draw_bounding_boxes and draw_segmentation_masks for boxes and masks, Pillow
 for the labels (torchvision draws its labels without a background, in the box's colour, and cut off at the
-image's edge). Small inputs (TinySSD's 128 px) are drawn upscaled, so a label is readable at its actual size.
+image's edge). Small inputs (TinySSD's 128 px) are drawn upscaled, so a label is readable at its actual size;
+the TensorBoard grid draws every image at one size instead (`side`), the grid as wide as TensorBoard's card.
 
 One colour per class, the same for truth and predictions; every box is labelled with its class name (and the
 score, for a prediction) in a box of the class colour, kept inside the image and off earlier labels.
@@ -92,6 +93,18 @@ def to_uint8(image: Tensor) -> Tensor:
     return (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
 
 
+def fit(image: Tensor, detections: Mapping[str, Tensor], side: int) -> tuple[Tensor, dict[str, Tensor]]:
+    """`image` (3, H, W) uint8 and its detections resized so that the longer side is `side` pixels."""
+    height, width = image.shape[-2:]
+    scale = side / max(height, width)
+    size = [max(1, round(height * scale)), max(1, round(width * scale))]
+    image = TF.resize(image, size, antialias=True)
+    fitted = {**detections, "boxes": detections["boxes"].float() * scale}
+    if detections.get("masks") is not None and len(detections["masks"]):
+        fitted["masks"] = TF.resize(detections["masks"].bool(), size, interpolation=TF.InterpolationMode.NEAREST)
+    return image, fitted
+
+
 def draw_instances(
     image: Tensor,
     detections: Mapping[str, Tensor],
@@ -101,12 +114,17 @@ def draw_instances(
     truth: bool = False,
     width: int | None = None,
     min_side: int = MIN_SIDE,
+    side: int | None = None,
 ) -> Tensor:
     """`image` (3, H, W) uint8 with `detections` (torchvision's format: boxes, labels, and optional scores
-    (N,) and masks (N, H, W) bool) drawn, upscaled to `min_side` when smaller: masks filled in the class
-    colour, boxes, and a 'name' (truth) or 'name score' label on each. Detections scoring below
-    `score_threshold` are left out. `width`: the box lines (default: by the drawn size)."""
-    image, detections = upscale(image, detections, upscale_factor(*image.shape[-2:], min_side))
+    (N,) and masks (N, H, W) bool) drawn, upscaled to `min_side` when smaller (or, with `side`, resized to that
+    longer side): masks filled in the class colour, boxes, and a 'name' (truth) or 'name score' label on each.
+    Detections scoring below `score_threshold` are left out. `width`: the box lines (default: by the drawn
+    size)."""
+    if side is not None:
+        image, detections = fit(image, detections, side)
+    else:
+        image, detections = upscale(image, detections, upscale_factor(*image.shape[-2:], min_side))
     keep = torch.arange(len(detections["labels"]))
     if "scores" in detections:  # best first: its label is placed first and drawn on top
         scores = detections["scores"].cpu()
