@@ -10,38 +10,23 @@ the repeats. Writes experiments/results/ema_step.{md,json}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import lightning as L
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_step_overhead import lightning_run, make_config  # noqa: E402
+from bench_step_overhead import lightning_run, make_config, step_benchmark_setup  # noqa: E402
 
-from litvision.data.synth.cifar10 import write_cifar10  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = {"without EMA": (), "callbacks/ema=default": ("callbacks/ema=default",)}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for ema_step.md and .json")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    tmp = Path(tempfile.mkdtemp(prefix="bench_ema_"))
-    write_cifar10(tmp / "cifar10", train_per_class=200, test_per_class=4)  # no epoch end inside the timed steps
+    args, tmp = step_benchmark_setup(__doc__, "ema_step", "bench_ema_")
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in VARIANTS}
     for r in range(args.repeats):
         names = list(VARIANTS) if r % 2 == 0 else list(VARIANTS)[::-1]

@@ -113,18 +113,25 @@ def plain_run(cfg, warmup: int, steps: int) -> tuple[float, float]:
     return per_step(start, clocks(), steps)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def step_benchmark_setup(doc: str, results: str, prefix: str) -> tuple[argparse.Namespace, Path]:
+    """The command line of a per-step benchmark (this one, bench_ema_step.py) and its data: (args, a temporary
+    folder holding a generated CIFAR-10 large enough that no epoch ends inside the timed steps)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for step_overhead.md and .json")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"folder for {results}.md and .json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    tmp = Path(tempfile.mkdtemp(prefix="bench_step_"))
-    write_cifar10(tmp / "cifar10", train_per_class=200, test_per_class=4)  # no epoch end inside the timed steps
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    write_cifar10(tmp / "cifar10", train_per_class=200, test_per_class=4)
+    return args, tmp
+
+
+def main() -> None:
+    args, tmp = step_benchmark_setup(__doc__, "step_overhead", "bench_step_")
     times: dict[str, list[tuple[float, float]]] = {"plain PyTorch loop": [], "litvision (Lightning)": []}
     for r in range(args.repeats):
         cfg = make_config(tmp, tmp / f"run{r}", args.batch_size, args.warmup + args.steps)

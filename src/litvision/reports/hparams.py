@@ -191,7 +191,8 @@ def write_hparams_session(
     # torch's hparams() gives (experiment, session start, session end); the experiment is left out (above)
     shown = {k: tensorboard_value(v) for k, v in hparams.items()}
     _, session_start, session_end = hparams_summaries(shown, dict(metrics))
-    if trial:  # torch's hparams() has no group name: set it in the session-start record it built
+    # torch's hparams() has no group name (TensorBoard's own session_start_pb has, but imports TensorFlow):
+    if trial:  # set it in the session-start record torch built
         value = session_start.value[0]
         content = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
         content.session_start_info.group_name = trial
