@@ -51,8 +51,43 @@ def unknown_choice(args: list[str], conf_dir: Path = Path(CONFIG_DIR)) -> str | 
     return None
 
 
-def _check_choices() -> None:
-    problem = unknown_choice(sys.argv[1:])
+def unknown_key(args: list[str], config_name: str = "train") -> str | None:
+    """The one-line error for a command-line `key=value` whose key the composed config does not have, naming
+    the closest key (Hydra's own message spans five lines and names none); None when every key exists or
+    composition fails otherwise (Hydra reports that itself). Sweeps and hydra.* keys are left to Hydra."""
+    if any(a in ("-m", "--multirun") for a in args):
+        return None
+    overrides = [a for a in args if "=" in a and not a.startswith("-") and not a.lstrip("+~").startswith("hydra")]
+    if not overrides:
+        return None
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            compose(config_name, overrides=overrides)
+    except ConfigCompositionException as err:
+        cause = err.__cause__
+        if not isinstance(cause, ConfigAttributeError | ConfigKeyError) or not cause.full_key:
+            return None
+        parent, _, name = str(cause.full_key).rpartition(".")  # the first missing part of the given key
+        keys = [str(k) for k in cause.parent_node.keys()] if cause.parent_node is not None else []
+        near = get_close_matches(name, keys, n=1)
+        key = str(cause.full_key)
+        given = next((a for a in overrides if f"{a.partition('=')[0].lstrip('+~')}.".startswith(f"{key}.")), key)
+        where = f"{parent} has" if parent else "the config has"
+        hint = f"did you mean {parent + '.' if parent else ''}{near[0]}? " if near else ""
+        return (
+            f"{given}: {where} no key {name}; {hint}(+{given} adds a key; python train.py --cfg job prints the "
+            "composed config)"
+        )
+    return None
+
+
+def _check_choices(config_name: str | None = None) -> None:
+    """Mistyped group options (every entry point) and, with `config_name`, mistyped keys: one line each."""
+    problem = unknown_choice(sys.argv[1:]) or (unknown_key(sys.argv[1:], config_name) if config_name else None)
     if problem:
         _fail(ConfigError(problem))
 
@@ -125,7 +160,7 @@ def _evaluate(cfg: DictConfig) -> None:
 def train() -> None:
     """train.py (and train.py -m: a sweep)."""
     plain_text_off_terminal()  # before Hydra starts a sweeper (Optuna logs in colour)
-    _check_choices()
+    _check_choices("train")
     _train()
 
 

@@ -322,6 +322,14 @@ def test_eval_with_another_experiment_is_one_error_line_naming_both(tmp_path, ca
         ),
         (["logger=[tensorboard,mlfow]"], r"logger=mlfow: no such option .*did you mean logger=mlflow\?"),
         (["+callbacks/ema=nope"], r"callbacks/ema=nope: no such option in the config group callbacks/ema"),
+        # a mistyped key: Hydra's five lines named no existing key
+        (
+            ["experiment=fcn_voc_synth", "model.optimizer.lrr=0.1"],
+            r"^error: model.optimizer.lrr=0.1: model.optimizer has no key lrr; did you mean model.optimizer.lr\? "
+            r"\(\+model.optimizer.lrr=0.1 adds a key",
+        ),
+        (["data.batchsize=3"], r"data.batchsize=3: data has no key batchsize; did you mean data.batch_size\?"),
+        (["modle.optimizer.lr=1"], r"modle.optimizer.lr=1: the config has no key modle; did you mean model\?"),
     ],
 )
 def test_a_mistyped_config_choice_is_one_line(args, message, capfd):
